@@ -1,0 +1,55 @@
+# ember build. `make` builds build/ember; `make SAN=1` builds an ASan+UBSan
+# variant in build-san/; `make test` runs every test (see scripts/test.sh).
+CC      ?= gcc
+SAN     ?= 0
+ifeq ($(SAN),1)
+BUILD   ?= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT     := -O1
+else
+BUILD   ?= build
+SANFLAGS :=
+OPT     := -O2
+endif
+CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc -pthread $(SANFLAGS) -MMD -MP
+LDFLAGS := -pthread $(SANFLAGS)
+
+LIB_SRCS  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all ember unit guests tools clean
+all: ember unit guests tools
+ember: $(BUILD)/ember
+unit: $(UNIT_BINS)
+
+$(BUILD)/ember: $(BUILD)/src/main.o $(BUILD)/libember.a
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/libember.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libember.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libember.a $(LDFLAGS)
+
+# Host tools and the freestanding test-guest kit (never sanitized: the guest
+# kit is not host code).
+tools: build/tools/mkbzimage build/tools/mkpattern
+build/tools/%: tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $<
+
+guests: tools
+	$(MAKE) -C tests/guests
+
+clean:
+	rm -rf build build-san
+	$(MAKE) -C tests/guests clean
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

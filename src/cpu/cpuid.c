@@ -1,0 +1,87 @@
+#include "cpu/cpuid.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Features hidden from guests, with why. */
+static const struct {
+    unsigned function, reg; /* reg: 0 eax, 1 ebx, 2 ecx, 3 edx */
+    unsigned bits;
+} masked_features[] = {
+    {0x1, 2, 1u << 5},       /* VMX: no nested virtualization */
+    {0x1, 2, 1u << 3},       /* MONITOR/MWAIT: would park a vCPU in the guest */
+    {0x80000001, 2, 1u << 2},/* SVM: no nested virtualization */
+    {0x7, 2, 1u << 16},      /* LA57: ember's page tables and e820 assume 4 levels */
+};
+
+static unsigned *reg_of(struct kvm_cpuid_entry2 *e, unsigned reg)
+{
+    switch (reg) {
+    case 0: return &e->eax;
+    case 1: return &e->ebx;
+    case 2: return &e->ecx;
+    default: return &e->edx;
+    }
+}
+
+/* Bits needed to number `n` things (the x2APIC id shift width). */
+static unsigned order_of(int n)
+{
+    unsigned s = 0;
+    while ((1 << s) < n)
+        s++;
+    return s;
+}
+
+struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *sup, int index, int ncpus)
+{
+    size_t bytes = sizeof(*sup) + sup->nent * sizeof(sup->entries[0]);
+    struct kvm_cpuid2 *c = malloc(bytes);
+    if (!c)
+        return NULL;
+    memcpy(c, sup, bytes);
+    unsigned apic_id = (unsigned)index;
+    for (unsigned i = 0; i < c->nent; i++) {
+        struct kvm_cpuid_entry2 *e = &c->entries[i];
+        switch (e->function) {
+        case 0x1:
+            e->ebx = (e->ebx & 0x0000ffffu) | (apic_id << 24) | ((unsigned)ncpus << 16);
+            e->ebx = (e->ebx & 0xffff00ffu) | (8u << 8); /* CLFLUSH line: 64 bytes */
+            e->ecx |= 1u << 31;                        /* running under a hypervisor */
+            if (ncpus > 1)
+                e->edx |= 1u << 28; /* HTT: the logical-count field is valid */
+            break;
+        case 0x4: /* deterministic cache parameters: cores per package */
+            e->eax = (e->eax & 0x03ffffffu) | (((unsigned)ncpus - 1) << 26);
+            break;
+        case 0x6: /* thermal/power: nothing to manage in a VM */
+            e->eax = e->ebx = e->ecx = e->edx = 0;
+            break;
+        case 0xa: /* architectural PMU: not offered */
+            e->eax = e->ebx = e->ecx = e->edx = 0;
+            break;
+        case 0xb:
+        case 0x1f: /* extended topology: one thread per core, ncpus cores */
+            e->edx = apic_id;
+            if (e->index == 0) {
+                e->eax = 0;
+                e->ebx = 1;
+                e->ecx = 0 | (1u << 8); /* level 0: SMT */
+            } else if (e->index == 1) {
+                e->eax = order_of(ncpus);
+                e->ebx = (unsigned)ncpus;
+                e->ecx = 1 | (2u << 8); /* level 1: core */
+            } else {
+                e->eax = e->ebx = 0;
+                e->ecx = e->index; /* invalid level ends the enumeration */
+            }
+            break;
+        default:
+            break;
+        }
+        for (size_t m = 0; m < sizeof(masked_features) / sizeof(masked_features[0]); m++)
+            if (masked_features[m].function == e->function)
+                *reg_of(e, masked_features[m].reg) &= ~masked_features[m].bits;
+    }
+    return c;
+}

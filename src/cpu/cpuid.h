@@ -1,0 +1,12 @@
+/* The CPUID a vCPU sees: KVM's supported set, with the APIC id and topology
+ * of that vCPU filled in, the hypervisor bit and KVM's paravirt leaves, and
+ * features ember does not offer guests masked out. */
+#ifndef EMBER_CPU_CPUID_H
+#define EMBER_CPU_CPUID_H
+
+#include <linux/kvm.h>
+
+/* Returns a new table for vCPU `index` of `ncpus` (free() it), or NULL. */
+struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *supported, int index, int ncpus);
+
+#endif

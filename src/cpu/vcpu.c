@@ -1,0 +1,412 @@
+#include "cpu/vcpu.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cpu/cpuid.h"
+#include "memory/layout.h"
+#include "util/log.h"
+#include "vm/vm.h"
+
+#define MSR_IA32_MISC_ENABLE 0x1a0
+#define MISC_ENABLE_FAST_STRING 1ULL
+#define APIC_LVT_LINT0 0x350
+#define APIC_LVT_LINT1 0x360
+#define APIC_MODE_EXTINT 0x700
+#define APIC_MODE_NMI 0x400
+
+static __thread struct vcpu *current_vcpu;
+
+const char *vcpu_state_name(enum vcpu_state s)
+{
+    static const char *const names[] = {"created", "running", "paused", "halted", "stopped"};
+    return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
+}
+
+const char *vcpu_exit_reason_name(unsigned reason)
+{
+    static const char *const names[] = {
+        [KVM_EXIT_UNKNOWN] = "UNKNOWN", [KVM_EXIT_EXCEPTION] = "EXCEPTION", [KVM_EXIT_IO] = "IO",
+        [KVM_EXIT_HYPERCALL] = "HYPERCALL", [KVM_EXIT_DEBUG] = "DEBUG", [KVM_EXIT_HLT] = "HLT",
+        [KVM_EXIT_MMIO] = "MMIO", [KVM_EXIT_IRQ_WINDOW_OPEN] = "IRQ_WINDOW_OPEN", [KVM_EXIT_SHUTDOWN] = "SHUTDOWN",
+        [KVM_EXIT_FAIL_ENTRY] = "FAIL_ENTRY", [KVM_EXIT_INTR] = "INTR", [KVM_EXIT_SET_TPR] = "SET_TPR",
+        [KVM_EXIT_TPR_ACCESS] = "TPR_ACCESS", [KVM_EXIT_NMI] = "NMI", [KVM_EXIT_INTERNAL_ERROR] = "INTERNAL_ERROR",
+        [KVM_EXIT_SYSTEM_EVENT] = "SYSTEM_EVENT", [KVM_EXIT_IOAPIC_EOI] = "IOAPIC_EOI",
+        [KVM_EXIT_X86_RDMSR] = "X86_RDMSR", [KVM_EXIT_X86_WRMSR] = "X86_WRMSR",
+        [KVM_EXIT_DIRTY_RING_FULL] = "DIRTY_RING_FULL", [KVM_EXIT_X86_BUS_LOCK] = "X86_BUS_LOCK",
+        [KVM_EXIT_NOTIFY] = "NOTIFY",
+    };
+    if (reason < sizeof(names) / sizeof(names[0]) && names[reason])
+        return names[reason];
+    return "other";
+}
+
+/* --- kicking --------------------------------------------------------------- */
+
+#define KICK_SIGNAL (SIGRTMIN + 0)
+
+static void kick_handler(int sig)
+{
+    (void)sig;
+    /* Async-signal-safe: a plain store into this thread's kvm_run. KVM checks
+     * immediate_exit on entry, so a kick landing just before KVM_RUN still
+     * makes that KVM_RUN return at once with EINTR. */
+    if (current_vcpu)
+        current_vcpu->run->immediate_exit = 1;
+}
+
+int vcpu_kick_signal(void) { return KICK_SIGNAL; }
+
+int vcpu_signals_init(void)
+{
+    struct sigaction sa = {.sa_handler = kick_handler};
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(KICK_SIGNAL, &sa, NULL) < 0) {
+        log_error("vcpu: cannot install the kick signal handler: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void vcpu_kick(struct vcpu *vcpu)
+{
+    if (atomic_load(&vcpu->state) != VCPU_CREATED && atomic_load(&vcpu->state) != VCPU_STOPPED)
+        pthread_kill(vcpu->thread, KICK_SIGNAL);
+}
+
+/* --- creation and configuration --------------------------------------------- */
+
+int vcpu_create(struct vcpu *vcpu, struct vm *vm, int id)
+{
+    memset(vcpu, 0, sizeof(*vcpu));
+    vcpu->id = id;
+    vcpu->vm = vm;
+    vcpu->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)id);
+    if (vcpu->fd < 0) {
+        log_error("vcpu %d: KVM_CREATE_VCPU failed: %s", id, strerror(errno));
+        return -1;
+    }
+    vcpu->run_size = (size_t)vm->kvm->vcpu_mmap_size;
+    vcpu->run = mmap(NULL, vcpu->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
+    if (vcpu->run == MAP_FAILED) {
+        log_error("vcpu %d: cannot map kvm_run: %s", id, strerror(errno));
+        vcpu->run = NULL;
+        close(vcpu->fd);
+        vcpu->fd = -1;
+        return -1;
+    }
+    atomic_store(&vcpu->state, VCPU_CREATED);
+    return 0;
+}
+
+void vcpu_destroy(struct vcpu *vcpu)
+{
+    if (vcpu->run)
+        munmap(vcpu->run, vcpu->run_size);
+    if (vcpu->fd >= 0)
+        close(vcpu->fd);
+    vcpu->run = NULL;
+    vcpu->fd = -1;
+}
+
+static void set_segment(struct kvm_segment *s, uint16_t sel, uint8_t type, bool code64, bool db)
+{
+    *s = (struct kvm_segment){
+        .base = 0, .limit = 0xffffffff, .selector = sel, .type = type, .present = 1,
+        .dpl = 0, .db = db, .s = 1, .l = code64, .g = 1,
+    };
+}
+
+static int setup_entry_state(struct vcpu *vcpu, const struct boot_entry *entry)
+{
+    struct kvm_sregs sregs;
+    if (ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
+        return -1;
+    bool long_mode = entry->mode == BOOT_ENTRY_LONG64;
+    if (long_mode)
+        set_segment(&sregs.cs, BOOT_GDT_CODE64, 0xb, true, false);
+    else
+        set_segment(&sregs.cs, BOOT_GDT_CODE32, 0xb, false, true);
+    set_segment(&sregs.ds, BOOT_GDT_DATA, 0x3, false, true);
+    sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+    sregs.tr = (struct kvm_segment){.base = 0, .limit = 0x67, .selector = BOOT_GDT_TSS, .type = 0xb, .present = 1};
+    sregs.ldt = (struct kvm_segment){.selector = 0, .type = 0x2, .present = 1, .limit = 0xffff};
+    sregs.gdt.base = LAYOUT_GDT;
+    sregs.gdt.limit = BOOT_GDT_ENTRIES * 8 - 1;
+    sregs.idt.base = 0;
+    sregs.idt.limit = 0;
+    if (long_mode) {
+        sregs.cr0 = 0x80000033ULL; /* PG | NE | ET | MP | PE */
+        sregs.cr3 = LAYOUT_PML4;
+        sregs.cr4 = 0x20;          /* PAE */
+        sregs.efer = 0x500;        /* LMA | LME */
+    } else {
+        sregs.cr0 = 0x11;          /* ET | PE, paging off, as PVH requires */
+        sregs.cr3 = 0;
+        sregs.cr4 = 0;
+        sregs.efer = 0;
+    }
+    if (ioctl(vcpu->fd, KVM_SET_SREGS, &sregs) < 0)
+        return -1;
+    struct kvm_regs regs = {.rflags = 0x2, .rip = entry->rip, .rsp = LAYOUT_BOOT_STACK};
+    if (long_mode)
+        regs.rsi = entry->arg;
+    else
+        regs.rbx = entry->arg;
+    return ioctl(vcpu->fd, KVM_SET_REGS, &regs);
+}
+
+static int setup_lapic(struct vcpu *vcpu)
+{
+    struct kvm_lapic_state lapic;
+    if (ioctl(vcpu->fd, KVM_GET_LAPIC, &lapic) < 0)
+        return -1;
+    /* Virtual-wire mode as a BIOS leaves it: the PIC's output on LINT0, NMI on LINT1. */
+    uint32_t lint0, lint1;
+    memcpy(&lint0, &lapic.regs[APIC_LVT_LINT0], 4);
+    memcpy(&lint1, &lapic.regs[APIC_LVT_LINT1], 4);
+    lint0 = (lint0 & ~0x700u) | APIC_MODE_EXTINT;
+    lint1 = (lint1 & ~0x700u) | APIC_MODE_NMI;
+    memcpy(&lapic.regs[APIC_LVT_LINT0], &lint0, 4);
+    memcpy(&lapic.regs[APIC_LVT_LINT1], &lint1, 4);
+    return ioctl(vcpu->fd, KVM_SET_LAPIC, &lapic);
+}
+
+int vcpu_configure(struct vcpu *vcpu, const struct boot_entry *entry)
+{
+    struct vm *vm = vcpu->vm;
+    struct kvm_cpuid2 *cpuid = cpuid_for_vcpu(vm->kvm->supported_cpuid, vcpu->id, vm->ncpus);
+    if (!cpuid || ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0) {
+        log_error("vcpu %d: KVM_SET_CPUID2 failed: %s", vcpu->id, strerror(errno));
+        free(cpuid);
+        return -1;
+    }
+    free(cpuid);
+
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e[1];
+    } msrs = {.hdr.nmsrs = 1, .e = {{.index = MSR_IA32_MISC_ENABLE, .data = MISC_ENABLE_FAST_STRING}}};
+    if (ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) != 1)
+        log_debug("vcpu %d: IA32_MISC_ENABLE not accepted", vcpu->id);
+
+    struct kvm_fpu fpu = {.fcw = 0x37f, .mxcsr = 0x1f80};
+    if (ioctl(vcpu->fd, KVM_SET_FPU, &fpu) < 0) {
+        log_error("vcpu %d: KVM_SET_FPU failed: %s", vcpu->id, strerror(errno));
+        return -1;
+    }
+    if (setup_lapic(vcpu) < 0) {
+        log_error("vcpu %d: cannot set up the local APIC: %s", vcpu->id, strerror(errno));
+        return -1;
+    }
+    /* Only the boot vCPU starts at the kernel entry; the others wait in KVM
+     * for INIT/SIPI from the guest, as on real hardware. */
+    if (vcpu->id == 0 && setup_entry_state(vcpu, entry) < 0) {
+        log_error("vcpu 0: cannot set the boot entry state: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* --- the execution loop ----------------------------------------------------- */
+
+static uint64_t current_rip(struct vcpu *vcpu)
+{
+    struct kvm_regs regs;
+    return ioctl(vcpu->fd, KVM_GET_REGS, &regs) == 0 ? regs.rip : ~0ULL;
+}
+
+/* Instruction bytes at the guest's RIP, for a failure report: from KVM when it
+ * provides them, else read through the guest's page tables. */
+static int fetch_insn_bytes(struct vcpu *vcpu, uint8_t *out, int max)
+{
+    struct kvm_run *run = vcpu->run;
+    if (run->emulation_failure.ndata >= 3 &&
+        (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
+        int n = run->emulation_failure.insn_size;
+        if (n > max)
+            n = max;
+        memcpy(out, run->emulation_failure.insn_bytes, (size_t)n);
+        return n;
+    }
+    struct kvm_sregs sregs;
+    struct kvm_regs regs;
+    if (ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0 || ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0)
+        return 0;
+    struct kvm_translation tr = {.linear_address = sregs.cs.base + regs.rip};
+    if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
+        return 0;
+    for (int n = max; n > 0; n--)
+        if (guest_read(&vcpu->vm->mem, tr.physical_address, out, (uint64_t)n) == 0)
+            return n;
+    return 0;
+}
+
+static void fail_internal_error(struct vcpu *vcpu)
+{
+    struct kvm_run *run = vcpu->run;
+    uint64_t rip = current_rip(vcpu);
+    if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
+        uint8_t insn[15];
+        int n = fetch_insn_bytes(vcpu, insn, (int)sizeof(insn));
+        char hex[15 * 3 + 1] = "";
+        for (int i = 0; i < n; i++)
+            snprintf(hex + i * 3, 4, "%02x ", insn[i]);
+        if (n > 0)
+            hex[n * 3 - 1] = '\0';
+        vm_request_stop(vcpu->vm, VM_STOP_ERROR,
+                        "vcpu %d: KVM could not emulate an instruction at RIP 0x%llx (bytes: %s)%s", vcpu->id,
+                        (unsigned long long)rip, n ? hex : "unavailable",
+                        vcpu->vm->kvm->is_pvm ? "; this host's KVM is PVM, which emulates guest ring 0" : "");
+    } else {
+        vm_request_stop(vcpu->vm, VM_STOP_ERROR, "vcpu %d: KVM internal error, suberror %u, at RIP 0x%llx",
+                        vcpu->id, run->internal.suberror, (unsigned long long)rip);
+    }
+}
+
+static void handle_io(struct vcpu *vcpu)
+{
+    struct kvm_run *run = vcpu->run;
+    uint32_t size = run->io.size;
+    uint64_t total = (uint64_t)run->io.count * size;
+    /* KVM fills these, but a bad offset would make us touch memory outside
+     * the kvm_run mapping: check it. */
+    if (size == 0 || size > 4 || run->io.data_offset > vcpu->run_size || total > vcpu->run_size - run->io.data_offset) {
+        vm_request_stop(vcpu->vm, VM_STOP_ERROR, "vcpu %d: malformed IO exit (size %u count %u)", vcpu->id, size,
+                        run->io.count);
+        return;
+    }
+    uint8_t *data = (uint8_t *)run + run->io.data_offset;
+    for (uint32_t i = 0; i < run->io.count; i++, data += size) {
+        if (run->io.direction == KVM_EXIT_IO_OUT)
+            io_bus_write(&vcpu->vm->pio, run->io.port, data, size);
+        else
+            io_bus_read(&vcpu->vm->pio, run->io.port, data, size);
+    }
+}
+
+static void handle_mmio(struct vcpu *vcpu)
+{
+    struct kvm_run *run = vcpu->run;
+    uint32_t len = run->mmio.len > 8 ? 8 : run->mmio.len;
+    if (run->mmio.is_write)
+        io_bus_write(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
+    else
+        io_bus_read(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
+}
+
+static void handle_system_event(struct vcpu *vcpu)
+{
+    switch (vcpu->run->system_event.type) {
+    case KVM_SYSTEM_EVENT_SHUTDOWN:
+        vm_request_stop(vcpu->vm, VM_STOP_POWEROFF, "guest powered off");
+        break;
+    case KVM_SYSTEM_EVENT_RESET:
+        vm_request_stop(vcpu->vm, VM_STOP_REBOOT, "guest rebooted");
+        break;
+    case KVM_SYSTEM_EVENT_CRASH:
+        vm_request_stop(vcpu->vm, VM_STOP_ERROR, "guest crashed (vcpu %d)", vcpu->id);
+        break;
+    default:
+        vm_request_stop(vcpu->vm, VM_STOP_ERROR, "vcpu %d: unhandled system event %u", vcpu->id,
+                        vcpu->run->system_event.type);
+    }
+}
+
+static void handle_exit(struct vcpu *vcpu)
+{
+    struct kvm_run *run = vcpu->run;
+    unsigned reason = run->exit_reason;
+    atomic_fetch_add_explicit(&vcpu->exits[reason < VCPU_EXIT_REASONS ? reason : VCPU_EXIT_REASONS], 1,
+                              memory_order_relaxed);
+    switch (reason) {
+    case KVM_EXIT_IO:
+        handle_io(vcpu);
+        break;
+    case KVM_EXIT_MMIO:
+        handle_mmio(vcpu);
+        break;
+    case KVM_EXIT_INTR:
+        break;
+    case KVM_EXIT_HLT:
+        /* Only seen without an in-kernel LAPIC: nothing can wake this vCPU. */
+        atomic_store(&vcpu->state, VCPU_HALTED);
+        vm_request_stop(vcpu->vm, VM_STOP_ERROR, "vcpu %d: halted with no interrupt controller to wake it",
+                        vcpu->id);
+        break;
+    case KVM_EXIT_SHUTDOWN:
+        /* A triple fault: a PC resets. Linux uses it as its last reboot method. */
+        vm_request_stop(vcpu->vm, VM_STOP_REBOOT, "guest rebooted (triple fault on vcpu %d at RIP 0x%llx)",
+                        vcpu->id, (unsigned long long)current_rip(vcpu));
+        break;
+    case KVM_EXIT_SYSTEM_EVENT:
+        handle_system_event(vcpu);
+        break;
+    case KVM_EXIT_FAIL_ENTRY:
+        vm_request_stop(vcpu->vm, VM_STOP_ERROR, "vcpu %d: VM entry failed, hardware reason 0x%llx, at RIP 0x%llx",
+                        vcpu->id, (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
+                        (unsigned long long)current_rip(vcpu));
+        break;
+    case KVM_EXIT_INTERNAL_ERROR:
+        fail_internal_error(vcpu);
+        break;
+    default:
+        vm_request_stop(vcpu->vm, VM_STOP_ERROR, "vcpu %d: unhandled exit %s (%u) at RIP 0x%llx", vcpu->id,
+                        vcpu_exit_reason_name(reason), reason, (unsigned long long)current_rip(vcpu));
+        break;
+    }
+}
+
+static void *vcpu_thread(void *arg)
+{
+    struct vcpu *vcpu = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "ember-vcpu%d", vcpu->id);
+    pthread_setname_np(pthread_self(), name);
+    current_vcpu = vcpu;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, KICK_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+    atomic_store(&vcpu->state, VCPU_RUNNING);
+    while (!vm_stopping(vcpu->vm)) {
+        if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+            if (errno == EINTR || errno == EAGAIN) {
+                vcpu->run->immediate_exit = 0;
+                atomic_fetch_add_explicit(&vcpu->exits[KVM_EXIT_INTR], 1, memory_order_relaxed);
+                continue;
+            }
+            vm_request_stop(vcpu->vm, VM_STOP_ERROR, "vcpu %d: KVM_RUN failed: %s", vcpu->id, strerror(errno));
+            break;
+        }
+        handle_exit(vcpu);
+    }
+    atomic_store(&vcpu->state, VCPU_STOPPED);
+    return NULL;
+}
+
+int vcpu_start(struct vcpu *vcpu)
+{
+    /* The kick signal stays blocked until the thread unblocks it itself, once
+     * current_vcpu is set. */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, KICK_SIGNAL);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    atomic_store(&vcpu->state, VCPU_RUNNING);
+    int r = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0) {
+        atomic_store(&vcpu->state, VCPU_CREATED);
+        log_error("vcpu %d: cannot start its thread: %s", vcpu->id, strerror(r));
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,54 @@
+/* A virtual CPU: its descriptor and the guest execution loop that runs on the
+ * vCPU's own host thread ("ember-vcpuN"): KVM_RUN, handle the exit by reason,
+ * re-enter. Another thread stops or pauses it by setting a request and
+ * kicking it with a signal; the signal handler sets kvm_run.immediate_exit so
+ * a kick that races with entry is never lost. */
+#ifndef EMBER_CPU_VCPU_H
+#define EMBER_CPU_VCPU_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <linux/kvm.h>
+
+#include "boot/boot.h"
+
+struct vm;
+
+enum vcpu_state {
+    VCPU_CREATED,
+    VCPU_RUNNING,
+    VCPU_PAUSED,
+    VCPU_HALTED,
+    VCPU_STOPPED,
+};
+
+/* Exit reasons KVM defines today fit below this; larger ones count as "other". */
+#define VCPU_EXIT_REASONS 64
+
+struct vcpu {
+    int id;                 /* vCPU index, also its APIC id */
+    struct vm *vm;
+    int fd;
+    struct kvm_run *run;
+    size_t run_size;
+    pthread_t thread;
+    _Atomic int state;      /* enum vcpu_state */
+    atomic_ulong exits[VCPU_EXIT_REASONS + 1];
+};
+
+const char *vcpu_state_name(enum vcpu_state s);
+const char *vcpu_exit_reason_name(unsigned reason);
+
+int vcpu_create(struct vcpu *vcpu, struct vm *vm, int id);
+void vcpu_destroy(struct vcpu *vcpu);
+/* CPUID, MSRs, FPU and LAPIC defaults; the boot vCPU also gets the entry state. */
+int vcpu_configure(struct vcpu *vcpu, const struct boot_entry *entry);
+int vcpu_start(struct vcpu *vcpu);
+/* Interrupts KVM_RUN (or the next entry) on that vCPU's thread. */
+void vcpu_kick(struct vcpu *vcpu);
+/* Installs the kick signal handler; call once before starting vCPUs. */
+int vcpu_signals_init(void);
+int vcpu_kick_signal(void);
+
+#endif

@@ -1,0 +1,181 @@
+/* ember: a virtual machine monitor for Linux KVM. Command-line front end. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "boot/mptable.h"
+#include "kvm/kvm.h"
+#include "memory/layout.h"
+#include "util/log.h"
+#include "vm/vm.h"
+
+#define EMBER_VERSION "0.1.0"
+#define DEFAULT_MEMORY_MIB 256
+#define MAX_MEMORY_MIB (1024ULL * 1024) /* 1 TiB */
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "ember " EMBER_VERSION " - a small virtual machine monitor for Linux KVM\n"
+            "\n"
+            "Usage:\n"
+            "  ember run --kernel PATH [options]   boot a guest kernel\n"
+            "  ember --help | --version\n"
+            "\n"
+            "Options for 'run':\n"
+            "  -k, --kernel PATH     kernel to boot: a bzImage (boot protocol 2.12+) or an\n"
+            "                        ELF vmlinux with a PVH entry note\n"
+            "  -i, --initrd PATH     initial ramdisk, loaded below the kernel's limit\n"
+            "  -p, --cmdline STR     kernel command line (e.g. \"console=ttyS0\")\n"
+            "  -m, --memory MiB      guest RAM in MiB; a G or M suffix is accepted (default %d)\n"
+            "  -c, --cpus N          number of vCPUs (default 1)\n"
+            "      --console KIND    where the guest's serial port goes:\n"
+            "                          stdio      this terminal or pipe (default)\n"
+            "                          none       nowhere\n"
+            "                          file:PATH  appended to PATH\n"
+            "  -v, --verbose         more messages on stderr\n"
+            "\n"
+            "The guest's first serial port (COM1, ttyS0) is the console. On a terminal,\n"
+            "type Ctrl-A x to quit ember, Ctrl-A Ctrl-A to send Ctrl-A to the guest.\n"
+            "\n"
+            "ember exits 0 when the guest powers off or reboots (it says which), or when it\n"
+            "is stopped by SIGINT/SIGTERM or Ctrl-A x; it exits 1 when the VM fails and 2 on\n"
+            "bad usage, with one line on stderr naming the problem.\n",
+            DEFAULT_MEMORY_MIB);
+}
+
+static int parse_memory(const char *s, uint64_t *bytes)
+{
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || s[0] == '-')
+        return -1;
+    unsigned long long mult = 1;
+    if (*end == 'G' || *end == 'g')
+        mult = 1024, end++;
+    else if (*end == 'M' || *end == 'm')
+        end++;
+    if (*end == 'i' && end[-1] != s[0])
+        end++; /* "GiB"/"MiB" */
+    if (*end == 'B')
+        end++;
+    if (*end || v == 0 || v > MAX_MEMORY_MIB / mult)
+        return -1;
+    *bytes = v * mult * MiB;
+    return 0;
+}
+
+static int parse_cpus(const char *s, int *out)
+{
+    errno = 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > INT_MAX)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"kernel", required_argument, 0, 'k'}, {"initrd", required_argument, 0, 'i'},
+        {"cmdline", required_argument, 0, 'p'}, {"memory", required_argument, 0, 'm'},
+        {"cpus", required_argument, 0, 'c'},   {"console", required_argument, 0, 'C'},
+        {"verbose", no_argument, 0, 'v'},      {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    struct vm_config cfg = {.ram_size = DEFAULT_MEMORY_MIB * MiB, .ncpus = 1, .console = {.kind = CONSOLE_STDIO}};
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":k:i:p:m:c:vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k': cfg.boot.kernel_path = optarg; break;
+        case 'i': cfg.boot.initrd_path = optarg; break;
+        case 'p': cfg.boot.cmdline = optarg; break;
+        case 'm':
+            if (parse_memory(optarg, &cfg.ram_size) < 0) {
+                log_error("--memory %s: expected a size in MiB from 1 to %llu (e.g. 512, 2G)", optarg,
+                          (unsigned long long)MAX_MEMORY_MIB);
+                return 2;
+            }
+            break;
+        case 'c':
+            if (parse_cpus(optarg, &cfg.ncpus) < 0) {
+                log_error("--cpus %s: expected a number of vCPUs, at least 1", optarg);
+                return 2;
+            }
+            break;
+        case 'C':
+            if (console_parse(optarg, &cfg.console) < 0) {
+                log_error("--console %s: expected stdio, none or file:PATH", optarg);
+                return 2;
+            }
+            break;
+        case 'v': log_set_level(LOG_DEBUG); break;
+        case 'h': usage(stdout); return 0;
+        case ':': log_error("option %s needs a value (see ember --help)", argv[optind - 1]); return 2;
+        default: log_error("unknown option %s (see ember --help)", argv[optind - 1]); return 2;
+        }
+    }
+    if (optind < argc) {
+        log_error("unexpected argument '%s' (see ember --help)", argv[optind]);
+        return 2;
+    }
+    if (!cfg.boot.kernel_path) {
+        log_error("--kernel PATH is required (see ember --help)");
+        return 2;
+    }
+    if (cfg.ncpus > MPTABLE_MAX_CPUS) {
+        log_error("--cpus %d: ember supports at most %d vCPUs (8-bit APIC ids)", cfg.ncpus, MPTABLE_MAX_CPUS);
+        return 2;
+    }
+
+    struct kvm_system kvm;
+    if (kvm_system_open(&kvm, "/dev/kvm") < 0)
+        return 1;
+    if (cfg.ncpus > kvm.max_vcpus) {
+        log_error("--cpus %d: this host's KVM supports at most %d vCPUs", cfg.ncpus, kvm.max_vcpus);
+        kvm_system_close(&kvm);
+        return 2;
+    }
+    struct vm vm;
+    int status = 1;
+    if (vm_create(&vm, &kvm, &cfg) == 0) {
+        /* Said once, and only for a VM that is about to run, so an error
+         * stays the single line on stderr. */
+        if (kvm.is_pvm)
+            log_info("note: this host's KVM is PVM (no VMX/SVM): guest ring-0 code is emulated, so an "
+                     "unmodified kernel runs slowly and may stop at an instruction PVM cannot emulate");
+        status = vm_run(&vm);
+    }
+    vm_destroy(&vm);
+    kvm_system_close(&kvm);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+        printf("ember %s\n", EMBER_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "run"))
+        return cmd_run(argc - 1, argv + 1);
+    log_error("unknown command '%s' (try: ember run --kernel PATH; see ember --help)", cmd);
+    return 2;
+}

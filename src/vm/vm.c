@@ -1,0 +1,198 @@
+#include "vm/vm.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "memory/layout.h"
+#include "util/log.h"
+
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...)
+{
+    pthread_mutex_lock(&vm->stop_lock);
+    if (atomic_load(&vm->stop_reason) == VM_STOP_NONE) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(vm->stop_message, sizeof(vm->stop_message), fmt, ap);
+        va_end(ap);
+        atomic_store_explicit(&vm->stop_reason, reason, memory_order_release);
+        uint64_t one = 1;
+        ssize_t r = write(vm->stop_efd, &one, sizeof(one));
+        (void)r;
+    }
+    pthread_mutex_unlock(&vm->stop_lock);
+}
+
+/* --- device glue: callbacks from device models into the VM --------------------- */
+
+static void com1_transmit(void *ctx, uint8_t byte) { console_write(&((struct vm *)ctx)->console, &byte, 1); }
+static void com1_set_irq(void *ctx, int level) { irq_line_set(&((struct vm *)ctx)->irq, UART_COM1_GSI, level); }
+static void com1_rx_space(void *ctx) { console_notify_rx_space(&((struct vm *)ctx)->console); }
+static void kbc_set_irq(void *ctx, int level) { irq_line_set(&((struct vm *)ctx)->irq, I8042_KBD_GSI, level); }
+static void guest_reset(void *ctx) { vm_request_stop(ctx, VM_STOP_REBOOT, "guest rebooted"); }
+static void guest_poweroff(void *ctx) { vm_request_stop(ctx, VM_STOP_POWEROFF, "guest powered off"); }
+
+static size_t console_to_com1(void *ctx, const uint8_t *buf, size_t len)
+{
+    return uart_16550_receive(&((struct vm *)ctx)->com1, buf, len);
+}
+
+static void console_quit(void *ctx) { vm_request_stop(ctx, VM_STOP_USER, "quit from the console (Ctrl-A x)"); }
+
+static int create_devices(struct vm *vm)
+{
+    struct uart_backend com1 = {.transmit = com1_transmit, .set_irq = com1_set_irq, .rx_space = com1_rx_space, .ctx = vm};
+    uart_16550_init(&vm->com1, &com1);
+    i8042_init(&vm->kbc, guest_reset, kbc_set_irq, vm);
+    uint64_t below = guest_memory_low_end(&vm->mem);
+    cmos_rtc_init(&vm->rtc, below, vm->mem.ram_size - below);
+    power_device_init(&vm->power, guest_poweroff, guest_reset, vm);
+    if (io_bus_register(&vm->pio, UART_COM1_BASE, 8, &uart_16550_ops, &vm->com1) < 0 ||
+        io_bus_register(&vm->pio, I8042_DATA_PORT, 1, &i8042_data_ops, &vm->kbc) < 0 ||
+        io_bus_register(&vm->pio, I8042_CMD_PORT, 1, &i8042_cmd_ops, &vm->kbc) < 0 ||
+        io_bus_register(&vm->pio, CMOS_PORT, 2, &cmos_rtc_ops, &vm->rtc) < 0 ||
+        io_bus_register(&vm->pio, DEBUG_PORT, 1, &debug_port_ops, &vm->post) < 0 ||
+        io_bus_register(&vm->pio, POWER_PM1A_EVT_PORT, POWER_PM1_LEN, &power_pm1_ops, &vm->power) < 0 ||
+        io_bus_register(&vm->pio, POWER_RESET_PORT, 1, &power_reset_ops, &vm->power) < 0)
+        return -1;
+    return 0;
+}
+
+int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg)
+{
+    memset(vm, 0, sizeof(*vm));
+    vm->kvm = kvm;
+    vm->fd = -1;
+    vm->stop_efd = -1;
+    vm->ncpus = cfg->ncpus;
+    pthread_mutex_init(&vm->stop_lock, NULL);
+    io_bus_init(&vm->pio, "pio");
+    io_bus_init(&vm->mmio, "mmio");
+    vm->stop_efd = eventfd(0, EFD_CLOEXEC);
+    if (vm->stop_efd < 0) {
+        log_error("vm: eventfd: %s", strerror(errno));
+        return -1;
+    }
+    if (console_open(&vm->console, &cfg->console) < 0)
+        return -1;
+    vm->fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
+    if (vm->fd < 0) {
+        log_error("vm: KVM_CREATE_VM failed: %s", strerror(errno));
+        return -1;
+    }
+    if (ioctl(vm->fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_TSS_ADDR) < 0) {
+        log_error("vm: KVM_SET_TSS_ADDR failed: %s", strerror(errno));
+        return -1;
+    }
+    if (irq_chip_create(&vm->irq, vm->fd, IRQCHIP_KERNEL) < 0)
+        return -1;
+    if (guest_memory_init(&vm->mem, cfg->ram_size) < 0 || guest_memory_register(&vm->mem, vm->fd) < 0)
+        return -1;
+    struct boot_config boot = cfg->boot;
+    boot.ncpus = cfg->ncpus;
+    if (boot_load(&vm->mem, &boot, &vm->entry) < 0)
+        return -1;
+    if (create_devices(vm) < 0)
+        return -1;
+    vm->vcpus = calloc((size_t)cfg->ncpus, sizeof(*vm->vcpus));
+    if (!vm->vcpus) {
+        log_error("vm: out of memory for %d vCPUs", cfg->ncpus);
+        return -1;
+    }
+    for (int i = 0; i < cfg->ncpus; i++)
+        vm->vcpus[i].fd = -1;
+    for (int i = 0; i < cfg->ncpus; i++) {
+        if (vcpu_create(&vm->vcpus[i], vm, i) < 0 || vcpu_configure(&vm->vcpus[i], &vm->entry) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int exit_status_for(enum vm_stop_reason reason)
+{
+    return reason == VM_STOP_ERROR ? 1 : 0;
+}
+
+int vm_run(struct vm *vm)
+{
+    /* SIGINT/SIGTERM/SIGHUP are taken synchronously by this thread through a
+     * signalfd; every other thread inherits them blocked. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int sfd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
+    if (sfd < 0) {
+        log_error("vm: signalfd: %s", strerror(errno));
+        return 1;
+    }
+    if (vcpu_signals_init() < 0) {
+        close(sfd);
+        return 1;
+    }
+    struct console_input_sink sink = {.receive = console_to_com1, .quit = console_quit, .ctx = vm};
+    if (console_start_input(&vm->console, &sink) < 0) {
+        close(sfd);
+        return 1;
+    }
+    int started = 0;
+    for (; started < vm->ncpus; started++)
+        if (vcpu_start(&vm->vcpus[started]) < 0) {
+            vm_request_stop(vm, VM_STOP_ERROR, "could not start vcpu %d", started);
+            break;
+        }
+
+    while (!vm_stopping(vm)) {
+        struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = vm->stop_efd, .events = POLLIN}};
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (p[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                vm_request_stop(vm, VM_STOP_SIGNAL, "stopped by %s", strsignal((int)si.ssi_signo));
+        }
+    }
+    for (int i = 0; i < started; i++)
+        vcpu_kick(&vm->vcpus[i]);
+    for (int i = 0; i < started; i++)
+        pthread_join(vm->vcpus[i].thread, NULL);
+    console_close(&vm->console);
+    close(sfd);
+
+    enum vm_stop_reason reason = atomic_load(&vm->stop_reason);
+    if (reason == VM_STOP_ERROR)
+        log_error("%s", vm->stop_message);
+    else
+        log_info("%s", vm->stop_message);
+    return exit_status_for(reason);
+}
+
+void vm_destroy(struct vm *vm)
+{
+    if (vm->vcpus) {
+        for (int i = 0; i < vm->ncpus; i++)
+            vcpu_destroy(&vm->vcpus[i]);
+        free(vm->vcpus);
+        vm->vcpus = NULL;
+    }
+    console_close(&vm->console);
+    guest_memory_free(&vm->mem);
+    io_bus_destroy(&vm->pio);
+    io_bus_destroy(&vm->mmio);
+    if (vm->fd >= 0)
+        close(vm->fd);
+    if (vm->stop_efd >= 0)
+        close(vm->stop_efd);
+    vm->fd = vm->stop_efd = -1;
+}

@@ -1,0 +1,79 @@
+/* One virtual machine: the KVM VM file descriptor, guest memory, the two I/O
+ * buses with the platform devices on them, the interrupt controller, and the
+ * vCPUs. It also owns the VM's lifecycle: whoever decides the VM must end
+ * (guest poweroff/reboot, a fatal exit, a signal, the console escape) calls
+ * vm_request_stop(); the first reason wins and the main thread tears down. */
+#ifndef EMBER_VM_VM_H
+#define EMBER_VM_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "boot/boot.h"
+#include "bus/io_bus.h"
+#include "console/console.h"
+#include "cpu/vcpu.h"
+#include "devices/cmos_rtc.h"
+#include "devices/debug_port.h"
+#include "devices/i8042.h"
+#include "devices/power.h"
+#include "devices/uart_16550.h"
+#include "irq/irq.h"
+#include "kvm/kvm.h"
+#include "memory/guest_memory.h"
+
+enum vm_stop_reason {
+    VM_STOP_NONE,
+    VM_STOP_POWEROFF, /* guest powered off: exit 0 */
+    VM_STOP_REBOOT,   /* guest rebooted (ember does not restart it): exit 0 */
+    VM_STOP_SIGNAL,   /* SIGINT/SIGTERM/SIGHUP: clean stop, exit 0 */
+    VM_STOP_USER,     /* console escape sequence: exit 0 */
+    VM_STOP_ERROR,    /* fatal VM error: exit 1 */
+};
+
+struct vm_config {
+    uint64_t ram_size;
+    int ncpus;
+    struct boot_config boot;
+    struct console_config console;
+};
+
+struct vm {
+    struct kvm_system *kvm;
+    int fd;
+    int ncpus;
+    struct guest_memory mem;
+    struct io_bus pio;
+    struct io_bus mmio;
+    struct irq_chip irq;
+    struct boot_entry entry;
+    struct vcpu *vcpus;
+    struct console console;
+
+    struct uart_16550 com1;
+    struct i8042 kbc;
+    struct cmos_rtc rtc;
+    struct debug_port post;
+    struct power_device power;
+
+    pthread_mutex_t stop_lock;
+    _Atomic int stop_reason; /* enum vm_stop_reason */
+    char stop_message[512];
+    int stop_efd;            /* signalled once a stop is requested */
+};
+
+int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg);
+/* Runs the VM until it stops; returns ember's exit status. */
+int vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static inline bool vm_stopping(struct vm *vm)
+{
+    return atomic_load_explicit(&vm->stop_reason, memory_order_acquire) != VM_STOP_NONE;
+}
+
+#endif

@@ -1,0 +1,409 @@
+/* The kit's tests, chosen with test=NAME on the command line. Each prints
+ * what it saw, then "PASS name" or "FAIL name: why", and powers the VM off
+ * (except the tests whose point is a different ending). Heavy loops run in
+ * ring 3: on a host whose KVM emulates guest ring 0 (PVM) they would crawl. */
+#include "kit.h"
+
+#define MiB (1024ULL * 1024)
+#define GiB (1024ULL * MiB)
+
+static int failures;
+#define CHECK(cond, ...)                                                                                               \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            kprintf("check failed: " __VA_ARGS__);                                                                     \
+            kprintf("\n");                                                                                             \
+            failures++;                                                                                                \
+        }                                                                                                              \
+    } while (0)
+
+static void finish(const char *name)
+{
+    if (failures)
+        kprintf("FAIL %s: %d check(s) failed\n", name, failures);
+    else
+        kprintf("PASS %s\n", name);
+}
+
+/* ---- boot: boot_params / hvm_start_info, e820, cmdline, initrd --------- */
+struct pattern_args { u64 addr, size, seed; };
+
+static void user_check_pattern(u64 arg)
+{
+    const struct pattern_args *a = (const struct pattern_args *)arg;
+    const u8 *p = (const u8 *)a->addr;
+    u64 bad = 0;
+    for (u64 i = 0; i < a->size; i++)
+        if (p[i] != (u8)(i * 7 + a->seed))
+            bad++;
+    user_exit(bad);
+}
+
+static void test_boot(void)
+{
+    kprintf("cmdline: %s\n", boot.cmdline);
+    u64 expect_mib = cmdline_get_u64("expect_mib", 0);
+    u64 ram = 0, ram_end = 0, prev_end = 0;
+    for (int i = 0; i < boot.n_e820; i++) {
+        struct e820 *e = &boot.e820[i];
+        kprintf("e820: 0x%016lx-0x%016lx %s\n", e->addr, e->addr + e->size - 1, e->type == 1 ? "ram" : "reserved");
+        CHECK(e->addr >= prev_end, "e820 entry %d overlaps or is out of order", i);
+        prev_end = e->addr + e->size;
+        if (e->type == 1) {
+            ram += e->size;
+            ram_end = e->addr + e->size;
+        }
+    }
+    CHECK(boot.n_e820 >= 2 && boot.e820[0].addr == 0 && boot.e820[0].type == 1, "e820 must start with RAM at 0");
+    kprintf("ram: %lu KiB in e820, highest RAM address 0x%lx\n", ram / 1024, ram_end);
+    if (expect_mib) {
+        u64 bytes = expect_mib * MiB;
+        u64 want_end = bytes <= 3 * GiB ? bytes : 4 * GiB + (bytes - 3 * GiB);
+        CHECK(ram_end == want_end, "highest RAM 0x%lx, expected 0x%lx", ram_end, want_end);
+    }
+    /* Every RAM range must really be RAM: write and read back its last word. */
+    for (int i = 0; i < boot.n_e820; i++) {
+        struct e820 *e = &boot.e820[i];
+        if (e->type != 1 || e->addr + e->size > 8 * GiB)
+            continue;
+        volatile u64 *last = (volatile u64 *)(e->addr + e->size - 8);
+        u64 old = *last;
+        *last = 0x5a5aa5a5deadbeefULL ^ e->addr;
+        CHECK(*last == (0x5a5aa5a5deadbeefULL ^ e->addr), "RAM at 0x%lx does not hold a value", (u64)last);
+        *last = old;
+    }
+    u64 want_initrd = cmdline_get_u64("expect_initrd_size", 0);
+    kprintf("initrd: 0x%lx, %lu bytes\n", boot.initrd, boot.initrd_size);
+    if (want_initrd) {
+        CHECK(boot.initrd_size == want_initrd, "initrd size %lu, expected %lu", boot.initrd_size, want_initrd);
+        CHECK((boot.initrd & 0xfff) == 0, "initrd not page aligned");
+        CHECK(boot.initrd + boot.initrd_size <= ram_end && boot.initrd >= 0x100000, "initrd outside RAM");
+        struct pattern_args a = {boot.initrd, boot.initrd_size, cmdline_get_u64("initrd_seed", 0)};
+        u64 bad = user_call(user_check_pattern, (u64)&a, USER_RFLAGS);
+        kprintf("initrd: %lu bytes differ from the pattern\n", bad);
+        CHECK(bad == 0, "initrd content corrupted");
+    }
+    finish("boot");
+}
+
+/* ---- serial: registers, loopback, polled and interrupt-driven input ------ */
+#define COM1 0x3f8
+static volatile char irq_line[64];
+static volatile int irq_len, irq_done, serial_irqs;
+
+static void serial_isr(struct isr_frame *f)
+{
+    (void)f;
+    serial_irqs++;
+    u8 c;
+    while (serial_getc_poll(&c)) {
+        if (c == '\n' || c == '\r') {
+            if (irq_len)
+                irq_done = 1;
+            continue;
+        }
+        if (irq_len < 63)
+            irq_line[irq_len++] = (char)c;
+    }
+}
+
+static void test_serial(void)
+{
+    outb(COM1 + 7, 0xa5);
+    CHECK(inb(COM1 + 7) == 0xa5, "scratch register");
+    /* Divisor latch round trip. */
+    outb(COM1 + 3, 0x83);
+    outb(COM1 + 0, 0x01);
+    outb(COM1 + 1, 0x00);
+    CHECK(inb(COM1 + 0) == 0x01, "divisor latch");
+    outb(COM1 + 3, 0x03);
+    /* Loopback: what we send comes back, modem outputs show as inputs. */
+    outb(COM1 + 4, 0x10 | 0x0a);
+    CHECK((inb(COM1 + 6) & 0xf0) == 0x90, "loopback MSR (OUT2->DCD, RTS->CTS)");
+    outb(COM1, 0x5a);
+    CHECK(inb(COM1 + 5) & 0x01, "loopback data ready");
+    CHECK(inb(COM1) == 0x5a, "loopback byte");
+    /* Clear the FIFO while the receiver is still disconnected, so no byte the
+     * host sends from now on is lost. */
+    outb(COM1 + 2, 0x07);
+    outb(COM1 + 4, 0x0b);
+    /* THRE interrupt identification: enabling it with THR empty raises it. */
+    outb(COM1 + 1, 0x02);
+    CHECK((inb(COM1 + 2) & 0x0f) == 0x02, "IIR shows THRE");
+    CHECK((inb(COM1 + 2) & 0x0f) == 0x01, "reading IIR acknowledges THRE");
+    outb(COM1 + 1, 0x00);
+
+    kprintf("serial: ready for input\n");
+    char line[64];
+    int n = 0;
+    for (;;) {
+        u8 c;
+        if (!serial_getc_poll(&c))
+            continue;
+        if (c == '\n' || c == '\r') {
+            if (n)
+                break;
+            continue;
+        }
+        if (n < 63)
+            line[n++] = (char)c;
+    }
+    line[n] = 0;
+    kprintf("echo(polled): %s\n", line);
+
+    set_irq_handler(0x34, serial_isr);
+    pic_mask_all();
+    ioapic_route(4, 0x34, lapic_id(), false);
+    outb(COM1 + 1, 0x01); /* received-data interrupt */
+    while (!irq_done) {
+        sti();
+        hlt();
+        cli();
+    }
+    outb(COM1 + 1, 0x00);
+    irq_line[irq_len] = 0;
+    kprintf("echo(irq): %s (%d interrupts)\n", (const char *)irq_line, serial_irqs);
+    CHECK(serial_irqs > 0, "no serial interrupt");
+    finish("serial");
+}
+
+/* ---- pit: PIT channel 0 -> IOAPIC pin 0 -> LAPIC ----------------------------- */
+static volatile int ticks;
+static void timer_isr(struct isr_frame *f) { (void)f; ticks++; }
+
+static void test_pit(void)
+{
+    set_irq_handler(0x30, timer_isr);
+    pic_mask_all();
+    ioapic_route(0, 0x30, lapic_id(), false);
+    u16 divisor = 1193; /* ~1 kHz */
+    outb(0x43, 0x34);   /* channel 0, lo/hi, mode 2 */
+    outb(0x40, divisor & 0xff);
+    outb(0x40, divisor >> 8);
+    u64 t0 = rdtsc();
+    while (ticks < 20) {
+        sti();
+        hlt();
+        cli();
+    }
+    u64 t1 = rdtsc();
+    outb(0x43, 0x30); /* mode 0: stop periodic ticks */
+    kprintf("pit: %d ticks in %lu TSC cycles\n", ticks, t1 - t0);
+    CHECK(ticks >= 20, "timer ticks");
+    finish("pit");
+}
+
+/* ---- smp: MP table, INIT/SIPI, every vCPU runs ring-3 code ------------------- */
+extern u8 ap_trampoline_start[], ap_trampoline_end[];
+static volatile int aps_online, aps_done, ap_cpuid_mismatch;
+
+static void user_spin(u64 n)
+{
+    volatile u64 i = n;
+    while (i)
+        i--;
+    user_exit(n);
+}
+
+static bool check_cpuid_apic(int index)
+{
+    u32 a, b, c, d;
+    cpuid(1, 0, &a, &b, &c, &d);
+    return (b >> 24) == (u32)index;
+}
+
+void ap_test_main(int index)
+{
+    __atomic_add_fetch(&aps_online, 1, __ATOMIC_SEQ_CST);
+    if (!check_cpuid_apic(index))
+        __atomic_add_fetch(&ap_cpuid_mismatch, 1, __ATOMIC_SEQ_CST);
+    kprintf("cpu %d: online, apic id %u\n", index, lapic_id());
+    u64 r = user_call(user_spin, 10000000, USER_RFLAGS);
+    kprintf("cpu %d: ring-3 work done (%lu)\n", index, r);
+    __atomic_add_fetch(&aps_done, 1, __ATOMIC_SEQ_CST);
+}
+
+static const u8 *find_mp_table(void)
+{
+    for (u64 a = 0xf0000; a < 0x100000; a += 16)
+        if (!memcmp((const void *)a, "_MP_", 4)) {
+            const u8 *mpf = (const u8 *)a;
+            u8 sum = 0;
+            for (int i = 0; i < 16; i++)
+                sum += mpf[i];
+            if (sum == 0)
+                return (const u8 *)(u64) * (const u32 *)(mpf + 4);
+        }
+    return NULL;
+}
+
+static void icr_send(u32 apic, u32 low)
+{
+    lapic_write(0x310, apic << 24);
+    lapic_write(0x300, low);
+    for (int i = 0; i < 100000 && (lapic_read(0x300) & (1u << 12)); i++)
+        cpu_relax();
+}
+
+static void test_smp(void)
+{
+    const u8 *mpc = find_mp_table();
+    CHECK(mpc && !memcmp(mpc, "PCMP", 4), "no valid MP table in the BIOS area");
+    if (!mpc) {
+        finish("smp");
+        return;
+    }
+    u16 len = *(const u16 *)(mpc + 4);
+    u8 sum = 0;
+    for (int i = 0; i < len; i++)
+        sum += mpc[i];
+    CHECK(sum == 0, "MP configuration table checksum");
+    int ncpus = 0;
+    u32 apic_ids[KIT_MAX_CPUS];
+    const u8 *p = mpc + 44, *end = mpc + len;
+    while (p < end) {
+        if (p[0] == 0) {
+            if ((p[3] & 1) && ncpus < KIT_MAX_CPUS)
+                apic_ids[ncpus++] = p[1];
+            p += 20;
+        } else {
+            p += 8;
+        }
+    }
+    u64 want = cmdline_get_u64("cpus", 1);
+    kprintf("smp: MP table lists %d cpus, expected %lu\n", ncpus, want);
+    CHECK((u64)ncpus == want, "cpu count in MP table");
+    CHECK(check_cpuid_apic(0), "cpu 0: CPUID.1 APIC id != LAPIC id");
+
+    memcpy((void *)0x8000, ap_trampoline_start, (size_t)(ap_trampoline_end - ap_trampoline_start));
+    for (int i = 0; i < ncpus; i++) {
+        if (apic_ids[i] == lapic_id())
+            continue;
+        icr_send(apic_ids[i], 0x4500); /* INIT */
+        icr_send(apic_ids[i], 0x4608); /* SIPI, vector 0x08 -> 0x8000 */
+        icr_send(apic_ids[i], 0x4608);
+    }
+    u64 t0 = rdtsc();
+    while (aps_done < ncpus - 1 && rdtsc() - t0 < 30000000000ULL)
+        cpu_relax();
+    u64 r = user_call(user_spin, 10000000, USER_RFLAGS);
+    kprintf("cpu 0: ring-3 work done (%lu)\n", r);
+    kprintf("smp: %d of %d application processors came up and finished\n", aps_done, ncpus - 1);
+    CHECK(aps_done == ncpus - 1, "not every vCPU ran");
+    if (ap_cpuid_mismatch)
+        kprintf("cpuid: apic-id-match=no on %d AP(s)\n", ap_cpuid_mismatch);
+    finish("smp");
+}
+
+/* ---- cpuid ---------------------------------------------------------------- */
+static void test_cpuid(void)
+{
+    u32 a, b, c, d;
+    cpuid(1, 0, &a, &b, &c, &d);
+    kprintf("cpuid: hypervisor=%s\n", (c >> 31) & 1 ? "yes" : "no");
+    kprintf("cpuid: apic-id-match=%s\n", (b >> 24) == lapic_id() ? "yes" : "no");
+    u32 sig[3];
+    cpuid(0x40000000, 0, &a, &sig[0], &sig[1], &sig[2]);
+    char s[13];
+    memcpy(s, sig, 12);
+    s[12] = 0;
+    for (int i = 0; i < 12; i++)
+        if (s[i] && (s[i] < 32 || s[i] > 126))
+            s[i] = '?';
+    kprintf("cpuid: kvm-signature=%s\n", !memcmp(s, "KVMKVMKVM\0\0\0", 12) ? "yes" : "no");
+    cpuid(1, 0, &a, &b, &c, &d);
+    kprintf("cpuid: vmx=%s\n", (c >> 5) & 1 ? "yes" : "no");
+    finish("cpuid");
+}
+
+/* ---- unclaimed I/O reads as all-ones ---------------------------------------- */
+static void test_unclaimed(void)
+{
+    CHECK(inb(0x2f0) == 0xff, "inb of an unclaimed port");
+    CHECK(inw(0x2f0) == 0xffff, "inw of an unclaimed port");
+    CHECK(inl(0x2f0) == 0xffffffffu, "inl of an unclaimed port");
+    outb(0x2f0, 0x12); /* harmless */
+    CHECK(mmio_read32(0xd0000000ULL) == 0xffffffffu, "MMIO read in the hole");
+    mmio_write32(0xd0000000ULL, 0x1234);
+    finish("unclaimed");
+}
+
+/* ---- rtc ---------------------------------------------------------------------- */
+static u8 cmos(u8 reg) { outb(0x70, reg); return inb(0x71); }
+static int bcd(u8 v) { return (v >> 4) * 10 + (v & 15); }
+
+static void test_rtc(void)
+{
+    CHECK(cmos(0x0d) & 0x80, "RTC register D: valid RAM bit");
+    int sec = bcd(cmos(0)), min = bcd(cmos(2)), hour = bcd(cmos(4));
+    int day = bcd(cmos(7)), mon = bcd(cmos(8)), year = bcd(cmos(9)), cent = bcd(cmos(0x32));
+    kprintf("rtc: %02d%02d-%02d-%02d %02d:%02d:%02d\n", cent, year, mon, day, hour, min, sec);
+    outb(0x70, 0x0b);
+    outb(0x71, 0x06); /* binary, 24h */
+    int bmin = cmos(2), bhour = cmos(4);
+    outb(0x70, 0x0b);
+    outb(0x71, 0x02);
+    CHECK(bhour == hour && (bmin == min || bmin == (min + 1) % 60), "binary and BCD readings disagree");
+    CHECK(mon >= 1 && mon <= 12 && day >= 1 && day <= 31 && hour < 24 && min < 60, "time fields in range");
+    finish("rtc");
+}
+
+/* ---- pio: exit round trips from ring 3 (the bench uses this) ------------------- */
+static void user_pio(u64 n)
+{
+    for (u64 i = 0; i < n; i++)
+        outb(0x80, (u8)i);
+    user_exit(n);
+}
+
+static void test_pio(void)
+{
+    u64 n = cmdline_get_u64("count", 100000);
+    kprintf("pio: start %lu\n", n);
+    u64 t0 = rdtsc();
+    user_call(user_pio, n, USER_RFLAGS);
+    u64 t1 = rdtsc();
+    kprintf("pio: done %lu exits, %lu TSC cycles each\n", n, (t1 - t0) / (n ? n : 1));
+    finish("pio");
+}
+
+/* ---- ring3: a long compute loop runs at native speed -------------------------- */
+static void test_ring3(void)
+{
+    u64 n = cmdline_get_u64("count", 100000000);
+    u64 t0 = rdtsc();
+    u64 r = user_call(user_spin, n, USER_RFLAGS);
+    kprintf("ring3: %lu iterations in %lu TSC cycles\n", r, rdtsc() - t0);
+    finish("ring3");
+}
+
+/* ---- hello: the demo guest ---------------------------------------------------- */
+static void test_hello(void)
+{
+    kprintf("\nHello from ember's test guest (%s boot).\n", boot.kind == 1 ? "bzImage" : "PVH");
+    kprintf("It got %d e820 ranges; command line: %s\n", boot.n_e820, boot.cmdline);
+    test_rtc();
+}
+
+void run_test(const char *name)
+{
+    static const struct { const char *name; void (*fn)(void); } tests[] = {
+        {"boot", test_boot}, {"serial", test_serial}, {"pit", test_pit}, {"smp", test_smp},
+        {"cpuid", test_cpuid}, {"unclaimed", test_unclaimed}, {"rtc", test_rtc}, {"pio", test_pio},
+        {"ring3", test_ring3}, {"hello", test_hello},
+    };
+    if (!strncmp(name, "reboot", 7))
+        reboot_i8042();
+    if (!strncmp(name, "reboot-cf9", 11))
+        reboot_cf9();
+    if (!strncmp(name, "triplefault", 12))
+        triple_fault();
+    if (!strncmp(name, "poweroff", 9))
+        poweroff();
+    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+        if (!strncmp(name, tests[i].name, 32)) {
+            tests[i].fn();
+            return;
+        }
+    kprintf("FAIL %s: no such test\n", name);
+}
