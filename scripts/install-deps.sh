@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages ember's build, tests and benchmarks need.
+# Idempotent: does nothing when they are already there.
+#   gcc, make, libc6-dev, binutils  build ember, its unit tests, the guest kit
+#   procps                          ps/pgrep used by tests and benchmarks
+#   qemu-system-x86                 (bench only, with --bench) the peer VMM ember is measured against
+set -eu
+pkgs="gcc make libc6-dev binutils procps"
+[ "${1:-}" = "--bench" ] && pkgs="$pkgs qemu-system-x86"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

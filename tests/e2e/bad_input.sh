@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Messy host input: each case must end ember with a non-zero status (not a
+# crash), exactly one line on stderr, and that line must name the problem.
+# Usage: bad_input.sh [EMBER_BINARY]   (run it on the ASan build as well)
+cd "$(dirname "$0")/../.."
+EMBER=${1:-build/ember}
+. tests/e2e/lib.sh
+K=build/guests/kit.elf
+
+# bad NAME STDERR_REGEX ARGS...
+bad() {
+    local name=$1 re=$2
+    shift 2
+    timeout 60 "$EMBER" "$@" </dev/null >"$TMP/out" 2>"$TMP/err"
+    local st=$? lines
+    lines=$(wc -l <"$TMP/err")
+    if [ $st -eq 0 ] || [ $st -ge 124 ]; then
+        fail "$name" "exit status $st (want a plain non-zero exit, no crash or hang)"
+    elif [ "$lines" -ne 1 ]; then
+        fail "$name" "$lines lines on stderr, want 1"
+        sed 's/^/  | /' "$TMP/err" | head -20
+    elif ! grep -qE -- "$re" "$TMP/err"; then
+        fail "$name" "stderr '$(cat "$TMP/err")' lacks /$re/"
+    else
+        pass "$name: $(cat "$TMP/err")"
+    fi
+}
+
+printf 'just some text\n' >"$TMP/text"
+head -c 4000 build/guests/kit.bzImage >"$TMP/truncated.bzImage"
+head -c 600 build/guests/kit.bzImage >"$TMP/header-only.bzImage"
+# The kit ELF with its PVH note's type changed: a valid x86_64 vmlinux-like ELF without a PVH entry.
+cp $K "$TMP/nopvh.elf"
+note_off=$(readelf -SW $K | sed -n 's/.*\.note\.Xen *NOTE *[0-9a-f]* \([0-9a-f]*\) .*/\1/p')
+[ -n "$note_off" ] || { echo "cannot find the kit's .note.Xen section"; exit 1; }
+printf '\x13' | dd of="$TMP/nopvh.elf" bs=1 seek=$((0x$note_off + 8)) conv=notrunc status=none
+truncate -s 300M "$TMP/huge.initrd"
+head -c 3500000 /dev/zero >"$TMP/3.5M.initrd"
+mkdir -p "$TMP/adir"
+
+bad "no --kernel" "--kernel PATH is required" run
+bad "missing kernel" "kernel /nonexistent/vmlinuz: cannot open" run --kernel /nonexistent/vmlinuz
+bad "kernel is a directory" "not a regular file" run --kernel "$TMP/adir"
+bad "text file as kernel" "not a bzImage or an ELF vmlinux" run --kernel "$TMP/text"
+bad "truncated bzImage" "truncated bzImage" run --kernel "$TMP/truncated.bzImage"
+bad "bzImage cut inside its header" "truncated bzImage" run --kernel "$TMP/header-only.bzImage"
+bad "ELF without a PVH note" "no PVH entry note" run --kernel "$TMP/nopvh.elf"
+bad "host program (PIE) as kernel" "ELF is not an executable" run --kernel /bin/true
+bad "missing initrd" "initrd /nonexistent: cannot open" run --kernel $K --initrd /nonexistent
+bad "initrd is a directory" "initrd .*: not a regular file" run --kernel $K --initrd "$TMP/adir"
+if [ "$(id -u)" -ne 0 ]; then
+    cp "$TMP/text" "$TMP/unreadable"
+    chmod 000 "$TMP/unreadable"
+    bad "unreadable initrd" "initrd .*: cannot open: Permission denied" run --kernel $K --initrd "$TMP/unreadable"
+else
+    skip "unreadable initrd" "running as root, which can read any file (the directory case above covers the path)"
+fi
+bad "initrd too large for RAM" "initrd .*(too large|do not fit)" run --kernel $K --memory 256 --initrd "$TMP/huge.initrd"
+bad "initrd that fits the file limit but not above the kernel" "initrd: .* do not fit" run --kernel $K --memory 4 --initrd "$TMP/3.5M.initrd"
+bad "--memory 0" "--memory 0" run --kernel $K --memory 0
+bad "--memory garbage" "--memory 12abc" run --kernel $K --memory 12abc
+bad "--memory 1 (too small to boot)" "too small" run --kernel $K --memory 1
+bad "--cpus 0" "--cpus 0" run --kernel $K --cpus 0
+bad "--cpus -3" "--cpus -3" run --kernel $K --cpus -3
+bad "--cpus above the limit" "--cpus 5000: .*at most" run --kernel $K --cpus 5000
+bad "--cpus 255" "--cpus 255: .*at most" run --kernel $K --cpus 255
+bad "unknown option" "unknown option --frobnicate" run --kernel $K --frobnicate
+bad "option without its value" "needs a value" run --kernel
+bad "unknown command" "unknown command 'start'" start
+bad "bad --console" "--console tty" run --kernel $K --console tty
+bad "cmdline longer than the kernel accepts" "--cmdline: 3000 bytes" run --kernel build/guests/kit.bzImage --cmdline "$(head -c 3000 /dev/zero | tr '\0' a)"
+bad "--console file in a missing directory" "--console file:/nonexistent/x.log" run --kernel $K --console file:/nonexistent/x.log
+
+summary

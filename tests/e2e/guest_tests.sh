@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Boots ember's test-guest kit through ember's real boot paths (bzImage and
+# PVH ELF) with 1 and 2 vCPUs and checks what the guest reports on its serial
+# port and how ember ends. Usage: guest_tests.sh [EMBER_BINARY]
+cd "$(dirname "$0")/../.."
+EMBER=${1:-build/ember}
+. tests/e2e/lib.sh
+GUESTS=build/guests
+OFF="guest powered off"
+
+# An initrd with a known pattern the guest verifies byte by byte.
+INITRD_SIZE=1234567
+build/tools/mkpattern $INITRD_SIZE 77 >"$TMP/initrd.img"
+
+for fmt in bzImage elf; do
+    K=$GUESTS/kit.$fmt
+    for cpus in 1 2; do
+        tag="$fmt/${cpus}cpu"
+        run_ember --kernel "$K" --cpus $cpus --memory 256 --initrd "$TMP/initrd.img" \
+            --cmdline "test=boot expect_mib=256 expect_initrd_size=$INITRD_SIZE initrd_seed=77 marker=xyzzy"
+        expect "$tag boot: boot info, e820, cmdline, initrd" 0 "$OFF" "^PASS boot" \
+            "cmdline: test=boot .* marker=xyzzy" "initrd: 0 bytes differ"
+
+        run_ember --kernel "$K" --cpus $cpus --cmdline "test=smp cpus=$cpus"
+        expect "$tag smp: every vCPU starts and runs ring-3 code" 0 "$OFF" "^PASS smp" \
+            "$((cpus - 1)) of $((cpus - 1)) application processors"
+
+        run_ember --kernel "$K" --cpus $cpus --cmdline "test=pit"
+        expect "$tag pit: PIT interrupts through IOAPIC and LAPIC" 0 "$OFF" "^PASS pit"
+
+        run_ember --kernel "$K" --cpus $cpus --cmdline "test=unclaimed"
+        expect "$tag unclaimed port and MMIO reads are all-ones" 0 "$OFF" "^PASS unclaimed"
+    done
+
+    run_ember --kernel "$K" --memory 4608 --cmdline "test=boot expect_mib=4608"
+    expect "$fmt boot: 4.5 GiB, RAM split around the MMIO hole" 0 "$OFF" "^PASS boot" \
+        "e820: 0x0000000100000000-0x000000015fffffff ram"
+
+    run_ember --kernel "$K" --cmdline "test=rtc"
+    expect "$fmt rtc: host date" 0 "$OFF" "^PASS rtc" "rtc: $(date -u +%Y-%m-%d)"
+
+    run_ember --kernel "$K" --cmdline "test=cpuid"
+    name="$fmt cpuid: hypervisor bit, KVM leaves, APIC id, VMX hidden"
+    if grep -q "hypervisor=yes" "$TMP/out" && grep -q "apic-id-match=yes" "$TMP/out" &&
+        grep -q "kvm-signature=yes" "$TMP/out" && grep -q "vmx=no" "$TMP/out"; then
+        pass "$name"
+    elif [ "$IS_PVM" = yes ]; then
+        skip "$name" "host limited: this PVM host ignores KVM_SET_CPUID2 ($(grep cpuid: "$TMP/out" | tr '\n' ' '))"
+    else
+        fail "$name" "$(grep cpuid: "$TMP/out" | tr '\n' ' ')"
+    fi
+
+    run_ember --kernel "$K" --cmdline "test=ring3 count=100000000"
+    expect "$fmt ring3: 1e8-iteration loop in guest ring 3" 0 "$OFF" "^PASS ring3"
+
+    run_ember --kernel "$K" --cmdline "test=poweroff"
+    expect "$fmt poweroff ends ember with status 0" 0 "guest powered off$"
+    run_ember --kernel "$K" --cmdline "test=reboot"
+    expect "$fmt i8042 reset ends ember as a reboot" 0 "guest rebooted$"
+    run_ember --kernel "$K" --cmdline "test=reboot-cf9"
+    expect "$fmt 0xCF9 reset ends ember as a reboot" 0 "guest rebooted$"
+    run_ember --kernel "$K" --cmdline "test=triplefault"
+    expect "$fmt triple fault ends ember as a reboot" 0 "guest rebooted \(triple fault"
+
+    # Serial input: wait for the guest to ask, then type two lines; the first
+    # is read by polling, the second through the RX interrupt.
+    rm -f "$TMP/in"
+    mkfifo "$TMP/in"
+    (timeout 60 "$EMBER" run --kernel "$K" --cmdline "test=serial" <"$TMP/in" >"$TMP/raw" 2>"$TMP/err"
+        echo $? >"$TMP/status") &
+    exec 3>"$TMP/in"
+    for _ in $(seq 300); do grep -q "ready for input" "$TMP/raw" 2>/dev/null && break; sleep 0.1; done
+    printf 'hello\nworld\n' >&3
+    exec 3>&-
+    wait
+    STATUS=$(cat "$TMP/status")
+    tr -d '\r' <"$TMP/raw" >"$TMP/out"
+    expect "$fmt serial: registers, loopback, polled and interrupt-driven input" 0 "$OFF" "^PASS serial" \
+        "echo\(polled\): hello" "echo\(irq\): world"
+done
+
+# Console back-ends.
+K=$GUESTS/kit.elf
+run_ember --kernel "$K" --console "file:$TMP/console.log" --cmdline "test=hello"
+if [ "$STATUS" -eq 0 ] && grep -q "Hello from ember" "$TMP/console.log" && [ ! -s "$TMP/out" ]; then
+    pass "--console file:PATH receives the guest's output"
+else
+    fail "--console file:PATH receives the guest's output" "status $STATUS"
+fi
+run_ember --kernel "$K" --console none --cmdline "test=hello"
+if [ "$STATUS" -eq 0 ] && [ ! -s "$TMP/out" ]; then pass "--console none discards output"; else fail "--console none" "status $STATUS"; fi
+
+# SIGTERM and SIGINT stop a running VM cleanly (the serial test waits for input forever).
+for sig in TERM INT; do
+    timeout 60 "$EMBER" run --kernel "$K" --cmdline "test=serial" </dev/null >"$TMP/raw" 2>"$TMP/err" &
+    pid=$!
+    for _ in $(seq 300); do grep -q "ready for input" "$TMP/raw" 2>/dev/null && break; sleep 0.1; done
+    kill -$sig $pid
+    wait $pid
+    STATUS=$?
+    tr -d '\r' <"$TMP/raw" >"$TMP/out"
+    expect "SIG$sig stops the VM cleanly" 0 "stopped by"
+done
+
+# A thread per vCPU, named ember-vcpuN.
+"$EMBER" run --kernel "$K" --cpus 2 --cmdline "test=serial" </dev/null >"$TMP/raw" 2>"$TMP/err" &
+pid=$!
+for _ in $(seq 300); do grep -q "ready for input" "$TMP/raw" 2>/dev/null && break; sleep 0.1; done
+names=$(cat /proc/$pid/task/*/comm 2>/dev/null | sort | tr '\n' ' ')
+kill -TERM $pid
+wait $pid
+case "$names" in
+*ember-vcpu0*ember-vcpu1*) pass "vCPU threads are named ember-vcpuN ($names)" ;;
+*) fail "vCPU threads are named ember-vcpuN" "threads: $names" ;;
+esac
+
+summary
