@@ -19,7 +19,7 @@ LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all ember unit guests tools clean
+.PHONY: all ember unit guests tools bench clean
 all: ember unit guests tools
 ember: $(BUILD)/ember
 unit: $(UNIT_BINS)
@@ -53,3 +53,9 @@ clean:
 	$(MAKE) -C tests/guests clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Benchmark helper (bench/run.sh).
+bench: $(BUILD)/bench/benchtool ember guests
+$(BUILD)/bench/benchtool: bench/benchtool.c $(BUILD)/libember.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libember.a $(LDFLAGS)

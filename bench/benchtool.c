@@ -1,0 +1,155 @@
+/* benchtool: helpers for ember's benchmarks (bench/run.sh).
+ *   benchtool floor KERNEL CMDLINE
+ *       Boots KERNEL exactly as ember does (same loader, memory, irqchip,
+ *       vCPU set-up, via libember) but runs the rawest possible exit loop:
+ *       KVM_RUN, look at the port, re-enter. Port 0x80 exits do nothing at
+ *       all; COM1 output is printed; PM1a (0x604) ends the run. This is the
+ *       floor a VMM's port-I/O exit path can approach.
+ *   benchtool tsc-mhz
+ *       The host TSC rate, to turn the guest's TSC cycle counts into time.
+ *   benchtool first-byte CMD [ARGS...]
+ *       Runs CMD with stdout on a pipe; prints the microseconds from just
+ *       before exec to the first byte of output, then drains it until exit. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+#include "boot/boot.h"
+#include "cpu/vcpu.h"
+#include "irq/irq.h"
+#include "kvm/kvm.h"
+#include "memory/layout.h"
+#include "vm/vm.h"
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmd_floor(const char *kernel, const char *cmdline)
+{
+    static struct kvm_system kvm;
+    static struct vm vm;
+    if (kvm_system_open(&kvm, "/dev/kvm") < 0)
+        return 1;
+    vm.kvm = &kvm;
+    vm.ncpus = 1;
+    vm.fd = ioctl(kvm.fd, KVM_CREATE_VM, 0);
+    if (vm.fd < 0 || ioctl(vm.fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_TSS_ADDR) < 0 ||
+        irq_chip_create(&vm.irq, vm.fd, IRQCHIP_KERNEL) < 0 || guest_memory_init(&vm.mem, 256 * MiB) < 0 ||
+        guest_memory_register(&vm.mem, vm.fd) < 0)
+        return 1;
+    struct boot_config bc = {.kernel_path = kernel, .cmdline = cmdline, .ncpus = 1};
+    struct boot_entry entry;
+    struct vcpu vcpu;
+    if (boot_load(&vm.mem, &bc, &entry) < 0 || vcpu_create(&vcpu, &vm, 0) < 0 || vcpu_configure(&vcpu, &entry) < 0)
+        return 1;
+    struct kvm_run *run = vcpu.run;
+    for (;;) {
+        if (ioctl(vcpu.fd, KVM_RUN, 0) < 0) {
+            if (errno == EINTR)
+                continue;
+            perror("KVM_RUN");
+            return 1;
+        }
+        if (run->exit_reason == KVM_EXIT_IO) {
+            if (run->io.port == 0x80)
+                continue; /* the measured exit: no work at all */
+            uint8_t *data = (uint8_t *)run + run->io.data_offset;
+            if (run->io.direction == KVM_EXIT_IO_OUT) {
+                if (run->io.port == 0x3f8)
+                    putchar(data[0]);
+                else if (run->io.port == 0x604)
+                    break;
+            } else {
+                memset(data, 0xff, run->io.size * run->io.count);
+                if (run->io.port == 0x3fd)
+                    data[0] = 0x60; /* LSR: transmitter empty */
+            }
+        } else if (run->exit_reason == KVM_EXIT_MMIO) {
+            if (!run->mmio.is_write)
+                memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
+        } else {
+            fprintf(stderr, "floor: unexpected exit %u\n", run->exit_reason);
+            return 1;
+        }
+    }
+    fflush(stdout);
+    return 0;
+}
+
+static int cmd_tsc_mhz(void)
+{
+    double t0 = now_us();
+    unsigned long long c0 = __rdtsc();
+    usleep(200000);
+    double t1 = now_us();
+    unsigned long long c1 = __rdtsc();
+    printf("%.1f\n", (double)(c1 - c0) / (t1 - t0));
+    return 0;
+}
+
+static int cmd_first_byte(char **argv)
+{
+    int p[2];
+    if (pipe(p) < 0)
+        return 1;
+    double t0 = now_us();
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], STDOUT_FILENO);
+        close(p[0]);
+        close(p[1]);
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, STDIN_FILENO);
+        dup2(devnull, STDERR_FILENO);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(p[1]);
+    char buf[4096];
+    double first = -1;
+    for (;;) {
+        struct pollfd pf = {.fd = p[0], .events = POLLIN};
+        if (poll(&pf, 1, 60000) <= 0) {
+            kill(pid, SIGKILL);
+            break;
+        }
+        ssize_t n = read(p[0], buf, sizeof(buf));
+        if (n <= 0)
+            break;
+        if (first < 0)
+            first = now_us() - t0;
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    if (first < 0) {
+        fprintf(stderr, "first-byte: %s printed nothing\n", argv[0]);
+        return 1;
+    }
+    printf("%.0f\n", first);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 4 && !strcmp(argv[1], "floor"))
+        return cmd_floor(argv[2], argv[3]);
+    if (argc >= 2 && !strcmp(argv[1], "tsc-mhz"))
+        return cmd_tsc_mhz();
+    if (argc >= 3 && !strcmp(argv[1], "first-byte"))
+        return cmd_first_byte(argv + 2);
+    fprintf(stderr, "usage: benchtool floor KERNEL CMDLINE | tsc-mhz | first-byte CMD [ARGS...]\n");
+    return 2;
+}
