@@ -3,9 +3,10 @@
 # Idempotent: does nothing when they are already there.
 #   gcc, make, libc6-dev, binutils  build ember, its unit tests, the guest kit
 #   procps                          ps/pgrep used by tests and benchmarks
+#   bsdutils                        `script`: gives ember a real terminal in the console test
 #   qemu-system-x86                 (bench only, with --bench) the peer VMM ember is measured against
 set -eu
-pkgs="gcc make libc6-dev binutils procps"
+pkgs="gcc make libc6-dev binutils procps bsdutils"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs qemu-system-x86"
 missing=""
 for p in $pkgs; do

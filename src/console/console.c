@@ -19,6 +19,7 @@ static void restore_terminal(void)
     if (raw_console && raw_console->raw_mode) {
         tcsetattr(raw_console->in_fd, TCSAFLUSH, &raw_console->saved_termios);
         raw_console->raw_mode = false;
+        log_set_raw_terminal(false);
     }
 }
 
@@ -191,6 +192,7 @@ int console_start_input(struct console *con, const struct console_input_sink *si
         cfmakeraw(&raw);
         if (tcsetattr(con->in_fd, TCSAFLUSH, &raw) == 0) {
             con->raw_mode = true;
+            log_set_raw_terminal(true);
             raw_console = con;
             atexit(restore_terminal);
         }

@@ -71,6 +71,10 @@ int kvm_system_open(struct kvm_system *kvm, const char *path)
         return -1;
     }
     int version = ioctl(kvm->fd, KVM_GET_API_VERSION, 0);
+    if (version < 0) {
+        log_error("%s: not a KVM device (KVM_GET_API_VERSION: %s)", path, strerror(errno));
+        goto fail;
+    }
     if (version != KVM_API_VERSION) {
         log_error("%s: KVM API version %d, ember needs %d", path, version, KVM_API_VERSION);
         goto fail;

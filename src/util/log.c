@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 static enum log_level current_level = LOG_INFO;
+static volatile bool raw_terminal;
+
+void log_set_raw_terminal(bool raw) { raw_terminal = raw; }
 
 void log_set_level(enum log_level level) { current_level = level; }
 
@@ -18,7 +21,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
     if (!log_enabled(level))
         return;
     /* Format into one buffer and write it with a single write(2) so lines from
-     * vCPU threads never interleave mid-line. A terminal in raw mode needs \r. */
+     * vCPU threads never interleave mid-line. */
     char line[1024];
     int n = snprintf(line, sizeof(line), "ember: %s", prefix[level]);
     va_list ap;
@@ -28,7 +31,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
     if (len > sizeof(line) - 3)
         len = sizeof(line) - 3;
-    if (isatty(STDERR_FILENO))
+    if (raw_terminal && isatty(STDERR_FILENO))
         line[len++] = '\r';
     line[len++] = '\n';
     ssize_t r = write(STDERR_FILENO, line, len);

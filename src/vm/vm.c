@@ -121,6 +121,29 @@ static int exit_status_for(enum vm_stop_reason reason)
     return reason == VM_STOP_ERROR ? 1 : 0;
 }
 
+/* With --verbose: what each vCPU exited for, and what the guest touched that
+ * no device claims. */
+static void vm_log_exit_counters(struct vm *vm)
+{
+    if (!log_enabled(LOG_DEBUG))
+        return;
+    for (int i = 0; i < vm->ncpus; i++) {
+        char line[768];
+        int n = snprintf(line, sizeof(line), "vcpu %d (%s) exits:", i,
+                         vcpu_state_name(atomic_load(&vm->vcpus[i].state)));
+        for (unsigned r = 0; r <= VCPU_EXIT_REASONS && n < (int)sizeof(line) - 40; r++) {
+            unsigned long c = atomic_load(&vm->vcpus[i].exits[r]);
+            if (c)
+                n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%lu",
+                              r == VCPU_EXIT_REASONS ? "other" : vcpu_exit_reason_name(r), c);
+        }
+        log_debug("%s", line);
+    }
+    log_debug("unclaimed accesses: pio reads %lu writes %lu, mmio reads %lu writes %lu",
+              atomic_load(&vm->pio.unclaimed_reads), atomic_load(&vm->pio.unclaimed_writes),
+              atomic_load(&vm->mmio.unclaimed_reads), atomic_load(&vm->mmio.unclaimed_writes));
+}
+
 int vm_run(struct vm *vm)
 {
     /* SIGINT/SIGTERM/SIGHUP are taken synchronously by this thread through a
@@ -170,6 +193,7 @@ int vm_run(struct vm *vm)
     console_close(&vm->console);
     close(sfd);
 
+    vm_log_exit_counters(vm);
     enum vm_stop_reason reason = atomic_load(&vm->stop_reason);
     if (reason == VM_STOP_ERROR)
         log_error("%s", vm->stop_message);

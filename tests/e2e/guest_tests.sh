@@ -114,4 +114,42 @@ case "$names" in
 *) fail "vCPU threads are named ember-vcpuN" "threads: $names" ;;
 esac
 
+# --verbose reports per-vCPU exit counters and unclaimed accesses at the end.
+run_ember -v --kernel "$K" --cpus 2 --cmdline "test=unclaimed"
+expect "--verbose prints exit counters per vCPU" 0 "vcpu 0 \(stopped\) exits: IO=[0-9]+ MMIO=[0-9]+" "^PASS unclaimed"
+if grep -qE "unclaimed accesses: pio reads [1-9]" "$TMP/err"; then pass "unclaimed accesses are counted"; else fail "unclaimed accesses are counted" "$(tail -2 "$TMP/err")"; fi
+
+# An exit ember cannot handle stops the VM with the reason, RIP and instruction bytes.
+run_ember --kernel "$K" --cmdline "test=int3"
+if [ "$IS_PVM" = yes ]; then
+    expect "emulation failure reported with RIP and instruction bytes (PVM)" 1 \
+        "error: vcpu 0: KVM could not emulate an instruction at RIP 0x[0-9a-f]+ \(bytes: cc"
+else
+    skip "emulation failure report" "needs a host KVM that cannot emulate INT3 in ring 0 (PVM); on this host the guest took #BP (exit $STATUS)"
+fi
+
+# KVM set-up errors name the device and the problem.
+EMBER_KVM_DEVICE=/nonexistent/kvm run_ember --kernel "$K"
+expect "missing KVM device" 1 "^ember: error: /nonexistent/kvm: does not exist"
+EMBER_KVM_DEVICE=/dev/null run_ember --kernel "$K"
+expect "a device that is not KVM" 1 "^ember: error: /dev/null: not a KVM device"
+
+# On a terminal: raw mode while the guest runs, Ctrl-A x quits with status 0,
+# the terminal is restored. `script` gives ember a real pty.
+if command -v script >/dev/null; then
+    rm -f "$TMP/tty.log"
+    (for _ in $(seq 300); do grep -q "ready for input" "$TMP/tty.log" 2>/dev/null && break; sleep 0.1; done
+        printf 'typed\r'; sleep 0.5; printf '\001x'; sleep 1) |
+        script -qfec "stty -a | grep -o -- '-\?icanon'; $EMBER run --kernel $K --cmdline test=serial; echo EMBER_STATUS=\$?; stty -a | grep -o -- '-\?icanon'" "$TMP/tty.log" >/dev/null
+    tr -d '\r' <"$TMP/tty.log" >"$TMP/out"
+    if grep -q "echo(polled): typed" "$TMP/out" && grep -q "quit from the console (Ctrl-A x)" "$TMP/out" &&
+        grep -q "EMBER_STATUS=0" "$TMP/out" && [ "$(grep -c -- '^icanon$' "$TMP/out")" -eq 2 ]; then
+        pass "terminal: raw input reaches the guest, Ctrl-A x quits, the terminal is restored"
+    else
+        fail "terminal: raw input, Ctrl-A x, restore" "$(tail -6 "$TMP/out" | tr '\n' '|')"
+    fi
+else
+    skip "terminal: raw input, Ctrl-A x, restore" "util-linux 'script' is not installed"
+fi
+
 summary
