@@ -11,6 +11,23 @@
 #define TRAMP(x) ((x) - ap_trampoline_start + TRAMP_BASE)
 #define STACK_SIZE 16384
 
+/* From 32-bit protected mode: PAE, the kit's page tables, EFER.LME, paging.
+ * The far jump that follows lands in 64-bit code. */
+    .macro enable_long_mode
+    mov %cr4, %eax
+    or $0x20, %eax          /* PAE */
+    mov %eax, %cr4
+    mov $kit_pml4, %eax
+    mov %eax, %cr3
+    mov $0xC0000080, %ecx   /* EFER.LME */
+    rdmsr
+    or $0x100, %eax
+    wrmsr
+    mov %cr0, %eax
+    or $0x80000000, %eax    /* PG */
+    mov %eax, %cr0
+    .endm
+
     .section .head, "ax"
     .code64
     .globl _head
@@ -34,18 +51,7 @@ pvh_entry:
     mov %ax, %ds
     mov %ax, %es
     mov %ax, %ss
-    mov %cr4, %eax
-    or $0x20, %eax          /* PAE */
-    mov %eax, %cr4
-    mov $kit_pml4, %eax
-    mov %eax, %cr3
-    mov $0xC0000080, %ecx   /* EFER.LME */
-    rdmsr
-    or $0x100, %eax
-    wrmsr
-    mov %cr0, %eax
-    or $0x80000000, %eax
-    mov %eax, %cr0
+    enable_long_mode
     ljmp $KERNEL_CS, $pvh64
     .code64
 pvh64:
@@ -207,18 +213,7 @@ tramp32:
     mov %ax, %ds
     mov %ax, %es
     mov %ax, %ss
-    mov %cr4, %eax
-    or $0x20, %eax
-    mov %eax, %cr4
-    mov $kit_pml4, %eax
-    mov %eax, %cr3
-    mov $0xC0000080, %ecx
-    rdmsr
-    or $0x100, %eax
-    wrmsr
-    mov %cr0, %eax
-    or $0x80000000, %eax
-    mov %eax, %cr0
+    enable_long_mode
     ljmp $KERNEL_CS, $TRAMP(tramp64)
     .code64
 tramp64:
