@@ -13,6 +13,8 @@ OPT     := -O2
 endif
 CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc -pthread $(SANFLAGS) -MMD -MP
 LDFLAGS := -pthread $(SANFLAGS)
+# Kernel payload decompression (src/boot/decompress.c).
+LDLIBS  := -lz -lbz2 -llzma -llzo2 -llz4 -lzstd
 
 LIB_SRCS  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -25,7 +27,7 @@ ember: $(BUILD)/ember
 unit: $(UNIT_BINS)
 
 $(BUILD)/ember: $(BUILD)/src/main.o $(BUILD)/libember.a
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libember.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
@@ -36,7 +38,7 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libember.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libember.a $(LDFLAGS)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libember.a $(LDFLAGS) $(LDLIBS)
 
 # Host tools and the freestanding test-guest kit (never sanitized: the guest
 # kit is not host code).
@@ -58,4 +60,4 @@ clean:
 bench: $(BUILD)/bench/benchtool ember guests
 $(BUILD)/bench/benchtool: bench/benchtool.c $(BUILD)/libember.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libember.a $(LDFLAGS)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libember.a $(LDFLAGS) $(LDLIBS)

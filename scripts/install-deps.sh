@@ -4,9 +4,12 @@
 #   gcc, make, libc6-dev, binutils  build ember, its unit tests, the guest kit
 #   procps                          ps/pgrep used by tests and benchmarks
 #   bsdutils                        `script`: gives ember a real terminal in the console test
+#   zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev
+#                                   decompressing a bzImage's kernel on the host
+#   gzip bzip2 xz-utils lzop lz4 zstd  the kernel build's compressors, to make test bzImages
 #   qemu-system-x86                 (bench only, with --bench) the peer VMM ember is measured against
 set -eu
-pkgs="gcc make libc6-dev binutils procps bsdutils"
+pkgs="gcc make libc6-dev binutils procps bsdutils zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev gzip bzip2 xz-utils lzop lz4 zstd"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs qemu-system-x86"
 missing=""
 for p in $pkgs; do

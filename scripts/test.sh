@@ -3,6 +3,7 @@
 #   1. unit tests of every model (plain build and ASan+UBSan build)
 #   2. the test-guest kit booted through ember's real boot paths (both builds)
 #   3. bad host input (both builds)
+#   4. Debian's unmodified kernel booted directly on this host's KVM (plain build)
 # and ends with the total "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -54,6 +55,11 @@ for build in build build-san; do
         fi
     done
 done
+
+echo "== linux_host (build/ember)"
+bash tests/e2e/linux_host.sh build/ember >build/linux_host.log 2>&1
+cat build/linux_host.log
+tally linux_host build/linux_host.log
 
 [ -e /sys/module/kvm_pvm ] && echo "note: this host's KVM is PVM; checks it limits are reported as 'skip ... host limited'"
 echo "total: $total_pass passed, $total_fail failed, $total_skip skipped"

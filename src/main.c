@@ -36,6 +36,9 @@ static void usage(FILE *out)
             "                          stdio      this terminal or pipe (default)\n"
             "                          none       nowhere\n"
             "                          file:PATH  appended to PATH\n"
+            "      --decompress WHERE  for a bzImage: 'host' (default) decompresses the\n"
+            "                        kernel in ember and enters vmlinux directly; 'guest'\n"
+            "                        runs the kernel's own decompressor\n"
             "  -v, --verbose         more messages on stderr\n"
             "\n"
             "The guest's first serial port (COM1, ttyS0) is the console. On a terminal,\n"
@@ -89,6 +92,7 @@ static int cmd_run(int argc, char **argv)
         {"cmdline", required_argument, 0, 'p'}, {"memory", required_argument, 0, 'm'},
         {"cpus", required_argument, 0, 'c'},   {"console", required_argument, 0, 'C'},
         {"verbose", no_argument, 0, 'v'},      {"help", no_argument, 0, 'h'},
+        {"decompress", required_argument, 0, 'D'},
         {0, 0, 0, 0},
     };
     struct vm_config cfg = {.ram_size = DEFAULT_MEMORY_MIB * MiB, .ncpus = 1, .console = {.kind = CONSOLE_STDIO}};
@@ -118,6 +122,13 @@ static int cmd_run(int argc, char **argv)
                 log_error("--console %s: expected stdio, none or file:PATH", optarg);
                 return 2;
             }
+            break;
+        case 'D':
+            if (strcmp(optarg, "host") && strcmp(optarg, "guest")) {
+                log_error("--decompress %s: expected host or guest", optarg);
+                return 2;
+            }
+            cfg.boot.decompress_in_guest = !strcmp(optarg, "guest");
             break;
         case 'v': log_set_level(LOG_DEBUG); break;
         case 'h': usage(stdout); return 0;

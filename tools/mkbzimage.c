@@ -3,7 +3,11 @@
  * (boot protocol 2.15, LOADED_HIGH, XLF_KERNEL_64), one setup sector, then
  * the flat protected-mode payload. Used to boot ember's test guests through
  * the same bzImage path as Linux.
- *   usage: mkbzimage IN.elf OUT.bzImage */
+ *   usage: mkbzimage IN.elf OUT.bzImage [COMPRESSED]
+ * With COMPRESSED (IN.elf compressed by gzip, xz, lz4 -l, ... as the kernel
+ * build does), it is appended with IN.elf's size as the 4-byte trailer and
+ * announced through payload_offset/payload_length, like a real bzImage's
+ * compressed vmlinux, so ember's host-side decompression boots IN.elf. */
 #include <elf.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,8 +23,8 @@ static void put64(uint8_t *p, size_t off, uint64_t v) { memcpy(p + off, &v, 8); 
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: mkbzimage IN.elf OUT.bzImage\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: mkbzimage IN.elf OUT.bzImage [COMPRESSED]\n");
         return 2;
     }
     FILE *f = fopen(argv[1], "rb");
@@ -56,10 +60,38 @@ int main(int argc, char **argv)
         if (ph[i].p_paddr + ph[i].p_memsz > mem_end)
             mem_end = ph[i].p_paddr + ph[i].p_memsz;
     }
-    size_t payload = (size_t)(file_end - LOAD_ADDR);
-    payload = (payload + 15) & ~(size_t)15;
+    size_t flat = (size_t)(file_end - LOAD_ADDR);
+    flat = (flat + 15) & ~(size_t)15;
+    uint8_t *comp = NULL;
+    size_t comp_size = 0;
+    if (argc == 4) {
+        FILE *c = fopen(argv[3], "rb");
+        if (!c) {
+            perror(argv[3]);
+            return 1;
+        }
+        fseek(c, 0, SEEK_END);
+        comp_size = (size_t)ftell(c);
+        fseek(c, 0, SEEK_SET);
+        comp = malloc(comp_size + 4);
+        if (!comp || fread(comp, 1, comp_size, c) != comp_size) {
+            fprintf(stderr, "%s: read failed\n", argv[3]);
+            return 1;
+        }
+        fclose(c);
+        uint32_t elf_size = (uint32_t)size;
+        memcpy(comp + comp_size, &elf_size, 4); /* the decompressed-size trailer */
+        comp_size += 4;
+    }
+    size_t payload = (flat + comp_size + 15) & ~(size_t)15;
     size_t setup = (SETUP_SECTS + 1) * 512;
     uint8_t *out = calloc(1, setup + payload);
+    if (comp) {
+        memcpy(out + setup + flat, comp, comp_size);
+        put32(out, 0x248, (uint32_t)flat);      /* payload_offset */
+        put32(out, 0x24c, (uint32_t)comp_size); /* payload_length */
+        free(comp);
+    }
     for (int i = 0; i < eh->e_phnum; i++)
         if (ph[i].p_type == PT_LOAD)
             memcpy(out + setup + (ph[i].p_paddr - LOAD_ADDR), elf + ph[i].p_offset, ph[i].p_filesz);

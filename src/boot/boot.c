@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "boot/acpi.h"
+#include "boot/elf.h"
 #include "boot/mptable.h"
 #include "memory/layout.h"
 #include "util/file.h"
@@ -84,17 +86,25 @@ int boot_load(const struct guest_memory *mem, const struct boot_config *cfg, str
         goto out;
     if (cfg->initrd_path && file_read_all("initrd", cfg->initrd_path, mem->ram_size, &initrd) < 0)
         goto out;
+    /* Tables first: the loaders pass the RSDP's address on to the kernel. */
+    uint64_t rsdp = acpi_write_tables(mem, cfg->ncpus);
+    if (!rsdp) {
+        log_error("boot: cannot write the ACPI tables for %d vCPUs", cfg->ncpus);
+        goto out;
+    }
     struct boot_image img = {
+        .rsdp = rsdp,
         .path = cfg->kernel_path,
         .data = kernel.data,
         .size = kernel.size,
         .initrd = cfg->initrd_path ? initrd.data : NULL,
         .initrd_size = initrd.size,
         .cmdline = cfg->cmdline,
+        .decompress_in_guest = cfg->decompress_in_guest,
     };
     if (bzimage_is_bzimage(kernel.data, kernel.size))
         ret = bzimage_load(mem, &img, entry);
-    else if (pvh_is_elf(kernel.data, kernel.size))
+    else if (elf_is_elf(kernel.data, kernel.size))
         ret = pvh_load(mem, &img, entry);
     else
         log_error("kernel %s: not a bzImage or an ELF vmlinux (unrecognised format, %zu bytes)", cfg->kernel_path,

@@ -5,6 +5,7 @@
 #ifndef EMBER_BOOT_BOOT_H
 #define EMBER_BOOT_BOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,7 @@ struct boot_entry {
 
 struct boot_config {
     const char *kernel_path;
+    bool decompress_in_guest; /* bzImage: run the kernel's own decompressor */
     const char *initrd_path; /* may be NULL */
     const char *cmdline;     /* may be NULL */
     int ncpus;
@@ -37,6 +39,8 @@ struct boot_image {
     const uint8_t *initrd;
     size_t initrd_size;
     const char *cmdline;
+    bool decompress_in_guest;
+    uint64_t rsdp;           /* ACPI root pointer, for boot_params / hvm_start_info */
 };
 
 int boot_load(const struct guest_memory *mem, const struct boot_config *cfg, struct boot_entry *entry);
@@ -44,7 +48,6 @@ int boot_load(const struct guest_memory *mem, const struct boot_config *cfg, str
 /* Format loaders; each logs one clear line and returns -1 on failure. */
 int bzimage_is_bzimage(const uint8_t *data, size_t size);
 int bzimage_load(const struct guest_memory *mem, const struct boot_image *img, struct boot_entry *entry);
-int pvh_is_elf(const uint8_t *data, size_t size);
 int pvh_load(const struct guest_memory *mem, const struct boot_image *img, struct boot_entry *entry);
 
 /* Shared helpers. */

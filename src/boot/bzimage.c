@@ -1,10 +1,19 @@
 /* bzImage loader, Linux x86 boot protocol 2.12+ (Documentation/arch/x86/boot.rst).
- * The protected-mode payload is loaded at 1 MiB and entered at its 64-bit
- * entry point (load address + 0x200) with boot_params ("zero page") in rsi. */
+ * By default the compressed vmlinux inside the bzImage (payload_offset/length)
+ * is decompressed on the host and its ELF segments loaded where they run, and
+ * the vCPU enters vmlinux's own 64-bit entry (e_entry) with boot_params in
+ * rsi: the in-guest decompressor never runs. When the payload cannot be
+ * found or its compression is unknown, or with --decompress guest, the
+ * protected-mode code is loaded at 1 MiB and entered at its 64-bit entry
+ * (load address + 0x200), which decompresses the kernel in the guest. */
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "boot/boot.h"
+#include "boot/decompress.h"
+#include "boot/elf.h"
 #include "memory/layout.h"
 #include "util/log.h"
 
@@ -25,12 +34,15 @@
 #define HDR_INITRD_ADDR_MAX 0x22c
 #define HDR_XLOADFLAGS    0x236
 #define HDR_CMDLINE_SIZE  0x238
+#define HDR_PAYLOAD_OFFSET 0x248
+#define HDR_PAYLOAD_LENGTH 0x24c
 #define HDR_PREF_ADDRESS  0x258
 #define HDR_INIT_SIZE     0x260
 #define HDR_MIN_SIZE      0x268 /* through init_size and handover_offset */
 #define BP_EXT_RAMDISK_IMAGE 0x0c0
 #define BP_EXT_RAMDISK_SIZE  0x0c4
 #define BP_EXT_CMD_LINE_PTR  0x0c8
+#define BP_ACPI_RSDP_ADDR    0x070
 #define BP_E820_ENTRIES   0x1e8
 #define BP_E820_TABLE     0x2d0
 #define BP_E820_MAX       128
@@ -39,6 +51,7 @@
 #define LOADED_HIGH   0x01
 #define CAN_USE_HEAP  0x80
 #define XLF_KERNEL_64 0x01
+#define DECOMPRESSED_MAX (1024ULL * MiB)
 
 static uint16_t rd16(const uint8_t *p, size_t off) { uint16_t v; memcpy(&v, p + off, 2); return v; }
 static uint32_t rd32(const uint8_t *p, size_t off) { uint32_t v; memcpy(&v, p + off, 4); return v; }
@@ -49,6 +62,67 @@ static void wr32(uint8_t *p, size_t off, uint32_t v) { memcpy(p + off, &v, 4); }
 int bzimage_is_bzimage(const uint8_t *data, size_t size)
 {
     return size >= HDR_MAGIC + 4 && rd16(data, HDR_BOOT_FLAG) == 0xAA55 && memcmp(data + HDR_MAGIC, "HdrS", 4) == 0;
+}
+
+/* Host-side decompression. Returns 1 when the decompressed vmlinux is loaded
+ * (*rip = its entry, *kernel_end raised to cover it), 0 when the bzImage has
+ * no payload ember can decompress (the caller boots it the ordinary way), and
+ * -1 on an error already reported. */
+static int load_decompressed(const struct guest_memory *mem, const struct boot_image *img, size_t setup_size,
+                             uint64_t *kernel_end, uint64_t *rip)
+{
+    const uint8_t *d = img->data;
+    if (rd16(d, HDR_VERSION) < 0x0208)
+        return 0;
+    uint64_t off = rd32(d, HDR_PAYLOAD_OFFSET), len = rd32(d, HDR_PAYLOAD_LENGTH);
+    if (len < 8 || off > img->size - setup_size || len > img->size - setup_size - off)
+        return 0;
+    const uint8_t *payload = d + setup_size + off;
+    enum kernel_compression comp = compression_detect(payload, len);
+    if (comp == COMP_UNKNOWN) {
+        log_info("kernel %s: payload compression not recognised; the kernel decompresses itself", img->path);
+        return 0;
+    }
+    /* The build appends the decompressed size as the payload's last 4 bytes. */
+    uint64_t out_size = rd32(payload, len - 4);
+    if (out_size < 64 || out_size > DECOMPRESSED_MAX || out_size > mem->ram_size) {
+        log_error("kernel %s: %s payload announces %llu decompressed bytes; refusing", img->path,
+                  compression_name(comp), (unsigned long long)out_size);
+        return -1;
+    }
+    uint8_t *out = malloc(out_size);
+    if (!out) {
+        log_error("kernel %s: out of memory decompressing %llu bytes", img->path, (unsigned long long)out_size);
+        return -1;
+    }
+    char err[256], what[512];
+    int ret = -1;
+    if (decompress_exact(comp, payload, len - 4, out, out_size, err, sizeof(err)) < 0) {
+        log_error("kernel %s: cannot decompress its payload: %s", img->path, err);
+        goto out;
+    }
+    snprintf(what, sizeof(what), "kernel %s (decompressed payload)", img->path);
+    if (!elf_is_elf(out, out_size)) {
+        log_error("%s: not an ELF vmlinux", what);
+        goto out;
+    }
+    struct elf_kernel k;
+    if (elf_load_kernel(mem, what, out, out_size, &k) < 0)
+        goto out;
+    if (!gpa_range_is_ram(mem, k.entry, 1)) {
+        log_error("%s: entry point 0x%llx is outside guest RAM", what, (unsigned long long)k.entry);
+        goto out;
+    }
+    if (k.end > *kernel_end)
+        *kernel_end = k.end;
+    *rip = k.entry;
+    log_debug("kernel %s: %s payload decompressed on the host, %llu -> %llu bytes, entry 0x%llx", img->path,
+              compression_name(comp), (unsigned long long)len, (unsigned long long)out_size,
+              (unsigned long long)k.entry);
+    ret = 1;
+out:
+    free(out);
+    return ret;
 }
 
 int bzimage_load(const struct guest_memory *mem, const struct boot_image *img, struct boot_entry *entry)
@@ -90,14 +164,20 @@ int bzimage_load(const struct guest_memory *mem, const struct boot_image *img, s
     uint64_t kernel_end = LAYOUT_KERNEL_LOAD + init_size;
     if (pref > LAYOUT_KERNEL_LOAD && pref + init_size > kernel_end)
         kernel_end = pref + init_size;
-    if (kernel_end > guest_memory_low_end(mem)) {
-        log_error("kernel %s: needs %llu MiB of RAM below 4 GiB to unpack, the guest has %llu MiB; raise --memory",
-                  img->path, (unsigned long long)((kernel_end + MiB - 1) / MiB),
-                  (unsigned long long)(mem->ram_size / MiB));
+    int host = img->decompress_in_guest ? 0 : load_decompressed(mem, img, setup_size, &kernel_end, &entry->rip);
+    if (host < 0)
         return -1;
+    if (host == 0) {
+        if (kernel_end > guest_memory_low_end(mem)) {
+            log_error("kernel %s: needs %llu MiB of RAM below 4 GiB to unpack, the guest has %llu MiB; raise --memory",
+                      img->path, (unsigned long long)((kernel_end + MiB - 1) / MiB),
+                      (unsigned long long)(mem->ram_size / MiB));
+            return -1;
+        }
+        if (guest_write(mem, LAYOUT_KERNEL_LOAD, d + setup_size, payload) < 0)
+            return -1;
+        entry->rip = LAYOUT_KERNEL_LOAD + 0x200;
     }
-    if (guest_write(mem, LAYOUT_KERNEL_LOAD, d + setup_size, payload) < 0)
-        return -1;
 
     uint8_t *bp = gpa_to_host(mem, LAYOUT_ZERO_PAGE, BOOT_PARAMS_SIZE);
     if (!bp)
@@ -112,6 +192,7 @@ int bzimage_load(const struct guest_memory *mem, const struct boot_image *img, s
     bp[HDR_LOADFLAGS] |= CAN_USE_HEAP;
     wr16(bp, HDR_HEAP_END_PTR, 0xfe00);
     wr16(bp, HDR_VID_MODE, 0xffff); /* "normal" */
+    memcpy(bp + BP_ACPI_RSDP_ADDR, &img->rsdp, 8);
 
     uint32_t cmdline_size = rd32(d, HDR_CMDLINE_SIZE);
     if (boot_write_cmdline(mem, img, (size_t)cmdline_size + 1) < 0)
@@ -143,7 +224,6 @@ int bzimage_load(const struct guest_memory *mem, const struct boot_image *img, s
     }
 
     entry->mode = BOOT_ENTRY_LONG64;
-    entry->rip = LAYOUT_KERNEL_LOAD + 0x200;
     entry->arg = LAYOUT_ZERO_PAGE;
     return 0;
 }

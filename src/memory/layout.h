@@ -21,8 +21,10 @@
 #define LAYOUT_CMDLINE_MAX    0x10000ULL
 #define LAYOUT_EBDA_START     0x9fc00ULL /* top of conventional RAM, reserved like a BIOS would */
 #define LAYOUT_LOW_RAM_END    0xa0000ULL
-#define LAYOUT_BIOS_START     0xf0000ULL /* system BIOS area: holds the MP table */
-#define LAYOUT_MPTABLE        LAYOUT_BIOS_START
+#define LAYOUT_BIOS_START     0xe0000ULL /* BIOS area, reserved: ACPI tables and the MP table */
+#define LAYOUT_ACPI_START     0xe0000ULL /* where an OS scans for the RSDP */
+#define LAYOUT_ACPI_END       0xf0000ULL
+#define LAYOUT_MPTABLE        0xf0000ULL /* where an OS scans for the MP floating pointer */
 #define LAYOUT_HIGH_RAM_START 0x100000ULL
 #define LAYOUT_KERNEL_LOAD    0x100000ULL
 

@@ -38,6 +38,13 @@ truncate -s 300M "$TMP/huge.initrd"
 head -c 3500000 /dev/zero >"$TMP/3.5M.initrd"
 mkdir -p "$TMP/adir"
 
+# A bzImage whose compressed payload is corrupt: refused with the reason, not booted.
+cp build/guests/kit-gzip.bzImage "$TMP/corrupt-payload.bzImage"
+poff=$(od -An -tu4 -j $((0x248)) -N4 "$TMP/corrupt-payload.bzImage" | tr -d ' ')
+printf '\xde\xad\xbe\xef\xde\xad\xbe\xef' | dd of="$TMP/corrupt-payload.bzImage" bs=1 seek=$((1024 + poff + 40)) conv=notrunc status=none
+bad "bzImage with a corrupt compressed payload" "cannot decompress its payload: gzip" run --kernel "$TMP/corrupt-payload.bzImage"
+bad "bad --decompress" "--decompress sideways" run --kernel $K --decompress sideways
+
 bad "no --kernel" "--kernel PATH is required" run
 bad "missing kernel" "kernel /nonexistent/vmlinuz: cannot open" run --kernel /nonexistent/vmlinuz
 bad "kernel is a directory" "not a regular file" run --kernel "$TMP/adir"

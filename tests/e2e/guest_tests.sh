@@ -79,6 +79,20 @@ for fmt in bzImage elf; do
         "echo\(polled\): hello" "echo\(irq\): world"
 done
 
+# Host-side decompression: a bzImage whose payload is the kit ELF compressed
+# the way the kernel build compresses vmlinux, for every format.
+for comp in gzip bzip2 lzma xz lzo lz4 zstd; do
+    run_ember -v --kernel "$GUESTS/kit-$comp.bzImage" --cmdline "test=boot expect_mib=256"
+    expect "bzImage with a $comp payload: decompressed on the host and booted" 0 \
+        "$comp payload decompressed on the host, [0-9]+ -> [0-9]+ bytes, entry 0x100200" "^PASS boot"
+done
+run_ember -v --decompress guest --kernel "$GUESTS/kit-lz4.bzImage" --cmdline "test=boot expect_mib=256"
+if [ "$STATUS" -eq 0 ] && grep -q "^PASS boot" "$TMP/out" && ! grep -q "decompressed on the host" "$TMP/err"; then
+    pass "--decompress guest boots the bzImage the ordinary way"
+else
+    fail "--decompress guest boots the bzImage the ordinary way" "status $STATUS"
+fi
+
 # Console back-ends.
 K=$GUESTS/kit.elf
 run_ember --kernel "$K" --console "file:$TMP/console.log" --cmdline "test=hello"

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "boot/boot.h"
+#include "boot/elf.h"
 #include "boot/mptable.h"
 #include "cpu/cpuid.h"
 #include "memory/layout.h"
@@ -157,7 +158,7 @@ TEST(pvh_loads_segments_and_start_info)
     uint8_t *b = make_elf(true, 0x100000, &size);
     uint8_t initrd[100] = {1, 2, 3};
     struct boot_entry e;
-    CHECK(pvh_is_elf(b, size));
+    CHECK(elf_is_elf(b, size));
     CHECK(load_pvh(&m, b, size, initrd, sizeof(initrd), &e) == 0);
     CHECK_EQ(e.mode, BOOT_ENTRY_PVH32);
     CHECK_EQ(e.rip, 0x100010);
