@@ -2,7 +2,13 @@
 # variant in build-san/; `make test` runs every test (see scripts/test.sh).
 CC      ?= gcc
 SAN     ?= 0
-ifeq ($(SAN),1)
+STATIC  ?= 0
+ifeq ($(STATIC),1)
+# A self-contained ember for the KVM test bed's initramfs (tests/testbed/).
+BUILD   ?= build-static
+SANFLAGS := -static
+OPT     := -O2
+else ifeq ($(SAN),1)
 BUILD   ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT     := -O1
@@ -42,10 +48,14 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libember.a
 
 # Host tools and the freestanding test-guest kit (never sanitized: the guest
 # kit is not host code).
-tools: build/tools/mkbzimage build/tools/mkpattern
+tools: build/tools/mkbzimage build/tools/mkpattern build/tools/extract-vmlinux build/tools/dump-acpi
 build/tools/%: tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $<
+# These two use ember's own code (payload decompression, ACPI tables).
+build/tools/extract-vmlinux build/tools/dump-acpi: build/tools/%: tools/%.c build/libember.a
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc -o $@ $< build/libember.a -pthread $(LDLIBS)
 
 guests: tools
 	$(MAKE) -C tests/guests

@@ -9,7 +9,7 @@ set -u
 cd "$(dirname "$0")/.."
 N=${1:-100000}
 R=${2:-5}
-scripts/install-deps.sh --bench >/dev/null || { echo "cannot install QEMU for the peer runs"; exit 1; }
+scripts/install-deps.sh >/dev/null || { echo "cannot install QEMU for the peer runs"; exit 1; }
 make -s bench >/dev/null || exit 1
 BT=build/bench/benchtool
 EMBER=build/ember

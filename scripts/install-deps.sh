@@ -7,10 +7,11 @@
 #   zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev
 #                                   decompressing a bzImage's kernel on the host
 #   gzip bzip2 xz-utils lzop lz4 zstd  the kernel build's compressors, to make test bzImages
-#   qemu-system-x86                 (bench only, with --bench) the peer VMM ember is measured against
+#   qemu-system-x86                 the KVM test bed (QEMU TCG emulating AMD-V) and the benchmarks' peer VMM
+#   busybox-static, cpio            the default Linux guest's initramfs and the test bed's outer one
+#   acpica-tools                    iasl, to disassemble ember's DSDT in a test
 set -eu
-pkgs="gcc make libc6-dev binutils procps bsdutils zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev gzip bzip2 xz-utils lzop lz4 zstd"
-[ "${1:-}" = "--bench" ] && pkgs="$pkgs qemu-system-x86"
+pkgs="gcc make libc6-dev binutils procps bsdutils zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev gzip bzip2 xz-utils lzop lz4 zstd qemu-system-x86 busybox-static cpio acpica-tools"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

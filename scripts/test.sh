@@ -4,6 +4,7 @@
 #   2. the test-guest kit booted through ember's real boot paths (both builds)
 #   3. bad host input (both builds)
 #   4. Debian's unmodified kernel booted directly on this host's KVM (plain build)
+#   5. Linux end to end on the KVM test bed (QEMU-emulated AMD-V, real kvm-amd)
 # and ends with the total "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -60,6 +61,11 @@ echo "== linux_host (build/ember)"
 bash tests/e2e/linux_host.sh build/ember >build/linux_host.log 2>&1
 cat build/linux_host.log
 tally linux_host build/linux_host.log
+
+echo "== linux_testbed (static ember on the KVM test bed)"
+bash tests/e2e/linux_testbed.sh >build/linux_testbed.log 2>&1
+cat build/linux_testbed.log
+tally linux_testbed build/linux_testbed.log
 
 [ -e /sys/module/kvm_pvm ] && echo "note: this host's KVM is PVM; checks it limits are reported as 'skip ... host limited'"
 echo "total: $total_pass passed, $total_fail failed, $total_skip skipped"

@@ -45,8 +45,9 @@ static void usage(FILE *out)
             "type Ctrl-A x to quit ember, Ctrl-A Ctrl-A to send Ctrl-A to the guest.\n"
             "\n"
             "ember exits 0 when the guest powers off or reboots (it says which), or when it\n"
-            "is stopped by SIGINT/SIGTERM or Ctrl-A x; it exits 1 when the VM fails and 2 on\n"
-            "bad usage, with one line on stderr naming the problem.\n"
+            "is stopped by SIGINT/SIGTERM or Ctrl-A x; it exits 1 when the VM fails, 2 on bad\n"
+            "usage and 3 when the guest kernel panics (pvpanic), with one line on stderr\n"
+            "naming the problem.\n"
             "\n"
             "Environment: EMBER_KVM_DEVICE=PATH uses PATH instead of /dev/kvm.\n",
             DEFAULT_MEMORY_MIB);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "devices/power.h"
+#include "devices/pvpanic.h"
 #include "memory/layout.h"
 
 struct __attribute__((packed)) acpi_header {
@@ -126,12 +127,24 @@ static void finish(void *table)
     h->checksum = checksum(h, h->length);
 }
 
-/* DSDT AML: Name (_S5, Package (4) { 5, 5, 0, 0 }) — the S5 sleep type
- * values written to PM1a/PM1b_CNT.SLP_TYP to power off. */
+/* DSDT AML, hand-assembled (it is small and fixed):
+ *   Name (_S5, Package (4) { 5, 5, 0, 0 })     sleep type for PM1a/b_CNT.SLP_TYP
+ *   Scope (\_SB) {
+ *     Device (PEVT) {                           the pvpanic device
+ *       Name (_HID, "QEMU0001")
+ *       Name (_CRS, ResourceTemplate () { IO (Decode16, 0x505, 0x505, 1, 1) })
+ *     }
+ *   } */
 static const uint8_t dsdt_aml[] = {
-    0x08, '_', 'S', '5', '_',            /* NameOp "_S5_" */
-    0x12, 0x08, 0x04,                    /* PackageOp, PkgLength 8, 4 elements */
+    0x08, '_', 'S', '5', '_',                    /* NameOp "_S5_" */
+    0x12, 0x08, 0x04,                            /* PackageOp, PkgLength 8, 4 elements */
     0x0a, POWER_SLP_TYP_S5, 0x0a, POWER_SLP_TYP_S5, 0x00, 0x00,
+    0x10, 0x2f, '\\', '_', 'S', 'B', '_',        /* ScopeOp, PkgLength 47, \_SB_ */
+    0x5b, 0x82, 0x27, 'P', 'E', 'V', 'T',        /* DeviceOp, PkgLength 39, PEVT */
+    0x08, '_', 'H', 'I', 'D', 0x0d, 'Q', 'E', 'M', 'U', '0', '0', '0', '1', 0x00,
+    0x08, '_', 'C', 'R', 'S', 0x11, 0x0d, 0x0a, 0x0a, /* BufferOp, PkgLength 13, 10 bytes */
+    0x47, 0x01, PVPANIC_PORT & 0xff, PVPANIC_PORT >> 8, PVPANIC_PORT & 0xff, PVPANIC_PORT >> 8, 0x01, 0x01,
+    0x79, 0x00,                                  /* end tag */
 };
 
 static uint64_t write_madt(struct area *a, int ncpus)

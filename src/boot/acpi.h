@@ -1,6 +1,7 @@
 /* ACPI tables: how a modern kernel (Debian's builds have no MP-table parser)
  * learns its CPUs, the IOAPIC, and how to power off and reset. ember writes
- * RSDP, XSDT, RSDT, FADT, FACS, a DSDT whose AML only defines \_S5, and a MADT.
+ * RSDP, XSDT, RSDT, FADT, FACS, a DSDT (\_S5 and the pvpanic device QEMU0001
+ * at port 0x505), and a MADT.
  * The FADT points at the fixed hardware in devices/power.c: PM1a event and
  * control blocks at 0x600/0x604 (S5 = SLP_TYP 5) and the reset register 0xCF9. */
 #ifndef EMBER_BOOT_ACPI_H

@@ -39,6 +39,12 @@ static void com1_rx_space(void *ctx) { console_notify_rx_space(&((struct vm *)ct
 static void kbc_set_irq(void *ctx, int level) { irq_line_set(&((struct vm *)ctx)->irq, I8042_KBD_GSI, level); }
 static void guest_reset(void *ctx) { vm_request_stop(ctx, VM_STOP_REBOOT, "guest rebooted"); }
 static void guest_poweroff(void *ctx) { vm_request_stop(ctx, VM_STOP_POWEROFF, "guest powered off"); }
+static void guest_panicked(void *ctx) { vm_request_stop(ctx, VM_STOP_PANIC, "guest kernel panicked"); }
+static void guest_crash_loaded(void *ctx)
+{
+    (void)ctx;
+    log_info("guest kernel crashed and is starting its crash (kdump) kernel");
+}
 
 static size_t console_to_com1(void *ctx, const uint8_t *buf, size_t len)
 {
@@ -55,13 +61,15 @@ static int create_devices(struct vm *vm)
     uint64_t below = guest_memory_low_end(&vm->mem);
     cmos_rtc_init(&vm->rtc, below, vm->mem.ram_size - below);
     power_device_init(&vm->power, guest_poweroff, guest_reset, vm);
+    vm->pvpanic = (struct pvpanic){.panicked = guest_panicked, .crash_loaded = guest_crash_loaded, .ctx = vm};
     if (io_bus_register(&vm->pio, UART_COM1_BASE, 8, &uart_16550_ops, &vm->com1) < 0 ||
         io_bus_register(&vm->pio, I8042_DATA_PORT, 1, &i8042_data_ops, &vm->kbc) < 0 ||
         io_bus_register(&vm->pio, I8042_CMD_PORT, 1, &i8042_cmd_ops, &vm->kbc) < 0 ||
         io_bus_register(&vm->pio, CMOS_PORT, 2, &cmos_rtc_ops, &vm->rtc) < 0 ||
         io_bus_register(&vm->pio, DEBUG_PORT, 1, &debug_port_ops, &vm->post) < 0 ||
         io_bus_register(&vm->pio, POWER_PM1A_EVT_PORT, POWER_PM1_LEN, &power_pm1_ops, &vm->power) < 0 ||
-        io_bus_register(&vm->pio, POWER_RESET_PORT, 1, &power_reset_ops, &vm->power) < 0)
+        io_bus_register(&vm->pio, POWER_RESET_PORT, 1, &power_reset_ops, &vm->power) < 0 ||
+        io_bus_register(&vm->pio, PVPANIC_PORT, 1, &pvpanic_ops, &vm->pvpanic) < 0)
         return -1;
     return 0;
 }
@@ -118,7 +126,11 @@ int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg
 
 static int exit_status_for(enum vm_stop_reason reason)
 {
-    return reason == VM_STOP_ERROR ? 1 : 0;
+    switch (reason) {
+    case VM_STOP_ERROR: return 1;
+    case VM_STOP_PANIC: return 3;
+    default: return 0;
+    }
 }
 
 /* With --verbose: what each vCPU exited for, and what the guest touched that
@@ -129,8 +141,10 @@ static void vm_log_exit_counters(struct vm *vm)
         return;
     for (int i = 0; i < vm->ncpus; i++) {
         char line[768];
-        int n = snprintf(line, sizeof(line), "vcpu %d (%s) exits:", i,
-                         vcpu_state_name(atomic_load(&vm->vcpus[i].state)));
+        struct kvm_regs regs;
+        unsigned long long rip = ioctl(vm->vcpus[i].fd, KVM_GET_REGS, &regs) == 0 ? regs.rip : 0;
+        int n = snprintf(line, sizeof(line), "vcpu %d (%s, rip 0x%llx) exits:", i,
+                         vcpu_state_name(atomic_load(&vm->vcpus[i].state)), rip);
         for (unsigned r = 0; r <= VCPU_EXIT_REASONS && n < (int)sizeof(line) - 40; r++) {
             unsigned long c = atomic_load(&vm->vcpus[i].exits[r]);
             if (c)
@@ -195,7 +209,7 @@ int vm_run(struct vm *vm)
 
     vm_log_exit_counters(vm);
     enum vm_stop_reason reason = atomic_load(&vm->stop_reason);
-    if (reason == VM_STOP_ERROR)
+    if (reason == VM_STOP_ERROR || reason == VM_STOP_PANIC)
         log_error("%s", vm->stop_message);
     else
         log_info("%s", vm->stop_message);

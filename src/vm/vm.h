@@ -19,6 +19,7 @@
 #include "devices/debug_port.h"
 #include "devices/i8042.h"
 #include "devices/power.h"
+#include "devices/pvpanic.h"
 #include "devices/uart_16550.h"
 #include "irq/irq.h"
 #include "kvm/kvm.h"
@@ -31,6 +32,7 @@ enum vm_stop_reason {
     VM_STOP_SIGNAL,   /* SIGINT/SIGTERM/SIGHUP: clean stop, exit 0 */
     VM_STOP_USER,     /* console escape sequence: exit 0 */
     VM_STOP_ERROR,    /* fatal VM error: exit 1 */
+    VM_STOP_PANIC,    /* the guest kernel panicked (pvpanic): exit 3 */
 };
 
 struct vm_config {
@@ -57,6 +59,7 @@ struct vm {
     struct cmos_rtc rtc;
     struct debug_port post;
     struct power_device power;
+    struct pvpanic pvpanic;
 
     pthread_mutex_t stop_lock;
     _Atomic int stop_reason; /* enum vm_stop_reason */

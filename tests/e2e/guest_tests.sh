@@ -59,6 +59,8 @@ for fmt in bzImage elf; do
     expect "$fmt i8042 reset ends ember as a reboot" 0 "guest rebooted$"
     run_ember --kernel "$K" --cmdline "test=reboot-cf9"
     expect "$fmt 0xCF9 reset ends ember as a reboot" 0 "guest rebooted$"
+    run_ember --kernel "$K" --cmdline "test=panic"
+    expect "$fmt pvpanic write ends ember with status 3" 3 "error: guest kernel panicked$" "pvpanic: capabilities 0x3"
     run_ember --kernel "$K" --cmdline "test=triplefault"
     expect "$fmt triple fault ends ember as a reboot" 0 "guest rebooted \(triple fault"
 
@@ -91,6 +93,20 @@ if [ "$STATUS" -eq 0 ] && grep -q "^PASS boot" "$TMP/out" && ! grep -q "decompre
     pass "--decompress guest boots the bzImage the ordinary way"
 else
     fail "--decompress guest boots the bzImage the ordinary way" "status $STATUS"
+fi
+
+# ember's ACPI tables, checked by ACPICA's own disassembler.
+mkdir -p "$TMP/acpi"
+build/tools/dump-acpi 2 "$TMP/acpi"
+if (cd "$TMP/acpi" && iasl -d DSDT.dat APIC.dat FACP.dat >iasl.log 2>&1) &&
+    grep -q 'Name (_S5, Package (0x04)' "$TMP/acpi/DSDT.dsl" &&
+    grep -q 'Name (_HID, "QEMU0001")' "$TMP/acpi/DSDT.dsl" &&
+    grep -q 'IO (Decode16' "$TMP/acpi/DSDT.dsl" &&
+    [ "$(grep -c 'Local Apic ID' "$TMP/acpi/APIC.dsl")" -eq 2 ] &&
+    grep -qE 'PM1A Control Block Address : 0*604$' "$TMP/acpi/FACP.dsl"; then
+    pass "iasl disassembles ember's DSDT (_S5, pvpanic), MADT (2 LAPICs) and FADT (PM1a 0x604)"
+else
+    fail "iasl check of ember's ACPI tables" "$(tail -3 "$TMP/acpi/iasl.log" | tr '\n' '|')"
 fi
 
 # Console back-ends.
@@ -130,7 +146,7 @@ esac
 
 # --verbose reports per-vCPU exit counters and unclaimed accesses at the end.
 run_ember -v --kernel "$K" --cpus 2 --cmdline "test=unclaimed"
-expect "--verbose prints exit counters per vCPU" 0 "vcpu 0 \(stopped\) exits: IO=[0-9]+ MMIO=[0-9]+" "^PASS unclaimed"
+expect "--verbose prints exit counters per vCPU" 0 "vcpu 0 \(stopped, rip 0x[0-9a-f]+\) exits: IO=[0-9]+ MMIO=[0-9]+" "^PASS unclaimed"
 if grep -qE "unclaimed accesses: pio reads [1-9]" "$TMP/err"; then pass "unclaimed accesses are counted"; else fail "unclaimed accesses are counted" "$(tail -2 "$TMP/err")"; fi
 
 # An exit ember cannot handle stops the VM with the reason, RIP and instruction bytes.

@@ -400,6 +400,12 @@ void run_test(const char *name)
         triple_fault();
     if (!strncmp(name, "poweroff", 9))
         poweroff();
+    if (!strncmp(name, "panic", 6)) {
+        kprintf("pvpanic: capabilities 0x%x\n", inb(0x505));
+        outb(0x505, 1); /* PVPANIC_PANICKED */
+        kprintf("FAIL panic: still running after the pvpanic write\n");
+        poweroff();
+    }
     if (!strncmp(name, "int3", 5)) {
         /* Hardware KVM delivers #BP to the kit's IDT (reported as FAIL
          * exception 3); PVM cannot emulate INT3 in ring 0, which ember must

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Makes ember's default Linux guest from Debian's packages alone:
+#   OUT/vmlinuz          Debian's stock cloud kernel (linux-image-cloud-amd64)
+#   OUT/initramfs.cpio.gz  busybox-static, guest/init, and the kernel modules it loads
+# Usage: make-guest.sh [OUT]   (default build/guest); prints OUT
+set -eu
+cd "$(dirname "$0")/.."
+out=${1:-build/guest}
+kernel=$(scripts/fetch-debian-kernel.sh)
+root=$(dirname "$(dirname "$kernel")")
+kver=$(basename "$kernel" | sed 's/^vmlinuz-//')
+[ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 || { echo "make-guest: busybox-static is missing" >&2; exit 1; }
+rm -rf "$out/initramfs"
+mkdir -p "$out/initramfs/bin" "$out/initramfs/lib/modules"
+cp /bin/busybox "$out/initramfs/bin/busybox"
+cp guest/init "$out/initramfs/init"
+chmod +x "$out/initramfs/init"
+cp "$root/lib/modules/$kver/kernel/drivers/misc/pvpanic/"{pvpanic,pvpanic-mmio}.ko "$out/initramfs/lib/modules/"
+(cd "$out/initramfs" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initramfs.cpio.gz"
+cp "$kernel" "$out/vmlinuz"
+echo "$out"

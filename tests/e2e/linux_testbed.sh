@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Linux end to end on the KVM test bed: QEMU's TCG emulates AMD-V, Debian's
+# cloud kernel in that VM loads kvm-amd, and ember runs unmodified Debian Linux
+# on that real KVM (tests/testbed/). One QEMU run executes the whole plan.
+# Usage: linux_testbed.sh
+cd "$(dirname "$0")/../.."
+. tests/e2e/lib.sh
+LOG=build/testbed.log
+C="console=ttyS0 quiet panic=-1"
+cat >"$TMP/plan" <<PLAN
+bz1 --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 1 --cmdline "$C ember.action=poweroff"
+bz2 --kernel /vmlinuz --initrd /l2.cpio.gz --memory 512 --cpus 2 --cmdline "$C ember.cmd=uname+-sr ember.action=poweroff"
+reboot --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=reboot"
+guestdecomp --decompress guest --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=poweroff"
+pvh --kernel /vmlinux --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=poweroff"
+panic --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 1 --cmdline "$C ember.action=panic"
+PLAN
+start=$(date +%s)
+if ! tests/testbed/run.sh "$TMP/plan" "$LOG" 300; then
+    fail "test bed ran" "QEMU did not finish (see $LOG)"
+fi
+echo "test bed: whole QEMU run took $(($(date +%s) - start)) s (log: $LOG)"
+if ! grep -q "L1: /dev/kvm ready" "$LOG"; then
+    fail "L1: kvm-amd loaded on QEMU's emulated AMD-V" "$(tail -5 "$LOG" | tr '\n' '|')"
+    summary
+    exit 1
+fi
+pass "L1: kvm-amd loaded on QEMU's emulated AMD-V"
+
+# section NAME: the lines ember and its guest printed for that plan entry.
+section() { sed -n "/^=== BEGIN $1\$/,/^=== END $1 /p" "$LOG" >"$TMP/sec"; }
+# has NAME DESCRIPTION REGEX...
+has() {
+    local name=$1 desc=$2
+    shift 2
+    section "$name"
+    for re in "$@"; do
+        if ! grep -qE -- "$re" "$TMP/sec"; then
+            fail "$name: $desc" "no /$re/"
+            sed 's/^/  | /' "$TMP/sec" | tail -12
+            return
+        fi
+    done
+    pass "$name: $desc"
+}
+has bz1 "bzImage (host-decompressed), 1 vCPU: /init, poweroff ends ember with 0" \
+    "L2: init reached" "L2: cpus online: 0$" "ember: guest powered off" "=== END bz1 status=0"
+has bz2 "bzImage, 2 vCPUs, 512 MiB: both CPUs online, memory, a command's output" \
+    "L2: init reached" "L2: cpus online: 0-1" "L2: MemTotal: +4[0-9]{5} kB" \
+    "L2: cmdline: .*ember.cmd=uname\\+-sr" "^Linux 6\\." "L2: command status 0" "=== END bz2 status=0"
+has reboot "reboot -f ends ember as a reboot with 0" "L2: rebooting" "ember: guest rebooted" "=== END reboot status=0"
+has guestdecomp "--decompress guest: the kernel's own decompressor, then /init" \
+    "L2: init reached" "L2: cpus online: 0-1" "=== END guestdecomp status=0"
+has pvh "ELF vmlinux through PVH, 2 vCPUs" "L2: init reached" "L2: cpus online: 0-1" "=== END pvh status=0"
+has panic "panic=-1: a kernel panic ends ember with 3 (pvpanic)" \
+    "Kernel panic - not syncing" "ember: error: guest kernel panicked" "=== END panic status=3"
+summary
