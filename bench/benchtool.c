@@ -9,11 +9,16 @@
  *       The host TSC rate, to turn the guest's TSC cycle counts into time.
  *   benchtool first-byte CMD [ARGS...]
  *       Runs CMD with stdout on a pipe; prints the microseconds from just
- *       before exec to the first byte of output, then drains it until exit. */
+ *       before exec to the first byte of output, then drains it until exit.
+ *   benchtool until LINE CMD [ARGS...]
+ *       The same, to the first output line containing LINE; prints
+ *       milliseconds. The child keeps running until it exits by itself
+ *       (at most 60 s more). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,11 +105,14 @@ static int cmd_tsc_mhz(void)
     return 0;
 }
 
-static int cmd_first_byte(char **argv)
+/* Runs argv with stdout on a pipe and returns the microseconds from just
+ * before exec until the output first contains `marker` (NULL: the first
+ * byte), or -1. Echoes the child's output when `echo` is set. */
+static double time_to_output(char **argv, const char *marker, bool echo)
 {
     int p[2];
     if (pipe(p) < 0)
-        return 1;
+        return -1;
     double t0 = now_us();
     pid_t pid = fork();
     if (pid == 0) {
@@ -118,8 +126,9 @@ static int cmd_first_byte(char **argv)
         _exit(127);
     }
     close(p[1]);
-    char buf[4096];
-    double first = -1;
+    char buf[4096], window[8192] = "";
+    size_t wlen = 0;
+    double found = -1;
     for (;;) {
         struct pollfd pf = {.fd = p[0], .events = POLLIN};
         if (poll(&pf, 1, 60000) <= 0) {
@@ -129,16 +138,51 @@ static int cmd_first_byte(char **argv)
         ssize_t n = read(p[0], buf, sizeof(buf));
         if (n <= 0)
             break;
-        if (first < 0)
-            first = now_us() - t0;
+        if (echo)
+            fwrite(buf, 1, (size_t)n, stderr);
+        if (found >= 0)
+            continue;
+        if (!marker) {
+            found = now_us() - t0;
+            continue;
+        }
+        /* Keep a sliding window so a marker split across reads is found. */
+        for (ssize_t i = 0; i < n; i++) {
+            if (wlen == sizeof(window) - 1) {
+                memmove(window, window + sizeof(window) / 2, sizeof(window) / 2 - 1);
+                wlen = sizeof(window) / 2 - 1;
+            }
+            window[wlen++] = buf[i];
+        }
+        window[wlen] = 0;
+        if (strstr(window, marker))
+            found = now_us() - t0;
     }
     int st;
     waitpid(pid, &st, 0);
-    if (first < 0) {
+    close(p[0]);
+    return found;
+}
+
+static int cmd_first_byte(char **argv)
+{
+    double us = time_to_output(argv, NULL, false);
+    if (us < 0) {
         fprintf(stderr, "first-byte: %s printed nothing\n", argv[0]);
         return 1;
     }
-    printf("%.0f\n", first);
+    printf("%.0f\n", us);
+    return 0;
+}
+
+static int cmd_until(const char *marker, char **argv)
+{
+    double us = time_to_output(argv, marker, true);
+    if (us < 0) {
+        fprintf(stderr, "until: '%s' never appeared in %s's output\n", marker, argv[0]);
+        return 1;
+    }
+    printf("%.0f\n", us / 1000);
     return 0;
 }
 
@@ -150,6 +194,8 @@ int main(int argc, char **argv)
         return cmd_tsc_mhz();
     if (argc >= 3 && !strcmp(argv[1], "first-byte"))
         return cmd_first_byte(argv + 2);
-    fprintf(stderr, "usage: benchtool floor KERNEL CMDLINE | tsc-mhz | first-byte CMD [ARGS...]\n");
+    if (argc >= 4 && !strcmp(argv[1], "until"))
+        return cmd_until(argv[2], argv + 3);
+    fprintf(stderr, "usage: benchtool floor KERNEL CMDLINE | tsc-mhz | first-byte CMD [ARGS...] | until LINE CMD [ARGS...]\n");
     return 2;
 }

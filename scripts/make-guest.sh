@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Makes ember's default Linux guest from Debian's packages alone:
-#   OUT/vmlinuz          Debian's stock cloud kernel (linux-image-cloud-amd64)
-#   OUT/initramfs.cpio.gz  busybox-static, guest/init, and the kernel modules it loads
-# Usage: make-guest.sh [OUT]   (default build/guest); prints OUT
+#   OUT/vmlinuz            the kernel: Debian's stock cloud kernel
+#                          (linux-image-cloud-amd64), or with `microvm` ember's
+#                          microVM kernel built from linux-source-6.12
+#                          (scripts/build-kernel.sh, cached per machine)
+#   OUT/initramfs.cpio.gz  busybox-static, guest/init, and the modules it loads
+# Usage: make-guest.sh [OUT [stock|microvm]]   (default build/guest stock); prints OUT
 set -eu
 cd "$(dirname "$0")/.."
 out=${1:-build/guest}
+flavour=${2:-stock}
 kernel=$(scripts/fetch-debian-kernel.sh)
 root=$(dirname "$(dirname "$kernel")")
 kver=$(basename "$kernel" | sed 's/^vmlinuz-//')
@@ -17,5 +21,9 @@ cp guest/init "$out/initramfs/init"
 chmod +x "$out/initramfs/init"
 cp "$root/lib/modules/$kver/kernel/drivers/misc/pvpanic/"{pvpanic,pvpanic-mmio}.ko "$out/initramfs/lib/modules/"
 (cd "$out/initramfs" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initramfs.cpio.gz"
-cp "$kernel" "$out/vmlinuz"
+case "$flavour" in
+stock) cp "$kernel" "$out/vmlinuz" ;;
+microvm) cp "$(scripts/build-kernel.sh)" "$out/vmlinuz" ;;
+*) echo "make-guest: unknown kernel '$flavour' (stock or microvm)" >&2; exit 2 ;;
+esac
 echo "$out"

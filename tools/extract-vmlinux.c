@@ -35,7 +35,8 @@ int main(int argc, char **argv)
     uint8_t *out = malloc(out_size);
     char err[256];
     enum kernel_compression c = compression_detect(p, len);
-    if (!out || decompress_exact(c, p, len - 4, out, out_size, err, sizeof(err)) < 0) {
+    size_t stream_len = c == COMP_GZIP ? len : len - 4; /* gzip's ISIZE is the size trailer */
+    if (!out || decompress_exact(c, p, stream_len, out, out_size, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s: %s\n", argv[1], out ? err : "out of memory");
         return 1;
     }

@@ -5,8 +5,8 @@
  * the same bzImage path as Linux.
  *   usage: mkbzimage IN.elf OUT.bzImage [COMPRESSED]
  * With COMPRESSED (IN.elf compressed by gzip, xz, lz4 -l, ... as the kernel
- * build does), it is appended with IN.elf's size as the 4-byte trailer and
- * announced through payload_offset/payload_length, like a real bzImage's
+ * build does), it is appended, with IN.elf's size as a 4-byte trailer for
+ * every format but gzip (whose ISIZE is that trailer), and announced through payload_offset/payload_length, like a real bzImage's
  * compressed vmlinux, so ember's host-side decompression boots IN.elf. */
 #include <elf.h>
 #include <stdint.h>
@@ -79,9 +79,13 @@ int main(int argc, char **argv)
             return 1;
         }
         fclose(c);
-        uint32_t elf_size = (uint32_t)size;
-        memcpy(comp + comp_size, &elf_size, 4); /* the decompressed-size trailer */
-        comp_size += 4;
+        /* Like the kernel build: a decompressed-size trailer for every format
+         * but gzip, whose own ISIZE trailer already is that size. */
+        if (!(comp_size >= 2 && comp[0] == 0x1f && comp[1] == 0x8b)) {
+            uint32_t elf_size = (uint32_t)size;
+            memcpy(comp + comp_size, &elf_size, 4);
+            comp_size += 4;
+        }
     }
     size_t payload = (flat + comp_size + 15) & ~(size_t)15;
     size_t setup = (SETUP_SECTS + 1) * 512;

@@ -83,8 +83,11 @@ static int load_decompressed(const struct guest_memory *mem, const struct boot_i
         log_info("kernel %s: payload compression not recognised; the kernel decompresses itself", img->path);
         return 0;
     }
-    /* The build appends the decompressed size as the payload's last 4 bytes. */
+    /* The payload's last 4 bytes are the decompressed size. The kernel build
+     * appends them to every format but gzip, whose own trailer (ISIZE) ends
+     * the stream with exactly that value, so there they belong to the stream. */
     uint64_t out_size = rd32(payload, len - 4);
+    size_t stream_len = comp == COMP_GZIP ? len : len - 4;
     if (out_size < 64 || out_size > DECOMPRESSED_MAX || out_size > mem->ram_size) {
         log_error("kernel %s: %s payload announces %llu decompressed bytes; refusing", img->path,
                   compression_name(comp), (unsigned long long)out_size);
@@ -97,7 +100,7 @@ static int load_decompressed(const struct guest_memory *mem, const struct boot_i
     }
     char err[256], what[512];
     int ret = -1;
-    if (decompress_exact(comp, payload, len - 4, out, out_size, err, sizeof(err)) < 0) {
+    if (decompress_exact(comp, payload, stream_len, out, out_size, err, sizeof(err)) < 0) {
         log_error("kernel %s: cannot decompress its payload: %s", img->path, err);
         goto out;
     }

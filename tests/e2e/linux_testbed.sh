@@ -14,7 +14,11 @@ reboot --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$
 guestdecomp --decompress guest --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=poweroff"
 pvh --kernel /vmlinux --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=poweroff"
 panic --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 1 --cmdline "$C ember.action=panic"
+mvm --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=panic"
+mvmpvh --kernel /microvm.vmlinux --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=poweroff"
 PLAN
+MICROVM_KERNEL=$(scripts/build-kernel.sh) || { fail "build ember's microVM kernel" "see above"; summary; exit 1; }
+export MICROVM_KERNEL
 start=$(date +%s)
 if ! tests/testbed/run.sh "$TMP/plan" "$LOG" 300; then
     fail "test bed ran" "QEMU did not finish (see $LOG)"
@@ -54,4 +58,8 @@ has guestdecomp "--decompress guest: the kernel's own decompressor, then /init" 
 has pvh "ELF vmlinux through PVH, 2 vCPUs" "L2: init reached" "L2: cpus online: 0-1" "=== END pvh status=0"
 has panic "panic=-1: a kernel panic ends ember with 3 (pvpanic)" \
     "Kernel panic - not syncing" "ember: error: guest kernel panicked" "=== END panic status=3"
+has mvm "ember's microVM kernel (6.12, gzip, built in): /init, 2 vCPUs, built-in pvpanic ends a panic with 3" \
+    "L2: init reached" "L2: cpus online: 0-1" "ember: error: guest kernel panicked" "=== END mvm status=3"
+has mvmpvh "ember's microVM kernel as ELF through PVH: /init, poweroff" \
+    "L2: init reached" "L2: cpus online: 0-1" "=== END mvmpvh status=0"
 summary

@@ -32,5 +32,22 @@ cp "$kernel" "$out/l1/vmlinuz"
 cp "$out/vmlinux" "$out/l1/vmlinux"
 cp "$out/l2.cpio.gz" "$out/l1/l2.cpio.gz"
 cp "$plan" "$out/l1/plan"
+# ember's microVM kernel too, when the caller built it (MICROVM_KERNEL=path).
+if [ -n "${MICROVM_KERNEL:-}" ]; then
+    cp "$MICROVM_KERNEL" "$out/l1/microvm.bzImage"
+    cp "$(dirname "$MICROVM_KERNEL")/vmlinux" "$out/l1/microvm.vmlinux"
+fi
+# For benchmarks (TESTBED_WITH_QEMU=1): the static benchtool, and QEMU with its
+# libraries and firmware, run through the dynamic loader from /qemu.
+if [ "${TESTBED_WITH_QEMU:-0}" = 1 ]; then
+    make -s STATIC=1 build-static/bench/benchtool >/dev/null
+    cp build-static/bench/benchtool "$out/l1/benchtool"
+    mkdir -p "$out/l1/qemu/lib" "$out/l1/qemu/share"
+    cp /usr/bin/qemu-system-x86_64 "$out/l1/qemu/"
+    ldd /usr/bin/qemu-system-x86_64 | awk '$3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | while read -r lib; do
+        cp -L "$lib" "$out/l1/qemu/lib/"
+    done
+    cp -L /usr/share/qemu/bios-microvm.bin /usr/share/qemu/pvh.bin /usr/share/qemu/linuxboot_dma.bin "$out/l1/qemu/share/"
+fi
 (cd "$out/l1" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/l1.cpio.gz"
 echo "$kernel" >"$out/kernel-path"
