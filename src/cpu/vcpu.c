@@ -363,6 +363,23 @@ static void handle_exit(struct vcpu *vcpu)
     }
 }
 
+void vcpu_answer_probe(struct vcpu *vcpu, unsigned probe)
+{
+    struct kvm_mp_state mp;
+    struct kvm_regs regs;
+    bool parked = false;
+    if (ioctl(vcpu->fd, KVM_GET_MP_STATE, &mp) == 0) {
+        if (mp.mp_state == KVM_MP_STATE_UNINITIALIZED || mp.mp_state == KVM_MP_STATE_INIT_RECEIVED)
+            parked = true; /* an AP the guest never started */
+        else if (mp.mp_state == KVM_MP_STATE_HALTED && ioctl(vcpu->fd, KVM_GET_REGS, &regs) == 0)
+            parked = !(regs.rflags & 0x200); /* HLT with IF=0: only an NMI could wake it */
+    }
+    atomic_store(&vcpu->parked, parked);
+    if (parked)
+        atomic_store(&vcpu->state, VCPU_HALTED);
+    atomic_store(&vcpu->probe_answered, probe);
+}
+
 static void *vcpu_thread(void *arg)
 {
     struct vcpu *vcpu = arg;
@@ -381,8 +398,12 @@ static void *vcpu_thread(void *arg)
             if (errno == EINTR || errno == EAGAIN) {
                 vcpu->run->immediate_exit = 0;
                 atomic_fetch_add_explicit(&vcpu->exits[KVM_EXIT_INTR], 1, memory_order_relaxed);
+                unsigned probe = atomic_load(&vcpu->vm->stop_probe);
+                if (probe != atomic_load(&vcpu->probe_answered))
+                    vcpu_answer_probe(vcpu, probe);
                 continue;
             }
+            atomic_store(&vcpu->state, VCPU_RUNNING);
             vm_request_stop(vcpu->vm, VM_STOP_ERROR, "vcpu %d: KVM_RUN failed: %s", vcpu->id, strerror(errno));
             break;
         }

@@ -35,7 +35,14 @@ struct vcpu {
     pthread_t thread;
     _Atomic int state;      /* enum vcpu_state */
     atomic_ulong exits[VCPU_EXIT_REASONS + 1];
+    /* Stop probe (see vm.c): the last probe this vCPU answered and whether it
+     * was then parked for good: halted with interrupts off, or never started. */
+    atomic_uint probe_answered;
+    atomic_bool parked;
 };
+
+/* Answers a pending stop probe from the vCPU's own thread (called after a kick). */
+void vcpu_answer_probe(struct vcpu *vcpu, unsigned probe);
 
 const char *vcpu_state_name(enum vcpu_state s);
 const char *vcpu_exit_reason_name(unsigned reason);

@@ -158,6 +158,41 @@ static void vm_log_exit_counters(struct vm *vm)
               atomic_load(&vm->mmio.unclaimed_reads), atomic_load(&vm->mmio.unclaimed_writes));
 }
 
+/* A kernel that cannot power the machine off (no ACPI) halts instead: every
+ * CPU ends in HLT with interrupts disabled, which with KVM's in-kernel LAPIC
+ * never exits to ember. Once a second the main thread asks each vCPU (a kick;
+ * the vCPU thread answers after KVM_RUN returns) whether it is parked like
+ * that or was never started; when all are, and at least one is halted, the
+ * machine has stopped for good and ember ends it as a power-off. Idle Linux
+ * halts with interrupts enabled, so a merely idle guest is never mistaken. */
+#define STOP_PROBE_INTERVAL_MS 1000
+
+static bool all_vcpus_parked(struct vm *vm, unsigned probe)
+{
+    bool any_halted = false;
+    for (int i = 0; i < vm->ncpus; i++) {
+        struct vcpu *v = &vm->vcpus[i];
+        if (atomic_load(&v->probe_answered) != probe || !atomic_load(&v->parked))
+            return false;
+        any_halted |= atomic_load(&v->state) == VCPU_HALTED;
+    }
+    return any_halted;
+}
+
+static void stop_probe_tick(struct vm *vm, int started)
+{
+    unsigned probe = atomic_load(&vm->stop_probe);
+    if (probe && started == vm->ncpus && all_vcpus_parked(vm, probe)) {
+        vm_request_stop(vm, VM_STOP_POWEROFF,
+                        "guest halted every vCPU with interrupts off (a kernel without ACPI powering off); "
+                        "ending it as a power-off");
+        return;
+    }
+    atomic_store(&vm->stop_probe, probe + 1);
+    for (int i = 0; i < started; i++)
+        vcpu_kick(&vm->vcpus[i]);
+}
+
 int vm_run(struct vm *vm)
 {
     /* SIGINT/SIGTERM/SIGHUP are taken synchronously by this thread through a
@@ -192,8 +227,13 @@ int vm_run(struct vm *vm)
 
     while (!vm_stopping(vm)) {
         struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = vm->stop_efd, .events = POLLIN}};
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
+        int n = poll(p, 2, STOP_PROBE_INTERVAL_MS);
+        if (n < 0 && errno != EINTR)
             break;
+        if (n == 0) {
+            stop_probe_tick(vm, started);
+            continue;
+        }
         if (p[0].revents & POLLIN) {
             struct signalfd_siginfo si;
             if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))

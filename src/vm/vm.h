@@ -65,6 +65,7 @@ struct vm {
     _Atomic int stop_reason; /* enum vm_stop_reason */
     char stop_message[512];
     int stop_efd;            /* signalled once a stop is requested */
+    atomic_uint stop_probe;  /* bumped by the main thread to ask every vCPU if it is parked */
 };
 
 int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg);

@@ -59,6 +59,9 @@ for fmt in bzImage elf; do
     expect "$fmt i8042 reset ends ember as a reboot" 0 "guest rebooted$"
     run_ember --kernel "$K" --cmdline "test=reboot-cf9"
     expect "$fmt 0xCF9 reset ends ember as a reboot" 0 "guest rebooted$"
+    run_ember --kernel "$K" --cpus 2 --cmdline "test=halt"
+    expect "$fmt every vCPU halted with interrupts off ends ember as a power-off" 0 \
+        "guest halted every vCPU with interrupts off" "halt: cli; hlt"
     run_ember --kernel "$K" --cmdline "test=panic"
     expect "$fmt pvpanic write ends ember with status 3" 3 "error: guest kernel panicked$" "pvpanic: capabilities 0x3"
     run_ember --kernel "$K" --cmdline "test=triplefault"
@@ -131,6 +134,19 @@ for sig in TERM INT; do
     tr -d '\r' <"$TMP/raw" >"$TMP/out"
     expect "SIG$sig stops the VM cleanly" 0 "stopped by"
 done
+
+# Halted with interrupts enabled is an idle guest: ember keeps it running.
+"$EMBER" run --kernel "$K" --cmdline "test=idle" </dev/null >"$TMP/raw" 2>"$TMP/err" &
+pid=$!
+sleep 3.5
+if kill -0 $pid 2>/dev/null; then
+    kill -TERM $pid
+    wait $pid
+    pass "an idle guest (sti; hlt) keeps running past several stop probes"
+else
+    wait $pid
+    fail "an idle guest keeps running" "ember ended by itself: $(tail -1 "$TMP/err")"
+fi
 
 # A thread per vCPU, named ember-vcpuN.
 "$EMBER" run --kernel "$K" --cpus 2 --cmdline "test=serial" </dev/null >"$TMP/raw" 2>"$TMP/err" &

@@ -16,14 +16,39 @@ pvh --kernel /vmlinux --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C e
 panic --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 1 --cmdline "$C ember.action=panic"
 mvm --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=panic"
 mvmpvh --kernel /microvm.vmlinux --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=poweroff"
+noacpi --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=poweroff"
+noacpireboot --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=reboot"
 PLAN
 MICROVM_KERNEL=$(scripts/build-kernel.sh) || { fail "build ember's microVM kernel" "see above"; summary; exit 1; }
 export MICROVM_KERNEL
+# The emulated test bed itself occasionally stalls: about 3 boots in 100 here,
+# with the whole outer VM silent, not just ember (its per-run timeout inside
+# L1 does not fire either). When a run stalls, the entries it did not finish
+# are run once more in a fresh QEMU, and the output says so loudly; assertions
+# are never retried, and a second stall fails.
 start=$(date +%s)
-if ! tests/testbed/run.sh "$TMP/plan" "$LOG" 300; then
-    fail "test bed ran" "QEMU did not finish (see $LOG)"
-fi
-echo "test bed: whole QEMU run took $(($(date +%s) - start)) s (log: $LOG)"
+: >"$LOG"
+plan="$TMP/plan"
+for attempt in 1 2; do
+    tests/testbed/run.sh "$plan" "$LOG.$attempt" 150
+    cat "$LOG.$attempt" >>"$LOG"
+    # Entries whose END line never came.
+    : >"$TMP/left"
+    while read -r name rest; do
+        grep -q "^=== END $name " "$LOG" || echo "$name $rest" >>"$TMP/left"
+    done <"$plan"
+    [ -s "$TMP/left" ] || break
+    echo "!! test bed stalled (attempt $attempt) before finishing: $(cut -d' ' -f1 "$TMP/left" | tr '\n' ' ')"
+    grep -E "^L1: (heartbeat|  )" "$LOG.$attempt" | tail -6
+    if [ "$attempt" = 2 ]; then
+        fail "test bed ran every entry" "stalled twice (see $LOG)"
+    else
+        echo "!! rerunning only those entries in a fresh QEMU"
+        cp "$TMP/left" "$TMP/plan2"
+        plan="$TMP/plan2"
+    fi
+done
+echo "test bed: QEMU run(s) took $(($(date +%s) - start)) s (log: $LOG)"
 if ! grep -q "L1: /dev/kvm ready" "$LOG"; then
     fail "L1: kvm-amd loaded on QEMU's emulated AMD-V" "$(tail -5 "$LOG" | tr '\n' '|')"
     summary
@@ -62,4 +87,8 @@ has mvm "ember's microVM kernel (6.12, gzip, built in): /init, 2 vCPUs, built-in
     "L2: init reached" "L2: cpus online: 0-1" "ember: error: guest kernel panicked" "=== END mvm status=3"
 has mvmpvh "ember's microVM kernel as ELF through PVH: /init, poweroff" \
     "L2: init reached" "L2: cpus online: 0-1" "=== END mvmpvh status=0"
+has noacpi "acpi=off (MP table, 2 vCPUs): poweroff halts every CPU, ember ends it as a power-off with 0" \
+    "L2: init reached" "L2: cpus online: 0-1" "ember: guest halted every vCPU with interrupts off" "=== END noacpi status=0"
+has noacpireboot "acpi=off: reboot (i8042 or triple fault) ends ember as a reboot with 0" \
+    "L2: rebooting" "ember: guest rebooted" "=== END noacpireboot status=0"
 summary

@@ -400,6 +400,20 @@ void run_test(const char *name)
         triple_fault();
     if (!strncmp(name, "poweroff", 9))
         poweroff();
+    if (!strncmp(name, "halt", 5)) {
+        /* What Linux does on poweroff with no way to power off: every CPU
+         * halts with interrupts disabled. The APs were never started. */
+        kprintf("halt: cli; hlt\n");
+        for (;;)
+            __asm__ volatile("cli; hlt");
+    }
+    if (!strncmp(name, "idle", 5)) {
+        /* Halted with interrupts enabled is idle, not stopped: ember must keep
+         * running it (the test stops it with SIGTERM). */
+        kprintf("idle: sti; hlt\n");
+        for (;;)
+            __asm__ volatile("sti; hlt");
+    }
     if (!strncmp(name, "panic", 6)) {
         kprintf("pvpanic: capabilities 0x%x\n", inb(0x505));
         outb(0x505, 1); /* PVPANIC_PANICKED */
