@@ -4,6 +4,7 @@
 
 #include "devices/power.h"
 #include "devices/pvpanic.h"
+#include "boot/checksum.h"
 #include "memory/layout.h"
 
 struct __attribute__((packed)) acpi_header {
@@ -83,14 +84,6 @@ _Static_assert(sizeof(struct acpi_facs) == 64, "FACS is 64 bytes");
 #define BOOT_ARCH_NO_VGA (1u << 2)
 #define SCI_IRQ 9
 
-static uint8_t checksum(const void *p, size_t n)
-{
-    uint8_t s = 0;
-    for (size_t i = 0; i < n; i++)
-        s = (uint8_t)(s + ((const uint8_t *)p)[i]);
-    return (uint8_t)-s;
-}
-
 static void header(struct acpi_header *h, const char *sig, uint32_t len, uint8_t rev)
 {
     memcpy(h->signature, sig, 4);
@@ -124,7 +117,7 @@ static void finish(void *table)
 {
     struct acpi_header *h = table;
     h->checksum = 0;
-    h->checksum = checksum(h, h->length);
+    h->checksum = table_checksum(h, h->length);
 }
 
 /* DSDT AML, hand-assembled (it is small and fixed):
@@ -259,7 +252,7 @@ uint64_t acpi_write_tables(const struct guest_memory *mem, int ncpus)
     rsdp->rsdt_address = (uint32_t)rsdt_gpa;
     rsdp->length = sizeof(*rsdp);
     rsdp->xsdt_address = xsdt_gpa;
-    rsdp->checksum = checksum(rsdp, 20);
-    rsdp->extended_checksum = checksum(rsdp, sizeof(*rsdp));
+    rsdp->checksum = table_checksum(rsdp, 20);
+    rsdp->extended_checksum = table_checksum(rsdp, sizeof(*rsdp));
     return rsdp_gpa;
 }

@@ -64,30 +64,45 @@ int bzimage_is_bzimage(const uint8_t *data, size_t size)
     return size >= HDR_MAGIC + 4 && rd16(data, HDR_BOOT_FLAG) == 0xAA55 && memcmp(data + HDR_MAGIC, "HdrS", 4) == 0;
 }
 
+/* Bytes before the protected-mode code: the boot sector and setup_sects
+ * sectors (0 means 4, as old loaders assumed). */
+static size_t setup_bytes(const uint8_t *d) { return ((size_t)(d[HDR_SETUP_SECTS] ? d[HDR_SETUP_SECTS] : 4) + 1) * 512; }
+
+int bzimage_find_payload(const uint8_t *d, size_t size, struct bzimage_payload *p)
+{
+    if (!bzimage_is_bzimage(d, size) || size < HDR_MIN_SIZE || rd16(d, HDR_VERSION) < 0x0208)
+        return -1;
+    size_t setup_size = setup_bytes(d);
+    uint64_t off = rd32(d, HDR_PAYLOAD_OFFSET), len = rd32(d, HDR_PAYLOAD_LENGTH);
+    if (len < 8 || setup_size > size || off > size - setup_size || len > size - setup_size - off)
+        return -1;
+    const uint8_t *payload = d + setup_size + off;
+    p->stream = payload;
+    p->compression = compression_detect(payload, len);
+    /* The payload's last 4 bytes are the decompressed size. The kernel build
+     * appends them to every format but gzip, whose own trailer (ISIZE) ends
+     * the stream with exactly that value, so there they belong to the stream. */
+    p->decompressed_size = rd32(payload, len - 4);
+    p->stream_len = p->compression == COMP_GZIP ? len : len - 4;
+    return 0;
+}
+
 /* Host-side decompression. Returns 1 when the decompressed vmlinux is loaded
  * (*rip = its entry, *kernel_end raised to cover it), 0 when the bzImage has
  * no payload ember can decompress (the caller boots it the ordinary way), and
  * -1 on an error already reported. */
-static int load_decompressed(const struct guest_memory *mem, const struct boot_image *img, size_t setup_size,
-                             uint64_t *kernel_end, uint64_t *rip)
+static int load_decompressed(const struct guest_memory *mem, const struct boot_image *img, uint64_t *kernel_end,
+                             uint64_t *rip)
 {
-    const uint8_t *d = img->data;
-    if (rd16(d, HDR_VERSION) < 0x0208)
+    struct bzimage_payload pl;
+    if (bzimage_find_payload(img->data, img->size, &pl) < 0)
         return 0;
-    uint64_t off = rd32(d, HDR_PAYLOAD_OFFSET), len = rd32(d, HDR_PAYLOAD_LENGTH);
-    if (len < 8 || off > img->size - setup_size || len > img->size - setup_size - off)
-        return 0;
-    const uint8_t *payload = d + setup_size + off;
-    enum kernel_compression comp = compression_detect(payload, len);
+    enum kernel_compression comp = pl.compression;
     if (comp == COMP_UNKNOWN) {
         log_info("kernel %s: payload compression not recognised; the kernel decompresses itself", img->path);
         return 0;
     }
-    /* The payload's last 4 bytes are the decompressed size. The kernel build
-     * appends them to every format but gzip, whose own trailer (ISIZE) ends
-     * the stream with exactly that value, so there they belong to the stream. */
-    uint64_t out_size = rd32(payload, len - 4);
-    size_t stream_len = comp == COMP_GZIP ? len : len - 4;
+    uint64_t out_size = pl.decompressed_size;
     if (out_size < 64 || out_size > DECOMPRESSED_MAX || out_size > mem->ram_size) {
         log_error("kernel %s: %s payload announces %llu decompressed bytes; refusing", img->path,
                   compression_name(comp), (unsigned long long)out_size);
@@ -100,7 +115,7 @@ static int load_decompressed(const struct guest_memory *mem, const struct boot_i
     }
     char err[256], what[512];
     int ret = -1;
-    if (decompress_exact(comp, payload, stream_len, out, out_size, err, sizeof(err)) < 0) {
+    if (decompress_exact(comp, pl.stream, pl.stream_len, out, out_size, err, sizeof(err)) < 0) {
         log_error("kernel %s: cannot decompress its payload: %s", img->path, err);
         goto out;
     }
@@ -120,7 +135,7 @@ static int load_decompressed(const struct guest_memory *mem, const struct boot_i
         *kernel_end = k.end;
     *rip = k.entry;
     log_debug("kernel %s: %s payload decompressed on the host, %llu -> %llu bytes, entry 0x%llx", img->path,
-              compression_name(comp), (unsigned long long)len, (unsigned long long)out_size,
+              compression_name(comp), (unsigned long long)pl.stream_len, (unsigned long long)out_size,
               (unsigned long long)k.entry);
     ret = 1;
 out:
@@ -149,8 +164,7 @@ int bzimage_load(const struct guest_memory *mem, const struct boot_image *img, s
         log_error("kernel %s: zImage loaded low is not supported", img->path);
         return -1;
     }
-    size_t setup_sects = d[HDR_SETUP_SECTS] ? d[HDR_SETUP_SECTS] : 4;
-    size_t setup_size = (setup_sects + 1) * 512;
+    size_t setup_size = setup_bytes(d);
     uint64_t payload_declared = (uint64_t)rd32(d, HDR_SYSSIZE) * 16;
     if (img->size < setup_size || img->size - setup_size < payload_declared || payload_declared == 0) {
         log_error("kernel %s: truncated bzImage (%zu bytes; its header says %zu setup + %llu payload bytes)",
@@ -167,7 +181,7 @@ int bzimage_load(const struct guest_memory *mem, const struct boot_image *img, s
     uint64_t kernel_end = LAYOUT_KERNEL_LOAD + init_size;
     if (pref > LAYOUT_KERNEL_LOAD && pref + init_size > kernel_end)
         kernel_end = pref + init_size;
-    int host = img->decompress_in_guest ? 0 : load_decompressed(mem, img, setup_size, &kernel_end, &entry->rip);
+    int host = img->decompress_in_guest ? 0 : load_decompressed(mem, img, &kernel_end, &entry->rip);
     if (host < 0)
         return -1;
     if (host == 0) {

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "boot/checksum.h"
 #include "memory/layout.h"
 
 struct __attribute__((packed)) mpf_intel {
@@ -55,14 +56,6 @@ enum { MP_INT = 0, MP_NMI = 1, MP_EXTINT = 3 };
 #define APIC_VERSION 0x14
 #define ISA_IRQS 16
 
-static uint8_t checksum(const void *p, size_t n)
-{
-    uint8_t sum = 0;
-    for (size_t i = 0; i < n; i++)
-        sum = (uint8_t)(sum + ((const uint8_t *)p)[i]);
-    return (uint8_t)-sum;
-}
-
 int mptable_write(const struct guest_memory *mem, uint64_t gpa, uint64_t room, int ncpus)
 {
     if (ncpus < 1 || ncpus > MPTABLE_MAX_CPUS)
@@ -80,7 +73,7 @@ int mptable_write(const struct guest_memory *mem, uint64_t gpa, uint64_t room, i
     mpf->physptr = (uint32_t)table_gpa;
     mpf->length = 1;
     mpf->specification = 4;
-    mpf->checksum = checksum(mpf, sizeof(*mpf));
+    mpf->checksum = table_checksum(mpf, sizeof(*mpf));
 
     struct mpc_table *mpc = (struct mpc_table *)(base + sizeof(*mpf));
     uint8_t *p = (uint8_t *)(mpc + 1);
@@ -132,6 +125,6 @@ int mptable_write(const struct guest_memory *mem, uint64_t gpa, uint64_t room, i
     memcpy(mpc->productid, "MICROVM     ", 12);
     mpc->lapic = (uint32_t)LAYOUT_LAPIC;
     mpc->oemcount = (uint16_t)(ncpus + 1 + 1 + ISA_IRQS + 2);
-    mpc->checksum = checksum(mpc, mpc->length);
+    mpc->checksum = table_checksum(mpc, mpc->length);
     return (int)size;
 }

@@ -10,12 +10,16 @@ cd "$(dirname "$0")/../.."
 EMBER=${1:-build/ember}
 . tests/e2e/lib.sh
 
+# boot KERNEL MEMORY CMDLINE: ember with 2 vCPUs; sets STATUS, $TMP/out, $TMP/err.
+boot() {
+    echo "kernel: $1"
+    timeout 180 "$EMBER" run -v --kernel "$1" --cpus 2 --memory "$2" --cmdline "$3" </dev/null >"$TMP/raw" 2>"$TMP/err"
+    STATUS=$?
+    tr -d '\r' <"$TMP/raw" >"$TMP/out"
+}
+
 KERNEL=$(scripts/fetch-debian-kernel.sh) || { fail "fetch Debian's cloud kernel" "see above"; summary; exit 1; }
-echo "kernel: $KERNEL"
-timeout 180 "$EMBER" run -v --kernel "$KERNEL" --cpus 2 --memory 512 \
-    --cmdline "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 ember_marker=42" </dev/null >"$TMP/raw" 2>"$TMP/err"
-STATUS=$?
-tr -d '\r' <"$TMP/raw" >"$TMP/out"
+boot "$KERNEL" 512 "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 ember_marker=42"
 
 check() { # NAME REGEX FILE
     if grep -qE -- "$2" "$3"; then pass "$1"; else fail "$1" "no /$2/ in $(basename "$3")"; fi
@@ -46,10 +50,7 @@ fi
 # ember's microVM kernel (6.12, built from Debian's linux-source with
 # guest/microvm.config; gzip payload, MP table and ACPI) on this host.
 MVM=$(scripts/build-kernel.sh) || { fail "build ember's microVM kernel" "see above"; summary; exit 1; }
-timeout 180 "$EMBER" run -v --kernel "$MVM" --cpus 2 --memory 256 \
-    --cmdline "console=ttyS0 panic=-1" </dev/null >"$TMP/raw" 2>"$TMP/err"
-STATUS=$?
-tr -d '\r' <"$TMP/raw" >"$TMP/out"
+boot "$MVM" 256 "console=ttyS0 panic=-1"
 check "microVM kernel: gzip payload decompressed on the host" "gzip payload decompressed on the host" "$TMP/err"
 check "microVM kernel: banner" "Linux version 6\.12\." "$TMP/out"
 check "microVM kernel: IOAPIC timer check passed (PIT via IOAPIC pin 0)" "\.\.TIMER: vector=0x30 apic1=0 pin1=0" "$TMP/out"
