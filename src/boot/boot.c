@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "boot/acpi.h"
+#include "boot/decompress.h"
 #include "boot/elf.h"
 #include "boot/mptable.h"
 #include "memory/layout.h"
@@ -10,6 +11,24 @@
 #include "util/log.h"
 
 #define KERNEL_MAX_SIZE (512 * MiB)
+
+/* What Linux can take as an initrd: an initramfs (a cpio archive, maybe
+ * compressed in a format the kernel unpacks) or a legacy ramdisk image
+ * (ext2/3/4, squashfs, cramfs, romfs). Returns a description, or NULL. */
+static const char *initrd_kind(const uint8_t *d, size_t n)
+{
+    if (n >= 6 && (!memcmp(d, "070701", 6) || !memcmp(d, "070702", 6) || !memcmp(d, "070707", 6)))
+        return "cpio archive";
+    if (compression_detect(d, n) != COMP_UNKNOWN)
+        return "compressed initramfs";
+    if (n >= 0x43a && d[0x438] == 0x53 && d[0x439] == 0xef)
+        return "ext2/3/4 ramdisk";
+    if (n >= 4 && (!memcmp(d, "hsqs", 4) || !memcmp(d, "\x45\x3d\xcd\x28", 4)))
+        return "squashfs/cramfs ramdisk";
+    if (n >= 8 && !memcmp(d, "-rom1fs-", 8))
+        return "romfs ramdisk";
+    return NULL;
+}
 
 int boot_place_initrd(const struct guest_memory *mem, const struct boot_image *img, uint64_t lowest,
                       uint64_t limit, uint64_t *gpa_out)
@@ -84,8 +103,15 @@ int boot_load(const struct guest_memory *mem, const struct boot_config *cfg, str
     }
     if (file_read_all("kernel", cfg->kernel_path, KERNEL_MAX_SIZE, &kernel) < 0)
         goto out;
-    if (cfg->initrd_path && file_read_all("initrd", cfg->initrd_path, mem->ram_size, &initrd) < 0)
-        goto out;
+    if (cfg->initrd_path) {
+        if (file_read_all("initrd", cfg->initrd_path, mem->ram_size, &initrd) < 0)
+            goto out;
+        if (!initrd_kind(initrd.data, initrd.size)) {
+            log_error("initrd %s: not a cpio archive (plain or compressed) nor a ramdisk image Linux can use",
+                      cfg->initrd_path);
+            goto out;
+        }
+    }
     /* Tables first: the loaders pass the RSDP's address on to the kernel. */
     uint64_t rsdp = acpi_write_tables(mem, cfg->ncpus);
     if (!rsdp) {

@@ -35,7 +35,7 @@ note_off=$(readelf -SW $K | sed -n 's/.*\.note\.Xen *NOTE *[0-9a-f]* \([0-9a-f]*
 [ -n "$note_off" ] || { echo "cannot find the kit's .note.Xen section"; exit 1; }
 printf '\x13' | dd of="$TMP/nopvh.elf" bs=1 seek=$((0x$note_off + 8)) conv=notrunc status=none
 truncate -s 300M "$TMP/huge.initrd"
-head -c 3500000 /dev/zero >"$TMP/3.5M.initrd"
+build/tools/mkpattern 3500000 1 >"$TMP/3.5M.initrd"
 mkdir -p "$TMP/adir"
 
 # A bzImage whose compressed payload is corrupt: refused with the reason, not booted.
@@ -44,6 +44,11 @@ poff=$(od -An -tu4 -j $((0x248)) -N4 "$TMP/corrupt-payload.bzImage" | tr -d ' ')
 printf '\xde\xad\xbe\xef\xde\xad\xbe\xef' | dd of="$TMP/corrupt-payload.bzImage" bs=1 seek=$((1024 + poff + 40)) conv=notrunc status=none
 bad "bzImage with a corrupt compressed payload" "cannot decompress its payload: gzip" run --kernel "$TMP/corrupt-payload.bzImage"
 bad "bad --decompress" "--decompress sideways" run --kernel $K --decompress sideways
+bad "initrd that is not cpio nor a ramdisk image" "initrd .*: not a cpio archive" run --kernel $K --initrd "$TMP/text"
+# The kit ELF claiming to be for another machine (e_machine = AArch64).
+cp $K "$TMP/aarch64.elf"
+printf '\xb7\x00' | dd of="$TMP/aarch64.elf" bs=1 seek=18 conv=notrunc status=none
+bad "a kernel that is not x86_64" "not an x86_64 ELF \(class 2, machine 183\)" run --kernel "$TMP/aarch64.elf"
 
 bad "no --kernel" "--kernel PATH is required" run
 bad "missing kernel" "kernel /nonexistent/vmlinuz: cannot open" run --kernel /nonexistent/vmlinuz
