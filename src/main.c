@@ -39,6 +39,8 @@ static void usage(FILE *out)
             "      --decompress WHERE  for a bzImage: 'host' (default) decompresses the\n"
             "                        kernel in ember and enters vmlinux directly; 'guest'\n"
             "                        runs the kernel's own decompressor\n"
+            "      --irqchip MODE    kernel (default): IOAPIC, PIC, PIT and LAPIC in KVM;\n"
+            "                        split: LAPIC in KVM, ember's own IOAPIC, PIC and PIT\n"
             "  -v, --verbose         more messages on stderr\n"
             "\n"
             "The guest's first serial port (COM1, ttyS0) is the console. On a terminal,\n"
@@ -94,6 +96,7 @@ static int cmd_run(int argc, char **argv)
         {"cpus", required_argument, 0, 'c'},   {"console", required_argument, 0, 'C'},
         {"verbose", no_argument, 0, 'v'},      {"help", no_argument, 0, 'h'},
         {"decompress", required_argument, 0, 'D'},
+        {"irqchip", required_argument, 0, 'I'},
         {0, 0, 0, 0},
     };
     struct vm_config cfg = {.ram_size = DEFAULT_MEMORY_MIB * MiB, .ncpus = 1, .console = {.kind = CONSOLE_STDIO}};
@@ -130,6 +133,16 @@ static int cmd_run(int argc, char **argv)
                 return 2;
             }
             cfg.boot.decompress_in_guest = !strcmp(optarg, "guest");
+            break;
+        case 'I':
+            if (!strcmp(optarg, "user")) {
+                log_error("--irqchip user: the fully user-space irqchip (LAPIC in ember) is not built yet");
+                return 2;
+            }
+            if (irqchip_mode_parse(optarg, &cfg.irqchip) < 0) {
+                log_error("--irqchip %s: expected kernel or split", optarg);
+                return 2;
+            }
             break;
         case 'v': log_set_level(LOG_DEBUG); break;
         case 'h': usage(stdout); return 0;

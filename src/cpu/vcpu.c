@@ -334,6 +334,9 @@ static void handle_exit(struct vcpu *vcpu)
         break;
     case KVM_EXIT_INTR:
         break;
+    case KVM_EXIT_IOAPIC_EOI: /* split irqchip: a level-triggered IOAPIC vector was EOIed */
+        irq_chip_eoi(&vcpu->vm->irq, run->eoi.vector);
+        break;
     case KVM_EXIT_HLT:
         /* Only seen without an in-kernel LAPIC: nothing can wake this vCPU. */
         atomic_store(&vcpu->state, VCPU_HALTED);

@@ -45,6 +45,14 @@ static bool entry_sane(struct ioapic *io, unsigned pin, uint64_t e)
     return false;
 }
 
+void ioapic_rte_to_msi(uint64_t e, uint64_t *address, uint32_t *data)
+{
+    *address = 0xfee00000ULL | ((uint64_t)IOAPIC_RTE_DEST(e) << 12) | ((e & IOAPIC_RTE_DESTMODE) ? 4 : 0);
+    *data = (uint32_t)(e & IOAPIC_RTE_VECTOR) | (IOAPIC_RTE_DELMODE(e) << 8);
+    if (e & IOAPIC_RTE_LEVEL)
+        *data |= (1u << 15) | (1u << 14); /* level-triggered, asserted */
+}
+
 /* Sends pin's interrupt as an MSI: the LAPIC message an IOAPIC puts on the
  * bus, in the format KVM_SIGNAL_MSI and the LAPIC take. Caller holds the lock. */
 static void deliver(struct ioapic *io, unsigned pin)
@@ -52,12 +60,11 @@ static void deliver(struct ioapic *io, unsigned pin)
     uint64_t e = io->s.redir[pin];
     if (!entry_sane(io, pin, e))
         return;
-    uint64_t address = 0xfee00000ULL | ((uint64_t)IOAPIC_RTE_DEST(e) << 12) | ((e & IOAPIC_RTE_DESTMODE) ? 4 : 0);
-    uint32_t data = (uint32_t)(e & IOAPIC_RTE_VECTOR) | (IOAPIC_RTE_DELMODE(e) << 8);
-    if (e & IOAPIC_RTE_LEVEL) {
-        data |= (1u << 15) | (1u << 14); /* level-triggered, asserted */
+    uint64_t address;
+    uint32_t data;
+    ioapic_rte_to_msi(e, &address, &data);
+    if (e & IOAPIC_RTE_LEVEL)
         io->s.redir[pin] |= IOAPIC_RTE_REMOTE_IRR;
-    }
     io->delivered++;
     if (io->send_msi)
         io->send_msi(io->ctx, address, data);

@@ -54,6 +54,8 @@ void ioapic_set_line(struct ioapic *io, unsigned pin, int level);
 /* The LAPIC signalled EOI for `vector`: clears remote IRR of level entries
  * with that vector and redelivers any whose line is still asserted. */
 void ioapic_eoi(struct ioapic *io, uint8_t vector);
+/* The MSI address/data an entry sends (what KVM's GSI routes mirror in split mode). */
+void ioapic_rte_to_msi(uint64_t rte, uint64_t *address, uint32_t *data);
 void ioapic_get_state(struct ioapic *io, struct ioapic_state *out);
 void ioapic_set_state(struct ioapic *io, const struct ioapic_state *in);
 /* A readable dump of the whole state, for debugging. Returns bytes written. */

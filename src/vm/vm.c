@@ -100,8 +100,10 @@ int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg
         log_error("vm: KVM_SET_TSS_ADDR failed: %s", strerror(errno));
         return -1;
     }
-    if (irq_chip_create(&vm->irq, vm->fd, IRQCHIP_KERNEL) < 0)
+    if (irq_chip_create(&vm->irq, vm->fd, cfg->irqchip, &vm->pio, &vm->mmio) < 0)
         return -1;
+    if (cfg->irqchip == IRQCHIP_SPLIT)
+        vm->irq.ioapic.s.id = (uint32_t)cfg->ncpus & 0xf; /* the id the MP table and MADT give it */
     if (guest_memory_init(&vm->mem, cfg->ram_size) < 0 || guest_memory_register(&vm->mem, vm->fd) < 0)
         return -1;
     struct boot_config boot = cfg->boot;
@@ -218,6 +220,11 @@ int vm_run(struct vm *vm)
         close(sfd);
         return 1;
     }
+    if (irq_chip_start(&vm->irq) < 0) {
+        console_close(&vm->console);
+        close(sfd);
+        return 1;
+    }
     int started = 0;
     for (; started < vm->ncpus; started++)
         if (vcpu_start(&vm->vcpus[started]) < 0) {
@@ -244,6 +251,7 @@ int vm_run(struct vm *vm)
         vcpu_kick(&vm->vcpus[i]);
     for (int i = 0; i < started; i++)
         pthread_join(vm->vcpus[i].thread, NULL);
+    irq_chip_stop(&vm->irq);
     console_close(&vm->console);
     close(sfd);
 

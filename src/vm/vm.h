@@ -38,6 +38,7 @@ enum vm_stop_reason {
 struct vm_config {
     uint64_t ram_size;
     int ncpus;
+    enum irqchip_mode irqchip;
     struct boot_config boot;
     struct console_config console;
 };

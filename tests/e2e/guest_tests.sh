@@ -84,6 +84,31 @@ for fmt in bzImage elf; do
         "echo\(polled\): hello" "echo\(irq\): world"
 done
 
+# --irqchip split: ember's own IOAPIC, PIC and PIT models, LAPICs in KVM.
+for fmt in bzImage elf; do
+    K=$GUESTS/kit.$fmt
+    run_ember --irqchip split --kernel "$K" --cmdline "test=pit"
+    expect "split irqchip, $fmt: PIT model -> timerfd -> IOAPIC model -> MSI -> LAPIC" 0 "$OFF" "^PASS pit"
+    run_ember --irqchip split --kernel "$K" --cpus 2 --cmdline "test=smp cpus=2"
+    expect "split irqchip, $fmt: 2 vCPUs via INIT/SIPI" 0 "$OFF" "^PASS smp" "1 of 1 application processors"
+    run_ember --irqchip split --kernel "$K" --cmdline "test=unclaimed"
+    expect "split irqchip, $fmt: unclaimed I/O (the chips' ports are claimed now)" 0 "$OFF" "^PASS unclaimed"
+    run_ember --irqchip split --kernel "$K" --cpus 2 --cmdline "test=halt"
+    expect "split irqchip, $fmt: every vCPU halted with IF=0 ends as a power-off" 0 "guest halted every vCPU"
+done
+rm -f "$TMP/in"
+mkfifo "$TMP/in"
+(timeout 60 "$EMBER" run --irqchip split --kernel "$GUESTS/kit.elf" --cmdline "test=serial" <"$TMP/in" >"$TMP/raw" 2>"$TMP/err"
+    echo $? >"$TMP/status") &
+exec 3>"$TMP/in"
+for _ in $(seq 300); do grep -q "ready for input" "$TMP/raw" 2>/dev/null && break; sleep 0.1; done
+printf 'hello\nworld\n' >&3
+exec 3>&-
+wait
+STATUS=$(cat "$TMP/status")
+tr -d '\r' <"$TMP/raw" >"$TMP/out"
+expect "split irqchip: serial RX interrupt through the IOAPIC model" 0 "$OFF" "^PASS serial" "echo\(irq\): world"
+
 # Host-side decompression: a bzImage whose payload is the kit ELF compressed
 # the way the kernel build compresses vmlinux, for every format.
 for comp in gzip bzip2 lzma xz lzo lz4 zstd; do

@@ -16,6 +16,8 @@ pvh --kernel /vmlinux --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C e
 panic --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 1 --cmdline "$C ember.action=panic"
 mvm --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=panic"
 mvmpvh --kernel /microvm.vmlinux --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=poweroff"
+split --irqchip split --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.cmd=cat+/proc/interrupts ember.action=poweroff"
+mvmsplit --irqchip split --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=panic"
 noacpi --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=poweroff"
 noacpireboot --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=reboot"
 PLAN
@@ -87,6 +89,10 @@ has mvm "ember's microVM kernel (6.12, gzip, built in): /init, 2 vCPUs, built-in
     "L2: init reached" "L2: cpus online: 0-1" "ember: error: guest kernel panicked" "=== END mvm status=3"
 has mvmpvh "ember's microVM kernel as ELF through PVH: /init, poweroff" \
     "L2: init reached" "L2: cpus online: 0-1" "=== END mvmpvh status=0"
+has split "--irqchip split (ember's IOAPIC/PIC/PIT, KVM's LAPICs): Debian Linux reaches /init with 2 vCPUs, IO-APIC interrupts" \
+    "L2: init reached" "L2: cpus online: 0-1" "IO-APIC" "=== END split status=0"
+has mvmsplit "--irqchip split, microVM kernel: /init with 2 vCPUs, panic ends ember with 3" \
+    "L2: init reached" "L2: cpus online: 0-1" "ember: error: guest kernel panicked" "=== END mvmsplit status=3"
 has noacpi "acpi=off (MP table, 2 vCPUs): poweroff halts every CPU, ember ends it as a power-off with 0" \
     "L2: init reached" "L2: cpus online: 0-1" "ember: guest halted every vCPU with interrupts off" "=== END noacpi status=0"
 has noacpireboot "acpi=off: reboot (i8042 or triple fault) ends ember as a reboot with 0" \
