@@ -96,6 +96,10 @@ for fmt in bzImage elf; do
     run_ember --irqchip split --kernel "$K" --cpus 2 --cmdline "test=halt"
     expect "split irqchip, $fmt: every vCPU halted with IF=0 ends as a power-off" 0 "guest halted every vCPU"
 done
+for mode in kernel split; do
+    run_ember --irqchip $mode --kernel "$GUESTS/kit.elf" --cmdline "test=irqlat"
+    expect "$mode irqchip: 201 UART interrupts measured raise -> handler" 0 "$OFF" "^PASS irqlat" "irqlat: 201 interrupts, median [0-9]+"
+done
 rm -f "$TMP/in"
 mkfifo "$TMP/in"
 (timeout 60 "$EMBER" run --irqchip split --kernel "$GUESTS/kit.elf" --cmdline "test=serial" <"$TMP/in" >"$TMP/raw" 2>"$TMP/err"
