@@ -135,6 +135,14 @@ static int exit_status_for(enum vm_stop_reason reason)
     }
 }
 
+/* Logs a multi-line text (a chip dump) one debug line at a time. */
+static void log_debug_lines(char *text)
+{
+    char *save;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        log_debug("%s", line);
+}
+
 /* With --verbose: what each vCPU exited for, and what the guest touched that
  * no device claims. */
 static void vm_log_exit_counters(struct vm *vm)
@@ -154,6 +162,13 @@ static void vm_log_exit_counters(struct vm *vm)
                               r == VCPU_EXIT_REASONS ? "other" : vcpu_exit_reason_name(r), c);
         }
         log_debug("%s", line);
+    }
+    if (vm->irq.mode == IRQCHIP_SPLIT) {
+        char dump[4096];
+        ioapic_dump(&vm->irq.ioapic, dump, sizeof(dump));
+        log_debug_lines(dump);
+        pic_dump(&vm->irq.pic, dump, sizeof(dump));
+        log_debug_lines(dump);
     }
     log_debug("unclaimed accesses: pio reads %lu writes %lu, mmio reads %lu writes %lu",
               atomic_load(&vm->pio.unclaimed_reads), atomic_load(&vm->pio.unclaimed_writes),

@@ -87,8 +87,13 @@ done
 # --irqchip split: ember's own IOAPIC, PIC and PIT models, LAPICs in KVM.
 for fmt in bzImage elf; do
     K=$GUESTS/kit.$fmt
-    run_ember --irqchip split --kernel "$K" --cmdline "test=pit"
+    run_ember -v --irqchip split --kernel "$K" --cmdline "test=pit"
     expect "split irqchip, $fmt: PIT model -> timerfd -> IOAPIC model -> MSI -> LAPIC" 0 "$OFF" "^PASS pit"
+    if grep -qE "debug: +pin  0: vec 0x30 mode 0 dest 0 edge" "$TMP/err" && grep -q "debug: pic master: base" "$TMP/err"; then
+        pass "split irqchip, $fmt: --verbose dumps the IOAPIC and PIC state (pin 0 -> vector 0x30)"
+    else
+        fail "split irqchip, $fmt: chip state dump" "$(grep -c ioapic "$TMP/err") ioapic lines"
+    fi
     run_ember --irqchip split --kernel "$K" --cpus 2 --cmdline "test=smp cpus=2"
     expect "split irqchip, $fmt: 2 vCPUs via INIT/SIPI" 0 "$OFF" "^PASS smp" "1 of 1 application processors"
     run_ember --irqchip split --kernel "$K" --cmdline "test=unclaimed"
