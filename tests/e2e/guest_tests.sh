@@ -8,6 +8,23 @@ EMBER=${1:-build/ember}
 GUESTS=build/guests
 OFF="guest powered off"
 
+# run_serial_test ARGS...: runs the kit's serial test, waits for the guest to
+# ask, then types two lines; the first is read by polling, the second through
+# the RX interrupt. Sets STATUS and $TMP/out like run_ember.
+run_serial_test() {
+    rm -f "$TMP/in"
+    mkfifo "$TMP/in"
+    (timeout 60 "$EMBER" run "$@" --cmdline "test=serial" <"$TMP/in" >"$TMP/raw" 2>"$TMP/err"
+        echo $? >"$TMP/status") &
+    exec 3>"$TMP/in"
+    for _ in $(seq 300); do grep -q "ready for input" "$TMP/raw" 2>/dev/null && break; sleep 0.1; done
+    printf 'hello\nworld\n' >&3
+    exec 3>&-
+    wait
+    STATUS=$(cat "$TMP/status")
+    tr -d '\r' <"$TMP/raw" >"$TMP/out"
+}
+
 # An initrd with a known pattern the guest verifies byte by byte.
 INITRD_SIZE=1234567
 build/tools/mkpattern $INITRD_SIZE 77 >"$TMP/initrd.img"
@@ -67,19 +84,7 @@ for fmt in bzImage elf; do
     run_ember --kernel "$K" --cmdline "test=triplefault"
     expect "$fmt triple fault ends ember as a reboot" 0 "guest rebooted \(triple fault"
 
-    # Serial input: wait for the guest to ask, then type two lines; the first
-    # is read by polling, the second through the RX interrupt.
-    rm -f "$TMP/in"
-    mkfifo "$TMP/in"
-    (timeout 60 "$EMBER" run --kernel "$K" --cmdline "test=serial" <"$TMP/in" >"$TMP/raw" 2>"$TMP/err"
-        echo $? >"$TMP/status") &
-    exec 3>"$TMP/in"
-    for _ in $(seq 300); do grep -q "ready for input" "$TMP/raw" 2>/dev/null && break; sleep 0.1; done
-    printf 'hello\nworld\n' >&3
-    exec 3>&-
-    wait
-    STATUS=$(cat "$TMP/status")
-    tr -d '\r' <"$TMP/raw" >"$TMP/out"
+    run_serial_test --kernel "$K"
     expect "$fmt serial: registers, loopback, polled and interrupt-driven input" 0 "$OFF" "^PASS serial" \
         "echo\(polled\): hello" "echo\(irq\): world"
 done
@@ -105,17 +110,7 @@ for mode in kernel split; do
     run_ember --irqchip $mode --kernel "$GUESTS/kit.elf" --cmdline "test=irqlat"
     expect "$mode irqchip: 201 UART interrupts measured raise -> handler" 0 "$OFF" "^PASS irqlat" "irqlat: 201 interrupts, median [0-9]+"
 done
-rm -f "$TMP/in"
-mkfifo "$TMP/in"
-(timeout 60 "$EMBER" run --irqchip split --kernel "$GUESTS/kit.elf" --cmdline "test=serial" <"$TMP/in" >"$TMP/raw" 2>"$TMP/err"
-    echo $? >"$TMP/status") &
-exec 3>"$TMP/in"
-for _ in $(seq 300); do grep -q "ready for input" "$TMP/raw" 2>/dev/null && break; sleep 0.1; done
-printf 'hello\nworld\n' >&3
-exec 3>&-
-wait
-STATUS=$(cat "$TMP/status")
-tr -d '\r' <"$TMP/raw" >"$TMP/out"
+run_serial_test --irqchip split --kernel "$GUESTS/kit.elf"
 expect "split irqchip: serial RX interrupt through the IOAPIC model" 0 "$OFF" "^PASS serial" "echo\(irq\): world"
 
 # Host-side decompression: a bzImage whose payload is the kit ELF compressed
