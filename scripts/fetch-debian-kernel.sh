@@ -4,7 +4,13 @@
 # ${EMBER_CACHE:-$HOME/.cache/ember}/debian-kernel/.
 set -eu
 cache=${EMBER_CACHE:-$HOME/.cache/ember}/debian-kernel
-pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+resolve() { apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }
+pkg=$(resolve)
+if [ -z "$pkg" ]; then # no package lists yet (a new machine): fetch them once
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq >/dev/null 2>&1
+    pkg=$(resolve)
+fi
 [ -n "$pkg" ] || { echo "fetch-debian-kernel: cannot resolve linux-image-cloud-amd64 (apt-get update?)" >&2; exit 1; }
 dir=$cache/$pkg
 if [ ! -e "$dir/done" ]; then
