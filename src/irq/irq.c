@@ -150,7 +150,8 @@ static void *pit_timer_thread(void *arg)
 
 /* --- creation ---------------------------------------------------------------- */
 
-int irq_chip_create(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, struct io_bus *pio, struct io_bus *mmio)
+int irq_chip_create(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, struct io_bus *pio, struct io_bus *mmio,
+                    uint8_t ioapic_id)
 {
     memset(chip, 0, sizeof(*chip));
     chip->mode = mode;
@@ -185,10 +186,7 @@ int irq_chip_create(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, st
         log_error("irqchip: timerfd/eventfd: %s", strerror(errno));
         return -1;
     }
-    /* The IOAPIC id follows the CPUs' APIC ids, as the MP table and MADT say;
-     * the tables do not depend on it beyond that, so 0 here would only be
-     * cosmetic. Use the table's convention: set when the VM knows ncpus. */
-    ioapic_init(&chip->ioapic, 0, split_send_msi, chip);
+    ioapic_init(&chip->ioapic, ioapic_id, split_send_msi, chip);
     pic_init(&chip->pic, pic_output, chip);
     pit_init(&chip->pit, NULL);
     for (int i = 0; i < IOAPIC_PINS; i++)

@@ -42,8 +42,10 @@ struct irq_chip {
 int irqchip_mode_parse(const char *s, enum irqchip_mode *out);
 const char *irqchip_mode_name(enum irqchip_mode mode);
 /* Creates the interrupt controllers for `mode` on the VM (before any vCPU)
- * and, in split mode, puts ember's chip models on the buses. */
-int irq_chip_create(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, struct io_bus *pio, struct io_bus *mmio);
+ * and, in split mode, puts ember's chip models on the buses; `ioapic_id` is
+ * the id the MP table and MADT announce for the IOAPIC. */
+int irq_chip_create(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, struct io_bus *pio, struct io_bus *mmio,
+                    uint8_t ioapic_id);
 /* Starts/stops the split mode's PIT timer thread (no-ops in kernel mode). */
 int irq_chip_start(struct irq_chip *chip);
 void irq_chip_stop(struct irq_chip *chip);

@@ -100,10 +100,9 @@ int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg
         log_error("vm: KVM_SET_TSS_ADDR failed: %s", strerror(errno));
         return -1;
     }
-    if (irq_chip_create(&vm->irq, vm->fd, cfg->irqchip, &vm->pio, &vm->mmio) < 0)
+    /* The IOAPIC's id follows the CPUs' APIC ids, as the MP table and MADT say. */
+    if (irq_chip_create(&vm->irq, vm->fd, cfg->irqchip, &vm->pio, &vm->mmio, (uint8_t)(cfg->ncpus & 0xf)) < 0)
         return -1;
-    if (cfg->irqchip == IRQCHIP_SPLIT)
-        vm->irq.ioapic.s.id = (uint32_t)cfg->ncpus & 0xf; /* the id the MP table and MADT give it */
     if (guest_memory_init(&vm->mem, cfg->ram_size) < 0 || guest_memory_register(&vm->mem, vm->fd) < 0)
         return -1;
     struct boot_config boot = cfg->boot;
