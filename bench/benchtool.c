@@ -52,7 +52,7 @@ static int cmd_floor(const char *kernel, const char *cmdline)
     vm.ncpus = 1;
     vm.fd = ioctl(kvm.fd, KVM_CREATE_VM, 0);
     if (vm.fd < 0 || ioctl(vm.fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_TSS_ADDR) < 0 ||
-        irq_chip_create(&vm.irq, vm.fd, IRQCHIP_KERNEL, NULL, NULL, 1) < 0 || guest_memory_init(&vm.mem, 256 * MiB) < 0 ||
+        irq_chip_create(&vm.irq, vm.fd, IRQCHIP_KERNEL, 1, NULL, NULL, 1) < 0 || guest_memory_init(&vm.mem, 256 * MiB) < 0 ||
         guest_memory_register(&vm.mem, vm.fd) < 0)
         return 1;
     struct boot_config bc = {.kernel_path = kernel, .cmdline = cmdline, .ncpus = 1};

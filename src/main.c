@@ -40,7 +40,8 @@ static void usage(FILE *out)
             "                        kernel in ember and enters vmlinux directly; 'guest'\n"
             "                        runs the kernel's own decompressor\n"
             "      --irqchip MODE    kernel (default): IOAPIC, PIC, PIT and LAPIC in KVM;\n"
-            "                        split: LAPIC in KVM, ember's own IOAPIC, PIC and PIT\n"
+            "                        split: LAPIC in KVM, ember's own IOAPIC, PIC and PIT;\n"
+            "                        user: every interrupt controller in ember, LAPIC too\n"
             "  -v, --verbose         more messages on stderr\n"
             "\n"
             "The guest's first serial port (COM1, ttyS0) is the console. On a terminal,\n"
@@ -135,12 +136,8 @@ static int cmd_run(int argc, char **argv)
             cfg.boot.decompress_in_guest = !strcmp(optarg, "guest");
             break;
         case 'I':
-            if (!strcmp(optarg, "user")) {
-                log_error("--irqchip user: the fully user-space irqchip (LAPIC in ember) is not built yet");
-                return 2;
-            }
             if (irqchip_mode_parse(optarg, &cfg.irqchip) < 0) {
-                log_error("--irqchip %s: expected kernel or split", optarg);
+                log_error("--irqchip %s: expected kernel, split or user", optarg);
                 return 2;
             }
             break;

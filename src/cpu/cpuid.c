@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <asm/kvm_para.h>
 
 /* Features hidden from guests, with why. */
 static const struct {
@@ -33,7 +34,17 @@ static unsigned order_of(int n)
     return s;
 }
 
-struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *sup, int index, int ncpus)
+/* KVM paravirt features that need KVM's own LAPIC: PV EOI and PV IPIs write
+ * into it, PV unhalt kicks through it, async page faults and extended MSI
+ * destination ids are delivered or decoded by it. */
+static const unsigned pv_features_needing_kvm_lapic =
+    (1u << KVM_FEATURE_PV_EOI) | (1u << KVM_FEATURE_PV_UNHALT) | (1u << KVM_FEATURE_PV_SEND_IPI) |
+    (1u << KVM_FEATURE_ASYNC_PF_INT) | (1u << KVM_FEATURE_ASYNC_PF) | (1u << KVM_FEATURE_MSI_EXT_DEST_ID);
+
+#define CPUID1_ECX_X2APIC       (1u << 21)
+#define CPUID1_ECX_TSC_DEADLINE (1u << 24)
+
+struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *sup, int index, int ncpus, enum cpuid_apic apic)
 {
     size_t bytes = sizeof(*sup) + sup->nent * sizeof(sup->entries[0]);
     struct kvm_cpuid2 *c = malloc(bytes);
@@ -50,6 +61,12 @@ struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *sup, int index, int n
             e->ecx |= 1u << 31;                        /* running under a hypervisor */
             if (ncpus > 1)
                 e->edx |= 1u << 28; /* HTT: the logical-count field is valid */
+            if (apic == CPUID_APIC_USER_NO_MSRS)
+                e->ecx &= ~(CPUID1_ECX_X2APIC | CPUID1_ECX_TSC_DEADLINE);
+            break;
+        case KVM_CPUID_FEATURES:
+            if (apic != CPUID_APIC_KVM)
+                e->eax &= ~pv_features_needing_kvm_lapic;
             break;
         case 0x4: /* deterministic cache parameters: cores per package */
             e->eax = (e->eax & 0x03ffffffu) | (((unsigned)ncpus - 1) << 26);

@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "cpu/cpuid.h"
+#include "cpu/interrupts.h"
 #include "memory/layout.h"
 #include "util/log.h"
 #include "vm/vm.h"
@@ -80,6 +82,18 @@ void vcpu_kick(struct vcpu *vcpu)
         pthread_kill(vcpu->thread, KICK_SIGNAL);
 }
 
+void vcpu_wake(struct vcpu *vcpu)
+{
+    uint64_t one = 1;
+    ssize_t r = write(vcpu->wake_fd, &one, sizeof(one));
+    (void)r;
+    /* A vCPU in ember's HLT wait has the eventfd; only one that may be in
+     * KVM_RUN needs the signal, and never the calling thread itself (it
+     * checks for interrupts before its next entry anyway). */
+    if (vcpu != current_vcpu && atomic_load(&vcpu->state) == VCPU_RUNNING)
+        pthread_kill(vcpu->thread, KICK_SIGNAL);
+}
+
 /* --- creation and configuration --------------------------------------------- */
 
 int vcpu_create(struct vcpu *vcpu, struct vm *vm, int id)
@@ -87,6 +101,11 @@ int vcpu_create(struct vcpu *vcpu, struct vm *vm, int id)
     memset(vcpu, 0, sizeof(*vcpu));
     vcpu->id = id;
     vcpu->vm = vm;
+    vcpu->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (vcpu->wake_fd < 0) {
+        log_error("vcpu %d: eventfd: %s", id, strerror(errno));
+        return -1;
+    }
     vcpu->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)id);
     if (vcpu->fd < 0) {
         log_error("vcpu %d: KVM_CREATE_VCPU failed: %s", id, strerror(errno));
@@ -111,8 +130,10 @@ void vcpu_destroy(struct vcpu *vcpu)
         munmap(vcpu->run, vcpu->run_size);
     if (vcpu->fd >= 0)
         close(vcpu->fd);
+    if (vcpu->wake_fd >= 0)
+        close(vcpu->wake_fd);
     vcpu->run = NULL;
-    vcpu->fd = -1;
+    vcpu->fd = vcpu->wake_fd = -1;
 }
 
 static void set_segment(struct kvm_segment *s, uint16_t sel, uint8_t type, bool code64, bool db)
@@ -181,7 +202,10 @@ static int setup_lapic(struct vcpu *vcpu)
 int vcpu_configure(struct vcpu *vcpu, const struct boot_entry *entry)
 {
     struct vm *vm = vcpu->vm;
-    struct kvm_cpuid2 *cpuid = cpuid_for_vcpu(vm->kvm->supported_cpuid, vcpu->id, vm->ncpus);
+    enum cpuid_apic apic = vm->irq.mode != IRQCHIP_USER ? CPUID_APIC_KVM
+                           : vm->irq.user_msrs            ? CPUID_APIC_USER
+                                                          : CPUID_APIC_USER_NO_MSRS;
+    struct kvm_cpuid2 *cpuid = cpuid_for_vcpu(vm->kvm->supported_cpuid, vcpu->id, vm->ncpus, apic);
     if (!cpuid || ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0) {
         log_error("vcpu %d: KVM_SET_CPUID2 failed: %s", vcpu->id, strerror(errno));
         free(cpuid);
@@ -201,12 +225,16 @@ int vcpu_configure(struct vcpu *vcpu, const struct boot_entry *entry)
         log_error("vcpu %d: KVM_SET_FPU failed: %s", vcpu->id, strerror(errno));
         return -1;
     }
-    if (setup_lapic(vcpu) < 0) {
+    int khz = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
+    vcpu->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
+    /* In user mode the LAPIC is ember's (irq/lapic.c), set up by its model. */
+    if (vm->irq.mode != IRQCHIP_USER && setup_lapic(vcpu) < 0) {
         log_error("vcpu %d: cannot set up the local APIC: %s", vcpu->id, strerror(errno));
         return -1;
     }
-    /* Only the boot vCPU starts at the kernel entry; the others wait in KVM
-     * for INIT/SIPI from the guest, as on real hardware. */
+    /* Only the boot vCPU starts at the kernel entry; the others wait (in
+     * KVM, or in ember in user mode) for INIT/SIPI from the guest, as on
+     * real hardware. */
     if (vcpu->id == 0 && setup_entry_state(vcpu, entry) < 0) {
         log_error("vcpu 0: cannot set the boot entry state: %s", strerror(errno));
         return -1;
@@ -294,6 +322,8 @@ static void handle_io(struct vcpu *vcpu)
 static void handle_mmio(struct vcpu *vcpu)
 {
     struct kvm_run *run = vcpu->run;
+    if (vcpu_irq_mmio(vcpu))
+        return;
     uint32_t len = run->mmio.len > 8 ? 8 : run->mmio.len;
     if (run->mmio.is_write)
         io_bus_write(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
@@ -337,11 +367,14 @@ static void handle_exit(struct vcpu *vcpu)
     case KVM_EXIT_IOAPIC_EOI: /* split irqchip: a level-triggered IOAPIC vector was EOIed */
         irq_chip_eoi(&vcpu->vm->irq, run->eoi.vector);
         break;
-    case KVM_EXIT_HLT:
-        /* Only seen without an in-kernel LAPIC: nothing can wake this vCPU. */
-        atomic_store(&vcpu->state, VCPU_HALTED);
-        vm_request_stop(vcpu->vm, VM_STOP_ERROR, "vcpu %d: halted with no interrupt controller to wake it",
-                        vcpu->id);
+    case KVM_EXIT_HLT: /* user irqchip: the LAPIC is ember's, so is the wait */
+        vcpu_irq_halt(vcpu);
+        break;
+    case KVM_EXIT_IRQ_WINDOW_OPEN: /* the guest can take the interrupt ember holds: next entry injects */
+        break;
+    case KVM_EXIT_X86_RDMSR:
+    case KVM_EXIT_X86_WRMSR:
+        vcpu_irq_msr(vcpu);
         break;
     case KVM_EXIT_SHUTDOWN:
         /* A triple fault: a PC resets. Linux uses it as its last reboot method. */
@@ -366,12 +399,12 @@ static void handle_exit(struct vcpu *vcpu)
     }
 }
 
-void vcpu_answer_probe(struct vcpu *vcpu, unsigned probe)
+void vcpu_answer_probe(struct vcpu *vcpu, unsigned probe, int known)
 {
     struct kvm_mp_state mp;
     struct kvm_regs regs;
-    bool parked = false;
-    if (ioctl(vcpu->fd, KVM_GET_MP_STATE, &mp) == 0) {
+    bool parked = known > 0;
+    if (known < 0 && ioctl(vcpu->fd, KVM_GET_MP_STATE, &mp) == 0) {
         if (mp.mp_state == KVM_MP_STATE_UNINITIALIZED || mp.mp_state == KVM_MP_STATE_INIT_RECEIVED)
             parked = true; /* an AP the guest never started */
         else if (mp.mp_state == KVM_MP_STATE_HALTED && ioctl(vcpu->fd, KVM_GET_REGS, &regs) == 0)
@@ -396,14 +429,19 @@ static void *vcpu_thread(void *arg)
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
     atomic_store(&vcpu->state, VCPU_RUNNING);
+    /* With ember's LAPIC, a vCPU running guest code is never parked: HLT and
+     * the wait for SIPI happen in ember, which answers probes there. */
+    int known_parked = vcpu->vm->irq.mode == IRQCHIP_USER ? 0 : -1;
     while (!vm_stopping(vcpu->vm)) {
+        if (vcpu_irq_prepare(vcpu) < 0)
+            break;
         if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 vcpu->run->immediate_exit = 0;
                 atomic_fetch_add_explicit(&vcpu->exits[KVM_EXIT_INTR], 1, memory_order_relaxed);
                 unsigned probe = atomic_load(&vcpu->vm->stop_probe);
                 if (probe != atomic_load(&vcpu->probe_answered))
-                    vcpu_answer_probe(vcpu, probe);
+                    vcpu_answer_probe(vcpu, probe, known_parked);
                 continue;
             }
             atomic_store(&vcpu->state, VCPU_RUNNING);

@@ -39,10 +39,16 @@ struct vcpu {
      * was then parked for good: halted with interrupts off, or never started. */
     atomic_uint probe_answered;
     atomic_bool parked;
+    /* Split/user irqchip (cpu/interrupts.c): signalled when an interrupt or
+     * event arrives for this vCPU while it sleeps in ember (HLT, or waiting
+     * for a start-up IPI). */
+    int wake_fd;
+    uint32_t tsc_khz;       /* the guest TSC rate, for the TSC-deadline timer */
 };
 
-/* Answers a pending stop probe from the vCPU's own thread (called after a kick). */
-void vcpu_answer_probe(struct vcpu *vcpu, unsigned probe);
+/* Answers a pending stop probe from the vCPU's own thread (called after a
+ * kick). parked: 1 or 0 when the caller knows, -1 to ask KVM's MP state. */
+void vcpu_answer_probe(struct vcpu *vcpu, unsigned probe, int parked);
 
 const char *vcpu_state_name(enum vcpu_state s);
 const char *vcpu_exit_reason_name(unsigned reason);
@@ -54,6 +60,9 @@ int vcpu_configure(struct vcpu *vcpu, const struct boot_entry *entry);
 int vcpu_start(struct vcpu *vcpu);
 /* Interrupts KVM_RUN (or the next entry) on that vCPU's thread. */
 void vcpu_kick(struct vcpu *vcpu);
+/* An interrupt or event is pending for the vCPU: wake it if it sleeps in
+ * ember, kick it out of KVM_RUN if it runs guest code. */
+void vcpu_wake(struct vcpu *vcpu);
 /* Installs the kick signal handler; call once before starting vCPUs. */
 int vcpu_signals_init(void);
 int vcpu_kick_signal(void);

@@ -20,12 +20,82 @@ int irqchip_mode_parse(const char *s, enum irqchip_mode *out)
         *out = IRQCHIP_KERNEL;
     else if (!strcmp(s, "split"))
         *out = IRQCHIP_SPLIT;
+    else if (!strcmp(s, "user"))
+        *out = IRQCHIP_USER;
     else
         return -1;
     return 0;
 }
 
-const char *irqchip_mode_name(enum irqchip_mode mode) { return mode == IRQCHIP_SPLIT ? "split" : "kernel"; }
+const char *irqchip_mode_name(enum irqchip_mode mode)
+{
+    return mode == IRQCHIP_SPLIT ? "split" : mode == IRQCHIP_USER ? "user" : "kernel";
+}
+
+static void wake_cpu(struct irq_chip *chip, int cpu)
+{
+    if (chip->wake_cpu)
+        chip->wake_cpu(chip->wake_ctx, cpu);
+}
+
+/* --- user mode: the APIC bus between the IOAPIC and the LAPICs ----------------- */
+
+/* One message to the LAPICs: destination shorthand (0 none, 1 self, 2 all,
+ * 3 all but self), destination and mode, delivery mode, vector, trigger. A
+ * lowest-priority message goes to the first LAPIC it selects. */
+static void apic_bus_send(struct irq_chip *chip, struct lapic *from, unsigned shorthand, uint32_t dest, bool logical,
+                          unsigned mode, uint8_t vector, bool level)
+{
+    for (int i = 0; i < chip->ncpus; i++) {
+        struct lapic *l = &chip->lapics[i];
+        bool hit;
+        switch (shorthand) {
+        case 1: hit = l == from; break;
+        case 2: hit = true; break;
+        case 3: hit = l != from; break;
+        default: hit = lapic_matches(l, dest, logical); break;
+        }
+        if (!hit)
+            continue;
+        lapic_deliver(l, mode, vector, level);
+        if (mode == APIC_DM_LOWEST)
+            break;
+    }
+}
+
+static void user_send_msi(void *ctx, uint64_t address, uint32_t data)
+{
+    struct irq_chip *chip = ctx;
+    if ((address & 0xfff00000ULL) != LAPIC_DEFAULT_BASE) {
+        log_warn("irqchip: MSI to 0x%llx is not an APIC message; dropped", (unsigned long long)address);
+        return;
+    }
+    apic_bus_send(chip, NULL, 0, (uint32_t)(address >> 12) & 0xff, address & 4, (data >> 8) & 7,
+                  (uint8_t)data, data & (1u << 15));
+}
+
+static void lapic_send_ipi(void *ctx, struct lapic *from, uint32_t icr_lo, uint32_t dest)
+{
+    struct irq_lapic_slot *slot = ctx;
+    apic_bus_send(slot->chip, from, (icr_lo >> 18) & 3, dest, icr_lo & (1u << 11), (icr_lo >> 8) & 7,
+                  (uint8_t)icr_lo, icr_lo & LAPIC_LVT_LEVEL);
+}
+
+static void lapic_eoi_hook(void *ctx, uint8_t vector) { ioapic_eoi(&((struct irq_lapic_slot *)ctx)->chip->ioapic, vector); }
+
+static void lapic_arm_timer(void *ctx, uint64_t deadline_ns)
+{
+    struct irq_lapic_slot *slot = ctx;
+    struct itimerspec its = {.it_value = {.tv_sec = (time_t)(deadline_ns / 1000000000ULL),
+                                          .tv_nsec = (long)(deadline_ns % 1000000000ULL)}};
+    timerfd_settime(slot->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void lapic_notify(void *ctx)
+{
+    struct irq_lapic_slot *slot = ctx;
+    wake_cpu(slot->chip, slot->cpu);
+}
 
 /* --- split mode: the IOAPIC's messages and KVM's routes -------------------- */
 
@@ -108,34 +178,55 @@ static void split_pit_write(void *o, uint64_t off, const uint8_t *d, uint32_t si
 
 static const struct bus_device_ops split_pit_ops = {.name = "pit-8254", .read = split_pit_read, .write = split_pit_write};
 
+/* The 8259's INT output. In user mode every CPU whose LAPIC takes ExtINT is
+ * told; in split mode KVM's LAPICs decide, and the PC wiring (virtual-wire
+ * mode, LINT0 of the boot CPU) makes that vCPU 0. */
 static void pic_output(void *ctx, int level)
 {
-    static bool warned;
-    (void)ctx;
-    if (level && !warned) {
-        warned = true;
-        log_warn("irqchip: the guest unmasked an 8259 interrupt; split mode does not deliver ExtINT yet");
-    }
+    struct irq_chip *chip = ctx;
+    __atomic_store_n(&chip->extint_level, level, __ATOMIC_RELEASE);
+    if (!level)
+        return;
+    if (chip->mode == IRQCHIP_SPLIT)
+        wake_cpu(chip, 0);
+    else
+        for (int i = 0; i < chip->ncpus; i++)
+            if (lapic_accepts_extint(&chip->lapics[i]))
+                wake_cpu(chip, i);
 }
 
-/* Channel 0 of the PIT drives IRQ 0: sleep until its output next rises. */
-static void *pit_timer_thread(void *arg)
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* The timer thread: channel 0 of the PIT drives IRQ 0 (sleep until its
+ * output next rises), and in user mode each LAPIC's timerfd fires its timer. */
+static void *timer_thread(void *arg)
 {
     struct irq_chip *chip = arg;
-    pthread_setname_np(pthread_self(), "ember-pit");
+    pthread_setname_np(pthread_self(), "ember-timers");
+    int nlapic = chip->mode == IRQCHIP_USER ? chip->ncpus : 0;
+    struct pollfd *p = calloc((size_t)(2 + nlapic), sizeof(*p));
+    if (!p) {
+        log_error("irqchip: out of memory for the timer thread");
+        return NULL;
+    }
+    p[0] = (struct pollfd){.fd = chip->timer_fd, .events = POLLIN};
+    p[1] = (struct pollfd){.fd = chip->wake_fd, .events = POLLIN};
+    for (int i = 0; i < nlapic; i++)
+        p[2 + i] = (struct pollfd){.fd = chip->slots[i].timer_fd, .events = POLLIN};
     while (__atomic_load_n(&chip->timer_running, __ATOMIC_ACQUIRE)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-        uint64_t next = pit_next_irq_ns(&chip->pit, now);
+        uint64_t next = pit_next_irq_ns(&chip->pit, monotonic_ns());
         struct itimerspec its = {0};
         if (next != UINT64_MAX) {
             its.it_value.tv_sec = (time_t)(next / 1000000000ULL);
             its.it_value.tv_nsec = (long)(next % 1000000000ULL);
         }
         timerfd_settime(chip->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
-        struct pollfd p[2] = {{.fd = chip->timer_fd, .events = POLLIN}, {.fd = chip->wake_fd, .events = POLLIN}};
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
+        if (poll(p, (nfds_t)(2 + nlapic), -1) < 0 && errno != EINTR)
             break;
         uint64_t v;
         if (p[1].revents & POLLIN) {
@@ -144,18 +235,71 @@ static void *pit_timer_thread(void *arg)
         }
         if ((p[0].revents & POLLIN) && read(chip->timer_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
             irq_line_pulse(chip, 0);
+        for (int i = 0; i < nlapic; i++)
+            if ((p[2 + i].revents & POLLIN) && read(p[2 + i].fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+                lapic_timer_expired(&chip->lapics[i], monotonic_ns());
     }
+    free(p);
     return NULL;
 }
 
 /* --- creation ---------------------------------------------------------------- */
 
-int irq_chip_create(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, struct io_bus *pio, struct io_bus *mmio,
-                    uint8_t ioapic_id)
+/* User mode: the APIC base and TSC-deadline MSRs (through a filter) and the
+ * x2APIC MSRs (which KVM rejects without its LAPIC) exit to ember. */
+static bool enable_user_msrs(int vm_fd)
+{
+    if (kvm_check_extension(vm_fd, KVM_CAP_X86_USER_SPACE_MSR) <= 0 ||
+        kvm_check_extension(vm_fd, KVM_CAP_X86_MSR_FILTER) <= 0)
+        return false;
+    struct kvm_enable_cap cap = {.cap = KVM_CAP_X86_USER_SPACE_MSR,
+                                 .args = {KVM_MSR_EXIT_REASON_FILTER | KVM_MSR_EXIT_REASON_INVAL}};
+    if (ioctl(vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+        return false;
+    static uint8_t deny = 0; /* a clear bit: the access exits to user space */
+    struct kvm_msr_filter filter = {.flags = KVM_MSR_FILTER_DEFAULT_ALLOW};
+    filter.ranges[0] = (struct kvm_msr_filter_range){
+        .flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE, .nmsrs = 1, .base = MSR_IA32_APICBASE, .bitmap = &deny};
+    filter.ranges[1] = (struct kvm_msr_filter_range){
+        .flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE, .nmsrs = 1, .base = MSR_IA32_TSC_DEADLINE, .bitmap = &deny};
+    return ioctl(vm_fd, KVM_X86_SET_MSR_FILTER, &filter) == 0;
+}
+
+static int create_lapics(struct irq_chip *chip)
+{
+    chip->lapics = calloc((size_t)chip->ncpus, sizeof(*chip->lapics));
+    chip->slots = calloc((size_t)chip->ncpus, sizeof(*chip->slots));
+    if (!chip->lapics || !chip->slots) {
+        log_error("irqchip: out of memory for %d LAPICs", chip->ncpus);
+        return -1;
+    }
+    for (int i = 0; i < chip->ncpus; i++)
+        chip->slots[i] = (struct irq_lapic_slot){.chip = chip, .cpu = i, .timer_fd = -1};
+    for (int i = 0; i < chip->ncpus; i++) {
+        struct irq_lapic_slot *slot = &chip->slots[i];
+        slot->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (slot->timer_fd < 0) {
+            log_error("irqchip: timerfd for LAPIC %d: %s", i, strerror(errno));
+            return -1;
+        }
+        struct lapic_hooks hooks = {.send_ipi = lapic_send_ipi, .eoi = lapic_eoi_hook, .arm_timer = lapic_arm_timer,
+                                    .notify = lapic_notify, .ctx = slot};
+        lapic_init(&chip->lapics[i], (uint32_t)i, i == 0, &hooks);
+    }
+    chip->user_msrs = enable_user_msrs(chip->vm_fd);
+    if (!chip->user_msrs)
+        log_info("--irqchip user: the host's KVM cannot send MSR accesses to ember "
+                 "(KVM_CAP_X86_USER_SPACE_MSR/KVM_CAP_X86_MSR_FILTER); x2APIC and the TSC-deadline timer are not offered");
+    return 0;
+}
+
+int irq_chip_create(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, int ncpus, struct io_bus *pio,
+                    struct io_bus *mmio, uint8_t ioapic_id)
 {
     memset(chip, 0, sizeof(*chip));
     chip->mode = mode;
     chip->vm_fd = vm_fd;
+    chip->ncpus = ncpus;
     chip->timer_fd = chip->wake_fd = -1;
     if (mode == IRQCHIP_KERNEL) {
         if (ioctl(vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
@@ -171,14 +315,16 @@ int irq_chip_create(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, st
         }
         return 0;
     }
-    if (kvm_check_extension(vm_fd, KVM_CAP_SPLIT_IRQCHIP) <= 0) {
-        log_error("--irqchip split: the host's KVM lacks KVM_CAP_SPLIT_IRQCHIP");
-        return -1;
-    }
-    struct kvm_enable_cap cap = {.cap = KVM_CAP_SPLIT_IRQCHIP, .args = {IOAPIC_PINS}};
-    if (ioctl(vm_fd, KVM_ENABLE_CAP, &cap) < 0) {
-        log_error("--irqchip split: enabling KVM_CAP_SPLIT_IRQCHIP failed: %s", strerror(errno));
-        return -1;
+    if (mode == IRQCHIP_SPLIT) {
+        if (kvm_check_extension(vm_fd, KVM_CAP_SPLIT_IRQCHIP) <= 0) {
+            log_error("--irqchip split: the host's KVM lacks KVM_CAP_SPLIT_IRQCHIP");
+            return -1;
+        }
+        struct kvm_enable_cap cap = {.cap = KVM_CAP_SPLIT_IRQCHIP, .args = {IOAPIC_PINS}};
+        if (ioctl(vm_fd, KVM_ENABLE_CAP, &cap) < 0) {
+            log_error("--irqchip split: enabling KVM_CAP_SPLIT_IRQCHIP failed: %s", strerror(errno));
+            return -1;
+        }
     }
     chip->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
     chip->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -186,12 +332,16 @@ int irq_chip_create(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, st
         log_error("irqchip: timerfd/eventfd: %s", strerror(errno));
         return -1;
     }
-    ioapic_init(&chip->ioapic, ioapic_id, split_send_msi, chip);
+    if (mode == IRQCHIP_USER && create_lapics(chip) < 0)
+        return -1;
+    ioapic_init(&chip->ioapic, ioapic_id, mode == IRQCHIP_USER ? user_send_msi : split_send_msi, chip);
     pic_init(&chip->pic, pic_output, chip);
     pit_init(&chip->pit, NULL);
     for (int i = 0; i < IOAPIC_PINS; i++)
         chip->routes[i] = IOAPIC_RTE_MASKED;
-    if (io_bus_register(mmio, LAYOUT_IOAPIC, IOAPIC_MMIO_SIZE, &split_ioapic_ops, chip) < 0 ||
+    const struct bus_device_ops *ioapic_ops = mode == IRQCHIP_USER ? &ioapic_mmio_ops : &split_ioapic_ops;
+    void *ioapic_ctx = mode == IRQCHIP_USER ? (void *)&chip->ioapic : chip;
+    if (io_bus_register(mmio, LAYOUT_IOAPIC, IOAPIC_MMIO_SIZE, ioapic_ops, ioapic_ctx) < 0 ||
         io_bus_register(pio, 0x20, 2, &pic_master_ops, &chip->pic) < 0 ||
         io_bus_register(pio, 0xa0, 2, &pic_slave_ops, &chip->pic) < 0 ||
         io_bus_register(pio, 0x4d0, 2, &pic_elcr_ops, &chip->pic) < 0 ||
@@ -201,12 +351,34 @@ int irq_chip_create(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, st
     return 0;
 }
 
+void irq_chip_destroy(struct irq_chip *chip)
+{
+    if (chip->lapics) {
+        for (int i = 0; i < chip->ncpus; i++)
+            lapic_destroy(&chip->lapics[i]);
+        free(chip->lapics);
+    }
+    if (chip->slots) {
+        for (int i = 0; i < chip->ncpus; i++)
+            if (chip->slots[i].timer_fd >= 0)
+                close(chip->slots[i].timer_fd);
+        free(chip->slots);
+    }
+    chip->lapics = NULL;
+    chip->slots = NULL;
+    if (chip->timer_fd >= 0)
+        close(chip->timer_fd);
+    if (chip->wake_fd >= 0)
+        close(chip->wake_fd);
+    chip->timer_fd = chip->wake_fd = -1;
+}
+
 int irq_chip_start(struct irq_chip *chip)
 {
-    if (chip->mode != IRQCHIP_SPLIT)
+    if (chip->mode == IRQCHIP_KERNEL)
         return 0;
     __atomic_store_n(&chip->timer_running, 1, __ATOMIC_RELEASE);
-    int r = pthread_create(&chip->timer_thread, NULL, pit_timer_thread, chip);
+    int r = pthread_create(&chip->timer_thread, NULL, timer_thread, chip);
     if (r != 0) {
         chip->timer_running = 0;
         log_error("irqchip: cannot start the PIT timer thread: %s", strerror(r));
@@ -217,21 +389,18 @@ int irq_chip_start(struct irq_chip *chip)
 
 void irq_chip_stop(struct irq_chip *chip)
 {
-    if (chip->mode != IRQCHIP_SPLIT || !chip->timer_running)
+    if (chip->mode == IRQCHIP_KERNEL || !chip->timer_running)
         return;
     __atomic_store_n(&chip->timer_running, 0, __ATOMIC_RELEASE);
     uint64_t one = 1;
     ssize_t r = write(chip->wake_fd, &one, sizeof(one));
     (void)r;
     pthread_join(chip->timer_thread, NULL);
-    close(chip->timer_fd);
-    close(chip->wake_fd);
-    chip->timer_fd = chip->wake_fd = -1;
 }
 
 int irq_line_set(struct irq_chip *chip, uint32_t gsi, int level)
 {
-    if (chip->mode == IRQCHIP_SPLIT) {
+    if (chip->mode != IRQCHIP_KERNEL) {
         ioapic_set_line(&chip->ioapic, gsi, level);
         if (gsi < 16)
             pic_set_irq(&chip->pic, gsi, level);
@@ -250,6 +419,15 @@ int irq_line_pulse(struct irq_chip *chip, uint32_t gsi)
     if (irq_line_set(chip, gsi, 1) < 0)
         return -1;
     return irq_line_set(chip, gsi, 0);
+}
+
+int irq_send_msi(struct irq_chip *chip, uint64_t address, uint32_t data)
+{
+    if (chip->mode == IRQCHIP_USER)
+        user_send_msi(chip, address, data);
+    else
+        split_send_msi(chip, address, data);
+    return 0;
 }
 
 void irq_chip_eoi(struct irq_chip *chip, uint8_t vector)

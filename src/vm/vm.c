@@ -53,6 +53,9 @@ static size_t console_to_com1(void *ctx, const uint8_t *buf, size_t len)
 
 static void console_quit(void *ctx) { vm_request_stop(ctx, VM_STOP_USER, "quit from the console (Ctrl-A x)"); }
 
+/* An interrupt or IPI for a vCPU whose interrupts ember injects (split and user modes). */
+static void wake_vcpu(void *ctx, int cpu) { vcpu_wake(&((struct vm *)ctx)->vcpus[cpu]); }
+
 static int create_devices(struct vm *vm)
 {
     struct uart_backend com1 = {.transmit = com1_transmit, .set_irq = com1_set_irq, .rx_space = com1_rx_space, .ctx = vm};
@@ -80,6 +83,7 @@ int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg
     vm->kvm = kvm;
     vm->fd = -1;
     vm->stop_efd = -1;
+    vm->irq.timer_fd = vm->irq.wake_fd = -1; /* irq_chip_destroy() is safe before irq_chip_create() */
     vm->ncpus = cfg->ncpus;
     pthread_mutex_init(&vm->stop_lock, NULL);
     io_bus_init(&vm->pio, "pio");
@@ -101,7 +105,8 @@ int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg
         return -1;
     }
     /* The IOAPIC's id follows the CPUs' APIC ids, as the MP table and MADT say. */
-    if (irq_chip_create(&vm->irq, vm->fd, cfg->irqchip, &vm->pio, &vm->mmio, (uint8_t)(cfg->ncpus & 0xf)) < 0)
+    if (irq_chip_create(&vm->irq, vm->fd, cfg->irqchip, cfg->ncpus, &vm->pio, &vm->mmio,
+                        (uint8_t)(cfg->ncpus & 0xf)) < 0)
         return -1;
     if (guest_memory_init(&vm->mem, cfg->ram_size) < 0 || guest_memory_register(&vm->mem, vm->fd) < 0)
         return -1;
@@ -117,11 +122,13 @@ int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg
         return -1;
     }
     for (int i = 0; i < cfg->ncpus; i++)
-        vm->vcpus[i].fd = -1;
+        vm->vcpus[i].fd = vm->vcpus[i].wake_fd = -1;
     for (int i = 0; i < cfg->ncpus; i++) {
         if (vcpu_create(&vm->vcpus[i], vm, i) < 0 || vcpu_configure(&vm->vcpus[i], &vm->entry) < 0)
             return -1;
     }
+    vm->irq.wake_ctx = vm;
+    vm->irq.wake_cpu = wake_vcpu;
     return 0;
 }
 
@@ -162,8 +169,12 @@ static void vm_log_exit_counters(struct vm *vm)
         }
         log_debug("%s", line);
     }
-    if (vm->irq.mode == IRQCHIP_SPLIT) {
+    if (vm->irq.mode != IRQCHIP_KERNEL) {
         char dump[4096];
+        for (int i = 0; vm->irq.lapics && i < vm->ncpus; i++) {
+            lapic_dump(&vm->irq.lapics[i], dump, sizeof(dump));
+            log_debug_lines(dump);
+        }
         ioapic_dump(&vm->irq.ioapic, dump, sizeof(dump));
         log_debug_lines(dump);
         pic_dump(&vm->irq.pic, dump, sizeof(dump));
@@ -287,6 +298,7 @@ void vm_destroy(struct vm *vm)
         vm->vcpus = NULL;
     }
     console_close(&vm->console);
+    irq_chip_destroy(&vm->irq);
     guest_memory_free(&vm->mem);
     io_bus_destroy(&vm->pio);
     io_bus_destroy(&vm->mmio);

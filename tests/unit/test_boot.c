@@ -257,7 +257,7 @@ TEST(cpuid_sets_apic_id_topology_and_masks)
     sup->entries[2] = (struct kvm_cpuid_entry2){.function = 0xb, .index = 1};
     sup->entries[3] = (struct kvm_cpuid_entry2){.function = 0x80000001, .ecx = 1u << 2};
     sup->entries[4] = (struct kvm_cpuid_entry2){.function = 0xa, .eax = 0x12345678};
-    struct kvm_cpuid2 *c = cpuid_for_vcpu(sup, 3, 4);
+    struct kvm_cpuid2 *c = cpuid_for_vcpu(sup, 3, 4, CPUID_APIC_KVM);
     CHECK(c != NULL);
     CHECK_EQ(c->entries[0].ebx >> 24, 3);
     CHECK_EQ((c->entries[0].ebx >> 16) & 0xff, 4);
@@ -275,7 +275,33 @@ TEST(cpuid_sets_apic_id_topology_and_masks)
     free(sup);
 }
 
+/* With ember's LAPIC, CPUID must not promise what only KVM's LAPIC does. */
+TEST(cpuid_for_user_lapic_hides_kvm_lapic_features)
+{
+    struct kvm_cpuid2 *sup = calloc(1, sizeof(*sup) + 2 * sizeof(sup->entries[0]));
+    sup->nent = 2;
+    sup->entries[0] = (struct kvm_cpuid_entry2){.function = 1, .ecx = (1u << 21) | (1u << 24)};
+    sup->entries[1] = (struct kvm_cpuid_entry2){.function = 0x40000001, .eax = 0xffff};
+    struct kvm_cpuid2 *k = cpuid_for_vcpu(sup, 0, 1, CPUID_APIC_KVM);
+    struct kvm_cpuid2 *u = cpuid_for_vcpu(sup, 0, 1, CPUID_APIC_USER);
+    struct kvm_cpuid2 *m = cpuid_for_vcpu(sup, 0, 1, CPUID_APIC_USER_NO_MSRS);
+    CHECK_EQ(k->entries[1].eax, 0xffff);
+    CHECK(!(u->entries[1].eax & (1u << 6)));  /* PV EOI */
+    CHECK(!(u->entries[1].eax & (1u << 7)));  /* PV unhalt */
+    CHECK(!(u->entries[1].eax & (1u << 11))); /* PV send IPI */
+    CHECK(u->entries[1].eax & 1);             /* kvmclock stays */
+    CHECK(u->entries[0].ecx & (1u << 21));    /* x2APIC, through MSR exits */
+    CHECK(u->entries[0].ecx & (1u << 24));    /* TSC deadline, through MSR exits */
+    CHECK(!(m->entries[0].ecx & (1u << 21)));
+    CHECK(!(m->entries[0].ecx & (1u << 24)));
+    free(k);
+    free(u);
+    free(m);
+    free(sup);
+}
+
 RUN_TESTS(CASE(bzimage_loads_payload_zero_page_cmdline_initrd_e820), CASE(bzimage_rejects_truncated_old_and_32bit_only),
           CASE(bzimage_cmdline_limit_and_memory_limits), CASE(pvh_loads_segments_and_start_info),
           CASE(pvh_rejects_missing_note_bad_segments_and_foreign_elves),
-          CASE(mptable_lists_every_cpu_with_valid_checksums), CASE(cpuid_sets_apic_id_topology_and_masks))
+          CASE(mptable_lists_every_cpu_with_valid_checksums), CASE(cpuid_sets_apic_id_topology_and_masks),
+          CASE(cpuid_for_user_lapic_hides_kvm_lapic_features))

@@ -273,10 +273,30 @@ static void idt_build(void)
     idt_ready = true;
 }
 
-u32 lapic_read(u32 reg) { return mmio_read32(LAPIC_BASE + reg); }
-void lapic_write(u32 reg, u32 v) { mmio_write32(LAPIC_BASE + reg, v); }
-u32 lapic_id(void) { return lapic_read(0x20) >> 24; }
+static volatile bool x2apic_on;
+void lapic_use_x2apic(void) { x2apic_on = true; }
+u32 lapic_read(u32 reg) { return x2apic_on ? (u32)rdmsr(0x800 + (reg >> 4)) : mmio_read32(LAPIC_BASE + reg); }
+void lapic_write(u32 reg, u32 v)
+{
+    if (x2apic_on)
+        wrmsr(0x800 + (reg >> 4), v);
+    else
+        mmio_write32(LAPIC_BASE + reg, v);
+}
+u32 lapic_id(void) { return x2apic_on ? lapic_read(0x20) : lapic_read(0x20) >> 24; }
 void lapic_eoi(void) { lapic_write(0xb0, 0); }
+
+void lapic_send_ipi(u32 dest, u32 icr_low)
+{
+    if (x2apic_on) {
+        wrmsr(0x830, ((u64)dest << 32) | icr_low); /* one 64-bit ICR */
+        return;
+    }
+    lapic_write(0x310, dest << 24);
+    lapic_write(0x300, icr_low);
+    for (int i = 0; i < 100000 && (lapic_read(0x300) & (1u << 12)); i++)
+        cpu_relax();
+}
 
 void cpu_init(int index)
 {
@@ -319,6 +339,10 @@ void isr_dispatch(struct isr_frame *f)
 {
     if (f->vector == 6 && (f->cs & 3) == 3 && f->rip == (u64)user_exit_trap)
         resume_kernel(cpu_areas[lapic_id()].pc.saved_rsp, f->rdi);
+    if (f->vector < 32 && handlers[f->vector]) { /* an expected exception or NMI */
+        handlers[f->vector](f);
+        return;
+    }
     if (f->vector < 32) {
         kprintf("FAIL exception %u error 0x%lx at rip 0x%lx cs 0x%lx\n", (unsigned)f->vector, f->error, f->rip, f->cs);
         poweroff();

@@ -30,6 +30,13 @@ static inline u32 mmio_read32(u64 addr) { return *(volatile u32 *)addr; }
 static inline void mmio_write32(u64 addr, u32 v) { *(volatile u32 *)addr = v; }
 static inline u64 rdtsc(void) { u32 lo, hi; __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)); return ((u64)hi << 32) | lo; }
 static inline void cpu_relax(void) { __asm__ volatile("pause"); }
+static inline u64 rdmsr(u32 msr)
+{
+    u32 lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+    return ((u64)hi << 32) | lo;
+}
+static inline void wrmsr(u32 msr, u64 v) { __asm__ volatile("wrmsr" ::"c"(msr), "a"((u32)v), "d"((u32)(v >> 32))); }
 static inline void cpuid(u32 leaf, u32 sub, u32 *a, u32 *b, u32 *c, u32 *d)
 {
     __asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
@@ -73,6 +80,10 @@ u32 lapic_id(void);
 void lapic_eoi(void);
 void lapic_write(u32 reg, u32 v);
 u32 lapic_read(u32 reg);
+/* After this, the LAPIC helpers use the x2APIC MSRs instead of the MMIO page. */
+void lapic_use_x2apic(void);
+/* Sends an IPI: ICR low word and destination APIC id (8 or 32 bits). */
+void lapic_send_ipi(u32 dest, u32 icr_low);
 void ioapic_route(int pin, int vector, u32 dest_apic, bool level);
 void pic_mask_all(void);
 static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
@@ -97,5 +108,7 @@ void spin_unlock(spinlock_t *l);
 /* tests */
 void run_test(const char *name);
 void ap_test_main(int index);
+/* What each application processor runs once online (set before starting them). */
+extern void (*ap_work)(int index);
 
 #endif
