@@ -46,6 +46,7 @@ static void wake_cpu(struct irq_chip *chip, int cpu)
 static void apic_bus_send(struct irq_chip *chip, struct lapic *from, unsigned shorthand, uint32_t dest, bool logical,
                           unsigned mode, uint8_t vector, bool level)
 {
+    bool delivered = false;
     for (int i = 0; i < chip->ncpus; i++) {
         struct lapic *l = &chip->lapics[i];
         bool hit;
@@ -58,9 +59,15 @@ static void apic_bus_send(struct irq_chip *chip, struct lapic *from, unsigned sh
         if (!hit)
             continue;
         lapic_deliver(l, mode, vector, level);
+        delivered = true;
         if (mode == APIC_DM_LOWEST)
             break;
     }
+    /* A message to an APIC id that does not exist is lost, as on hardware;
+     * a guest doing it is confused, so say so once. */
+    if (!delivered && !__atomic_exchange_n(&chip->warned_no_destination, true, __ATOMIC_RELAXED))
+        log_warn("irqchip: interrupt vector 0x%02x to %s APIC destination 0x%x reaches no CPU; dropped (reported once)",
+                 vector, logical ? "logical" : "physical", dest);
 }
 
 static void user_send_msi(void *ctx, uint64_t address, uint32_t data)
@@ -302,6 +309,14 @@ int irq_chip_create(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, in
     chip->ncpus = ncpus;
     chip->timer_fd = chip->wake_fd = -1;
     if (mode == IRQCHIP_KERNEL) {
+        static const struct { long cap; const char *name; } caps[] = {
+            {KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"}, {KVM_CAP_PIT2, "KVM_CAP_PIT2"},
+            {KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING"}};
+        for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+            if (kvm_check_extension(vm_fd, caps[i].cap) <= 0) {
+                log_error("--irqchip kernel: the host's KVM lacks %s (try --irqchip user)", caps[i].name);
+                return -1;
+            }
         if (ioctl(vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
             log_error("irqchip: KVM_CREATE_IRQCHIP failed: %s", strerror(errno));
             return -1;
@@ -317,7 +332,11 @@ int irq_chip_create(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, in
     }
     if (mode == IRQCHIP_SPLIT) {
         if (kvm_check_extension(vm_fd, KVM_CAP_SPLIT_IRQCHIP) <= 0) {
-            log_error("--irqchip split: the host's KVM lacks KVM_CAP_SPLIT_IRQCHIP");
+            log_error("--irqchip split: the host's KVM lacks KVM_CAP_SPLIT_IRQCHIP (try --irqchip user)");
+            return -1;
+        }
+        if (kvm_check_extension(vm_fd, KVM_CAP_IRQ_ROUTING) <= 0) {
+            log_error("--irqchip split: the host's KVM lacks KVM_CAP_IRQ_ROUTING (try --irqchip user)");
             return -1;
         }
         struct kvm_enable_cap cap = {.cap = KVM_CAP_SPLIT_IRQCHIP, .args = {IOAPIC_PINS}};

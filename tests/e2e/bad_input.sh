@@ -44,8 +44,13 @@ poff=$(od -An -tu4 -j $((0x248)) -N4 "$TMP/corrupt-payload.bzImage" | tr -d ' ')
 printf '\xde\xad\xbe\xef\xde\xad\xbe\xef' | dd of="$TMP/corrupt-payload.bzImage" bs=1 seek=$((1024 + poff + 40)) conv=notrunc status=none
 bad "bzImage with a corrupt compressed payload" "cannot decompress its payload: gzip" run --kernel "$TMP/corrupt-payload.bzImage"
 bad "bad --decompress" "--decompress sideways" run --kernel $K --decompress sideways
-bad "unknown --irqchip mode" "--irqchip magic: expected kernel or split" run --kernel $K --irqchip magic
-bad "--irqchip user (not built yet)" "--irqchip user: .*not built yet" run --kernel $K --irqchip user
+bad "unknown --irqchip mode" "--irqchip magic: expected kernel, split or user" run --kernel $K --irqchip magic
+# A host KVM without a mode's capability (EMBER_KVM_HIDE_CAPS hides these
+# KVM_CAP_* numbers, as an older or different host would lack them).
+EMBER_KVM_HIDE_CAPS=121 bad "--irqchip split on a KVM without KVM_CAP_SPLIT_IRQCHIP" \
+    "--irqchip split: the host's KVM lacks KVM_CAP_SPLIT_IRQCHIP" run --kernel $K --irqchip split
+EMBER_KVM_HIDE_CAPS=33 bad "--irqchip kernel on a KVM without KVM_CAP_PIT2" \
+    "--irqchip kernel: the host's KVM lacks KVM_CAP_PIT2" run --kernel $K
 bad "initrd that is not cpio nor a ramdisk image" "initrd .*: not a cpio archive" run --kernel $K --initrd "$TMP/text"
 # The kit ELF claiming to be for another machine (e_machine = AArch64).
 cp $K "$TMP/aarch64.elf"

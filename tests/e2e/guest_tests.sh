@@ -29,6 +29,7 @@ run_serial_test() {
 INITRD_SIZE=1234567
 build/tools/mkpattern $INITRD_SIZE 77 >"$TMP/initrd.img"
 
+# The boot paths: a bzImage and a PVH ELF, 1 and 2 vCPUs, in the default mode.
 for fmt in bzImage elf; do
     K=$GUESTS/kit.$fmt
     for cpus in 1 2; do
@@ -41,20 +42,11 @@ for fmt in bzImage elf; do
         run_ember --kernel "$K" --cpus $cpus --cmdline "test=smp cpus=$cpus"
         expect "$tag smp: every vCPU starts and runs ring-3 code" 0 "$OFF" "^PASS smp" \
             "$((cpus - 1)) of $((cpus - 1)) application processors"
-
-        run_ember --kernel "$K" --cpus $cpus --cmdline "test=pit"
-        expect "$tag pit: PIT interrupts through IOAPIC and LAPIC" 0 "$OFF" "^PASS pit"
-
-        run_ember --kernel "$K" --cpus $cpus --cmdline "test=unclaimed"
-        expect "$tag unclaimed port and MMIO reads are all-ones" 0 "$OFF" "^PASS unclaimed"
     done
 
     run_ember --kernel "$K" --memory 4608 --cmdline "test=boot expect_mib=4608"
     expect "$fmt boot: 4.5 GiB, RAM split around the MMIO hole" 0 "$OFF" "^PASS boot" \
         "e820: 0x0000000100000000-0x000000015fffffff ram"
-
-    run_ember --kernel "$K" --cmdline "test=rtc"
-    expect "$fmt rtc: host date" 0 "$OFF" "^PASS rtc" "rtc: $(date -u +%Y-%m-%d)"
 
     run_ember --kernel "$K" --cmdline "test=cpuid"
     name="$fmt cpuid: hypervisor bit, KVM leaves, APIC id, VMX hidden"
@@ -66,52 +58,109 @@ for fmt in bzImage elf; do
     else
         fail "$name" "$(grep cpuid: "$TMP/out" | tr '\n' ' ')"
     fi
-
-    run_ember --kernel "$K" --cmdline "test=ring3 count=100000000"
-    expect "$fmt ring3: 1e8-iteration loop in guest ring 3" 0 "$OFF" "^PASS ring3"
-
-    run_ember --kernel "$K" --cmdline "test=poweroff"
-    expect "$fmt poweroff ends ember with status 0" 0 "guest powered off$"
-    run_ember --kernel "$K" --cmdline "test=reboot"
-    expect "$fmt i8042 reset ends ember as a reboot" 0 "guest rebooted$"
-    run_ember --kernel "$K" --cmdline "test=reboot-cf9"
-    expect "$fmt 0xCF9 reset ends ember as a reboot" 0 "guest rebooted$"
-    run_ember --kernel "$K" --cpus 2 --cmdline "test=halt"
-    expect "$fmt every vCPU halted with interrupts off ends ember as a power-off" 0 \
-        "guest halted every vCPU with interrupts off" "halt: cli; hlt"
-    run_ember --kernel "$K" --cmdline "test=panic"
-    expect "$fmt pvpanic write ends ember with status 3" 3 "error: guest kernel panicked$" "pvpanic: capabilities 0x3"
-    run_ember --kernel "$K" --cmdline "test=triplefault"
-    expect "$fmt triple fault ends ember as a reboot" 0 "guest rebooted \(triple fault"
-
-    run_serial_test --kernel "$K"
-    expect "$fmt serial: registers, loopback, polled and interrupt-driven input" 0 "$OFF" "^PASS serial" \
-        "echo\(polled\): hello" "echo\(irq\): world"
 done
 
-# --irqchip split: ember's own IOAPIC, PIC and PIT models, LAPICs in KVM.
-for fmt in bzImage elf; do
-    K=$GUESTS/kit.$fmt
-    run_ember -v --irqchip split --kernel "$K" --cmdline "test=pit"
-    expect "split irqchip, $fmt: PIT model -> timerfd -> IOAPIC model -> MSI -> LAPIC" 0 "$OFF" "^PASS pit"
-    if grep -qE "debug: +pin  0: vec 0x30 mode 0 dest 0 edge" "$TMP/err" && grep -q "debug: pic master: base" "$TMP/err"; then
-        pass "split irqchip, $fmt: --verbose dumps the IOAPIC and PIC state (pin 0 -> vector 0x30)"
-    else
-        fail "split irqchip, $fmt: chip state dump" "$(grep -c ioapic "$TMP/err") ioapic lines"
-    fi
-    run_ember --irqchip split --kernel "$K" --cpus 2 --cmdline "test=smp cpus=2"
-    expect "split irqchip, $fmt: 2 vCPUs via INIT/SIPI" 0 "$OFF" "^PASS smp" "1 of 1 application processors"
-    run_ember --irqchip split --kernel "$K" --cmdline "test=unclaimed"
-    expect "split irqchip, $fmt: unclaimed I/O (the chips' ports are claimed now)" 0 "$OFF" "^PASS unclaimed"
-    run_ember --irqchip split --kernel "$K" --cpus 2 --cmdline "test=halt"
-    expect "split irqchip, $fmt: every vCPU halted with IF=0 ends as a power-off" 0 "guest halted every vCPU"
-done
-for mode in kernel split; do
-    run_ember --irqchip $mode --kernel "$GUESTS/kit.elf" --cmdline "test=irqlat"
+# Every kit test in every irqchip mode, with 1 and 2 vCPUs:
+#   kernel: KVM's IOAPIC, PIC, PIT and LAPICs;
+#   split:  ember's IOAPIC, PIC and PIT models, KVM's LAPICs;
+#   user:   ember's LAPICs too, interrupts injected with KVM_INTERRUPT.
+K=$GUESTS/kit.elf
+for mode in kernel split user; do
+    for cpus in 1 2; do
+        tag="$mode/${cpus}cpu"
+        m="--irqchip $mode --kernel $K --cpus $cpus"
+        run_ember $m --initrd "$TMP/initrd.img" \
+            --cmdline "test=boot expect_mib=256 expect_initrd_size=$INITRD_SIZE initrd_seed=77"
+        expect "$tag boot: boot info, e820, initrd" 0 "$OFF" "^PASS boot" "initrd: 0 bytes differ"
+        run_ember $m --cmdline "test=smp cpus=$cpus"
+        expect "$tag smp: INIT/SIPI starts every vCPU, ring-3 work on each" 0 "$OFF" "^PASS smp" \
+            "$((cpus - 1)) of $((cpus - 1)) application processors"
+        run_ember $m --cmdline "test=pit"
+        expect "$tag pit: PIT -> IOAPIC -> LAPIC" 0 "$OFF" "^PASS pit"
+        run_ember $m --cmdline "test=extint"
+        expect "$tag extint: PIT -> 8259 -> LINT0 (ExtINT)" 0 "$OFF" "^PASS extint"
+        run_ember $m --cmdline "test=lapic-timer"
+        expect "$tag lapic-timer: one-shot, periodic, masked, TSC deadline" 0 "$OFF" "^PASS lapic-timer" \
+            "tsc-deadline (ok|not offered)"
+        run_ember $m --cmdline "test=ipi cpus=$cpus"
+        expect "$tag ipi: self, NMI, physical, all-but-self, logical" 0 "$OFF" "^PASS ipi" \
+            "$((cpus - 1)) AP\(s\) answered"
+        run_ember $m --cmdline "test=tpr"
+        expect "$tag tpr: TPR holds back a lower class, higher vector first" 0 "$OFF" "^PASS tpr"
+        name="$tag tpr: ISR and PPR show the vector in service"
+        if grep -q "in-service ppr 0x80 0x60 isr 1 1" "$TMP/out"; then
+            pass "$name"
+        elif [ "$IS_PVM" = yes ] && [ $mode != user ]; then
+            skip "$name" "host limited: PVM's in-kernel LAPIC shows no vector in service ($(grep in-service "$TMP/out"))"
+        else
+            fail "$name" "$(grep in-service "$TMP/out")"
+        fi
+        run_ember $m --cmdline "test=x2apic"
+        expect "$tag x2apic: APIC base MSR, x2APIC id, IPIs and timer through MSRs" 0 "$OFF" "^PASS x2apic"
+        run_ember $m --cmdline "test=nonsense"
+        expect "$tag nonsense programming (vector 3, APIC id 9, reserved modes) ignored, interrupts still work" 0 \
+            "$OFF" "^PASS nonsense"
+        run_ember $m --cmdline "test=unclaimed"
+        expect "$tag unclaimed port and MMIO reads are all-ones" 0 "$OFF" "^PASS unclaimed"
+        run_ember $m --cmdline "test=rtc"
+        expect "$tag rtc: host date" 0 "$OFF" "^PASS rtc" "rtc: $(date -u +%Y-%m-%d)"
+        run_ember $m --cmdline "test=ring3 count=20000000"
+        expect "$tag ring3: a loop in guest ring 3" 0 "$OFF" "^PASS ring3"
+        run_serial_test $m
+        expect "$tag serial: registers, loopback, polled and interrupt-driven input" 0 "$OFF" "^PASS serial" \
+            "echo\(polled\): hello" "echo\(irq\): world"
+        run_ember $m --cmdline "test=poweroff"
+        expect "$tag poweroff ends ember with status 0" 0 "guest powered off$"
+        run_ember $m --cmdline "test=reboot"
+        expect "$tag i8042 reset ends ember as a reboot" 0 "guest rebooted$"
+        run_ember $m --cmdline "test=reboot-cf9"
+        expect "$tag 0xCF9 reset ends ember as a reboot" 0 "guest rebooted$"
+        run_ember $m --cmdline "test=triplefault"
+        expect "$tag triple fault ends ember as a reboot" 0 "guest rebooted \(triple fault"
+        run_ember $m --cmdline "test=panic"
+        expect "$tag pvpanic write ends ember with status 3" 3 "error: guest kernel panicked$" "pvpanic: capabilities 0x3"
+        run_ember $m --cmdline "test=halt"
+        expect "$tag every vCPU halted with interrupts off ends ember as a power-off" 0 \
+            "guest halted every vCPU with interrupts off" "halt: cli; hlt"
+    done
+    run_ember -v --irqchip $mode --kernel "$K" --cmdline "test=irqlat"
     expect "$mode irqchip: 201 UART interrupts measured raise -> handler" 0 "$OFF" "^PASS irqlat" "irqlat: 201 interrupts, median [0-9]+"
 done
-run_serial_test --irqchip split --kernel "$GUESTS/kit.elf"
-expect "split irqchip: serial RX interrupt through the IOAPIC model" 0 "$OFF" "^PASS serial" "echo\(irq\): world"
+
+# --verbose dumps the state of ember's chips when the VM stops.
+run_ember -v --irqchip split --kernel "$K" --cmdline "test=pit"
+if grep -qE "debug: +pin  0: vec 0x30 mode 0 dest 0 edge" "$TMP/err" && grep -q "debug: pic master: base" "$TMP/err"; then
+    pass "split irqchip: --verbose dumps the IOAPIC and PIC state (pin 0 -> vector 0x30)"
+else
+    fail "split irqchip: chip state dump" "$(grep -c ioapic "$TMP/err") ioapic lines"
+fi
+run_ember -v --irqchip user --kernel "$K" --cpus 2 --cmdline "test=smp cpus=2"
+if grep -q "lapic 0: base 0xfee00000 (enabled) svr 0x1ff (on)" "$TMP/err" && grep -q "lapic 1: base" "$TMP/err" &&
+    grep -q "debug: ioapic id" "$TMP/err"; then
+    pass "user irqchip: --verbose dumps every LAPIC, the IOAPIC and the PIC"
+else
+    fail "user irqchip: chip state dump" "$(grep lapic "$TMP/err" | head -3 | tr '\n' '|')"
+fi
+# Without user-space MSR exits (an older KVM), user mode still runs, and
+# CPUID stops offering what needs them: x2APIC and the TSC-deadline timer.
+EMBER_KVM_HIDE_CAPS=188 run_ember --irqchip user --kernel "$K" --cmdline "test=x2apic"
+expect "user irqchip on a KVM without KVM_CAP_X86_USER_SPACE_MSR: runs, x2APIC not offered" 0 "$OFF" \
+    "^PASS x2apic" "x2apic: not offered by CPUID"
+EMBER_KVM_HIDE_CAPS=189 run_ember --irqchip user --kernel "$K" --cmdline "test=lapic-timer"
+expect "user irqchip on a KVM without KVM_CAP_X86_MSR_FILTER: LAPIC timer works, TSC deadline not offered" 0 "$OFF" \
+    "^PASS lapic-timer" "tsc-deadline not offered"
+# An idle guest in user mode halts in ember (KVM_EXIT_HLT) and keeps running.
+"$EMBER" run --irqchip user --kernel "$K" --cmdline "test=idle" </dev/null >"$TMP/raw" 2>"$TMP/err" &
+pid=$!
+sleep 2.5
+if kill -0 $pid 2>/dev/null; then
+    kill -TERM $pid
+    wait $pid
+    pass "user irqchip: an idle guest (sti; hlt) sleeps in ember and keeps running"
+else
+    wait $pid
+    fail "user irqchip: an idle guest keeps running" "ember ended by itself: $(tail -1 "$TMP/err")"
+fi
 
 # Host-side decompression: a bzImage whose payload is the kit ELF compressed
 # the way the kernel build compresses vmlinux, for every format.

@@ -18,6 +18,8 @@ mvm --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdli
 mvmpvh --kernel /microvm.vmlinux --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=poweroff"
 split --irqchip split --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.cmd=cat+/proc/interrupts ember.action=poweroff"
 mvmsplit --irqchip split --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=panic"
+user --irqchip user --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.cmd=cat+/proc/interrupts ember.action=poweroff"
+mvmuser --irqchip user --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.cmd=cat+/proc/interrupts ember.action=panic"
 noacpi --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=poweroff"
 noacpireboot --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=reboot"
 PLAN
@@ -93,6 +95,11 @@ has split "--irqchip split (ember's IOAPIC/PIC/PIT, KVM's LAPICs): Debian Linux 
     "L2: init reached" "L2: cpus online: 0-1" "IO-APIC" "=== END split status=0"
 has mvmsplit "--irqchip split, microVM kernel: /init with 2 vCPUs, panic ends ember with 3" \
     "L2: init reached" "L2: cpus online: 0-1" "ember: error: guest kernel panicked" "=== END mvmsplit status=3"
+has user "--irqchip user (every interrupt controller in ember, LAPICs too): Debian Linux reaches /init with 2 vCPUs; timer, IPIs and IO-APIC interrupts counted" \
+    "L2: init reached" "L2: cpus online: 0-1" "0: +[1-9][0-9]* +[0-9]+ +IO-APIC +0-edge +timer" "LOC: +[1-9][0-9]* +[1-9]" \
+    "CAL: +[0-9]+ +[0-9]+ +Function call" "=== END user status=0"
+has mvmuser "--irqchip user, microVM kernel: /init with 2 vCPUs, local timers on both, panic ends ember with 3" \
+    "L2: init reached" "L2: cpus online: 0-1" "LOC: +[1-9][0-9]* +[1-9]" "ember: error: guest kernel panicked" "=== END mvmuser status=3"
 has noacpi "acpi=off (MP table, 2 vCPUs): poweroff halts every CPU, ember ends it as a power-off with 0" \
     "L2: init reached" "L2: cpus online: 0-1" "ember: guest halted every vCPU with interrupts off" "=== END noacpi status=0"
 has noacpireboot "acpi=off: reboot (i8042 or triple fault) ends ember as a reboot with 0" \

@@ -646,6 +646,36 @@ static void test_extint(void)
     finish("extint");
 }
 
+/* A confused guest: nonsense programming of the IOAPIC and LAPIC must be
+ * ignored (logged by ember), and interrupts must keep working afterwards. */
+static void test_nonsense(void)
+{
+    set_irq_handler(0x30, timer_isr);
+    pic_mask_all();
+    ioapic_route(4, 5, lapic_id(), false);    /* vector below 16 */
+    outb(COM1 + 1, 0x02);                     /* the UART raises pin 4 */
+    outb(COM1 + 1, 0x00);
+    ioapic_route(4, 0x34, 9, false);          /* an APIC id no CPU has */
+    outb(COM1 + 1, 0x02);
+    outb(COM1 + 1, 0x00);
+    mmio_write32(IOAPIC_BASE, 0x10 + 4 * 2);  /* reserved delivery mode 3 */
+    mmio_write32(IOAPIC_BASE + 0x10, 0x334);
+    outb(COM1 + 1, 0x02);
+    outb(COM1 + 1, 0x00);
+    lapic_send_ipi(lapic_id(), 3);            /* an IPI with an illegal vector */
+    lapic_send_ipi(9, 0x50);                  /* to an APIC id no CPU has */
+    lapic_write(LAPIC_PPR, 0x12345678);       /* a read-only register */
+    lapic_write(0x3f0, 1);                    /* a reserved one */
+    ioapic_route(0, 0x30, lapic_id(), false); /* and still: PIT -> IOAPIC -> LAPIC */
+    outb(0x43, 0x34);
+    outb(0x40, 1193 & 0xff);
+    outb(0x40, 1193 >> 8);
+    CHECK(wait_for(&ticks, 5), "timer interrupts after the nonsense: %d", ticks);
+    outb(0x43, 0x30);
+    kprintf("nonsense: ignored; %d timer interrupts afterwards\n", ticks);
+    finish("nonsense");
+}
+
 /* x2APIC: enable through IA32_APIC_BASE, then the MSR interface. */
 static void test_x2apic(void)
 {
@@ -696,6 +726,7 @@ void run_test(const char *name)
         {"cpuid", test_cpuid}, {"unclaimed", test_unclaimed}, {"rtc", test_rtc}, {"pio", test_pio},
         {"ring3", test_ring3}, {"hello", test_hello}, {"irqlat", test_irqlat}, {"lapic-timer", test_lapic_timer},
         {"ipi", test_ipi}, {"tpr", test_tpr}, {"extint", test_extint}, {"x2apic", test_x2apic},
+        {"nonsense", test_nonsense},
     };
     if (!strncmp(name, "reboot", 7))
         reboot_i8042();
