@@ -52,7 +52,8 @@ static void usage(FILE *out)
             "usage and 3 when the guest kernel panics (pvpanic), with one line on stderr\n"
             "naming the problem.\n"
             "\n"
-            "Environment: EMBER_KVM_DEVICE=PATH uses PATH instead of /dev/kvm.\n",
+            "Environment: EMBER_KVM_DEVICE=PATH uses PATH instead of /dev/kvm;\n"
+            "EMBER_KVM_HIDE_CAPS=N[,N...] treats those KVM_CAP_* numbers as absent (testing).\n",
             DEFAULT_MEMORY_MIB);
 }
 
