@@ -19,8 +19,8 @@ OPT     := -O2
 endif
 CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc -pthread $(SANFLAGS) -MMD -MP
 LDFLAGS := -pthread $(SANFLAGS)
-# Kernel payload decompression (src/boot/decompress.c).
-LDLIBS  := -lz -lbz2 -llzma -llzo2 -llz4 -lzstd
+# Kernel payload decompression (src/boot/decompress.c); io_uring for virtio-blk.
+LDLIBS  := -lz -lbz2 -llzma -llzo2 -llz4 -lzstd -luring
 
 LIB_SRCS  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)

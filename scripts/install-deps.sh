@@ -10,8 +10,10 @@
 #   qemu-system-x86                 the KVM test bed (QEMU TCG emulating AMD-V) and the benchmarks' peer VMM
 #   busybox-static, cpio            the default Linux guest's initramfs and the test bed's outer one
 #   acpica-tools                    iasl, to disassemble ember's DSDT in a test
+#   liburing-dev                    virtio-blk's io_uring back-end
+#   e2fsprogs                       mkfs.ext4/debugfs: the disk images of the virtio-blk tests
 set -eu
-pkgs="gcc make libc6-dev binutils procps bsdutils zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev gzip bzip2 xz-utils lzop lz4 zstd qemu-system-x86 busybox-static cpio acpica-tools"
+pkgs="gcc make libc6-dev binutils procps bsdutils zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev gzip bzip2 xz-utils lzop lz4 zstd qemu-system-x86 busybox-static cpio acpica-tools liburing-dev e2fsprogs"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

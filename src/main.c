@@ -42,6 +42,9 @@ static void usage(FILE *out)
             "      --irqchip MODE    kernel (default): IOAPIC, PIC, PIT and LAPIC in KVM;\n"
             "                        split: LAPIC in KVM, ember's own IOAPIC, PIC and PIT;\n"
             "                        user: every interrupt controller in ember, LAPIC too\n"
+            "      --disk PATH[,ro][,serial=ID]\n"
+            "                        a virtio-blk disk on a raw image (repeatable)\n"
+            "      --rng             a virtio-rng entropy device\n"
             "  -v, --verbose         more messages on stderr\n"
             "\n"
             "The guest's first serial port (COM1, ttyS0) is the console. On a terminal,\n"
@@ -90,6 +93,50 @@ static int parse_cpus(const char *s, int *out)
     return 0;
 }
 
+/* --disk PATH[,ro][,serial=ID]: edits the option text in place. */
+static int parse_disk(char *arg, struct vm_config *cfg)
+{
+    if (cfg->ndisks >= VM_MAX_DISKS) {
+        log_error("--disk %s: at most %d disks", arg, VM_MAX_DISKS);
+        return -1;
+    }
+    struct virtio_blk_config *d = &cfg->disks[cfg->ndisks];
+    *d = (struct virtio_blk_config){.path = arg};
+    char *opt = strchr(arg, ',');
+    if (opt)
+        *opt++ = '\0';
+    while (opt) {
+        char *next = strchr(opt, ',');
+        if (next)
+            *next++ = '\0';
+        if (!strcmp(opt, "ro"))
+            d->read_only = true;
+        else if (!strncmp(opt, "serial=", 7) && opt[7] && strlen(opt + 7) <= 20)
+            d->serial = opt + 7;
+        else {
+            log_error("--disk %s: bad option '%s' (expected ro or serial=ID of up to 20 bytes)", arg, opt);
+            return -1;
+        }
+        opt = next;
+    }
+    if (!*arg) {
+        log_error("--disk: the image path is missing");
+        return -1;
+    }
+    for (int i = 0; i < cfg->ndisks; i++) {
+        if (!strcmp(cfg->disks[i].path, d->path)) {
+            log_error("--disk %s: given twice", d->path);
+            return -1;
+        }
+        if (d->serial && cfg->disks[i].serial && !strcmp(cfg->disks[i].serial, d->serial)) {
+            log_error("--disk %s: serial=%s is already another disk's id", d->path, d->serial);
+            return -1;
+        }
+    }
+    cfg->ndisks++;
+    return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -99,6 +146,8 @@ static int cmd_run(int argc, char **argv)
         {"verbose", no_argument, 0, 'v'},      {"help", no_argument, 0, 'h'},
         {"decompress", required_argument, 0, 'D'},
         {"irqchip", required_argument, 0, 'I'},
+        {"disk", required_argument, 0, 'd'},
+        {"rng", no_argument, 0, 'R'},
         {0, 0, 0, 0},
     };
     struct vm_config cfg = {.ram_size = DEFAULT_MEMORY_MIB * MiB, .ncpus = 1, .console = {.kind = CONSOLE_STDIO}};
@@ -142,6 +191,11 @@ static int cmd_run(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'd':
+            if (parse_disk(optarg, &cfg) < 0)
+                return 2;
+            break;
+        case 'R': cfg.rng = true; break;
         case 'v': log_set_level(LOG_DEBUG); break;
         case 'h': usage(stdout); return 0;
         case ':': log_error("option %s needs a value (see ember --help)", argv[optind - 1]); return 2;

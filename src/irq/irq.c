@@ -440,6 +440,47 @@ int irq_line_pulse(struct irq_chip *chip, uint32_t gsi)
     return irq_line_set(chip, gsi, 0);
 }
 
+int irq_event_init(struct irq_event *ev, struct irq_chip *chip, uint32_t gsi)
+{
+    *ev = (struct irq_event){.chip = chip, .gsi = gsi, .fd = -1};
+    if (chip->mode != IRQCHIP_KERNEL)
+        return 0;
+    ev->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (ev->fd < 0) {
+        log_error("irqchip: eventfd for GSI %u: %s", gsi, strerror(errno));
+        return -1;
+    }
+    struct kvm_irqfd irqfd = {.fd = (uint32_t)ev->fd, .gsi = gsi};
+    if (ioctl(chip->vm_fd, KVM_IRQFD, &irqfd) < 0) {
+        /* Not fatal: the slower KVM_IRQ_LINE path works everywhere. */
+        log_debug("irqchip: KVM_IRQFD for GSI %u failed (%s); using KVM_IRQ_LINE", gsi, strerror(errno));
+        close(ev->fd);
+        ev->fd = -1;
+    }
+    return 0;
+}
+
+void irq_event_signal(struct irq_event *ev)
+{
+    if (ev->fd >= 0) {
+        uint64_t one = 1;
+        ssize_t r = write(ev->fd, &one, sizeof(one));
+        (void)r;
+        return;
+    }
+    irq_line_pulse(ev->chip, ev->gsi);
+}
+
+void irq_event_destroy(struct irq_event *ev)
+{
+    if (ev->fd >= 0) {
+        struct kvm_irqfd irqfd = {.fd = (uint32_t)ev->fd, .gsi = ev->gsi, .flags = KVM_IRQFD_FLAG_DEASSIGN};
+        ioctl(ev->chip->vm_fd, KVM_IRQFD, &irqfd);
+        close(ev->fd);
+    }
+    ev->fd = -1;
+}
+
 int irq_send_msi(struct irq_chip *chip, uint64_t address, uint32_t data)
 {
     if (chip->mode == IRQCHIP_USER)

@@ -80,6 +80,18 @@ void irq_chip_stop(struct irq_chip *chip);
 int irq_line_set(struct irq_chip *chip, uint32_t gsi, int level);
 /* Edge-style: one rising edge then back to idle. */
 int irq_line_pulse(struct irq_chip *chip, uint32_t gsi);
+/* An edge a device thread raises often (a virtio used-buffer interrupt): in
+ * kernel mode an irqfd, so KVM pulses the GSI without a trip through ember;
+ * in split and user modes a pulse on ember's own IOAPIC and PIC. */
+struct irq_event {
+    struct irq_chip *chip;
+    uint32_t gsi;
+    int fd; /* the irqfd (kernel mode), else -1 */
+};
+int irq_event_init(struct irq_event *ev, struct irq_chip *chip, uint32_t gsi);
+void irq_event_signal(struct irq_event *ev);
+void irq_event_destroy(struct irq_event *ev);
+
 /* A message-signalled interrupt (address/data as a PCI device writes them). */
 int irq_send_msi(struct irq_chip *chip, uint64_t address, uint32_t data);
 /* KVM_EXIT_IOAPIC_EOI (split mode). */

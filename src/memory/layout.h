@@ -31,6 +31,7 @@
 /* The 32-bit MMIO hole: RAM that would reach it continues above 4 GiB. */
 #define LAYOUT_MMIO_HOLE_START 0xC0000000ULL
 #define LAYOUT_MMIO_HOLE_END   0x100000000ULL
+#define LAYOUT_VIRTIO_MMIO     0xD0000000ULL /* virtio-mmio windows, 4 KiB apart */
 #define LAYOUT_IOAPIC          0xFEC00000ULL
 #define LAYOUT_LAPIC           0xFEE00000ULL
 #define LAYOUT_TSS_ADDR        0xFFFBD000ULL /* KVM_SET_TSS_ADDR: 3 pages KVM uses on Intel */

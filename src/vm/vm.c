@@ -14,6 +14,7 @@
 
 #include "memory/layout.h"
 #include "util/log.h"
+#include "virtio/rng.h"
 
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...)
 {
@@ -77,6 +78,53 @@ static int create_devices(struct vm *vm)
     return 0;
 }
 
+/* GSIs for virtio-mmio devices: the ISA lines no platform device uses (edge,
+ * active high by ISA default, which is what an irqfd pulse gives), then the
+ * IOAPIC's PCI-range pins. */
+static const uint32_t virtio_gsis[VM_MAX_VIRTIO] = {5, 6, 7, 10, 11, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23};
+
+static int add_virtio(struct vm *vm, struct virtio_device *dev)
+{
+    if (!dev)
+        return -1;
+    int i = vm->nvirtio;
+    if (i >= VM_MAX_VIRTIO) {
+        log_error("too many virtio devices (at most %d)", VM_MAX_VIRTIO);
+        virtio_device_destroy(dev);
+        return -1;
+    }
+    vm->virtio[i] = dev;
+    vm->nvirtio++;
+    return virtio_mmio_attach(&vm->virtio_mmio[i], dev, vm->fd, &vm->mmio, &vm->irq,
+                              LAYOUT_VIRTIO_MMIO + (uint64_t)i * VIRTIO_MMIO_SIZE, virtio_gsis[i]);
+}
+
+/* Creates the virtio devices and returns the guest's command line with one
+ * virtio_mmio.device= entry per device after the user's own. */
+static int create_virtio_devices(struct vm *vm, const struct vm_config *cfg)
+{
+    for (int i = 0; i < cfg->ndisks; i++) {
+        char name[24];
+        snprintf(name, sizeof(name), "virtio-blk%d", i);
+        if (add_virtio(vm, virtio_blk_create(&vm->mem, name, &cfg->disks[i])) < 0)
+            return -1;
+    }
+    if (cfg->rng && add_virtio(vm, virtio_rng_create(&vm->mem, "virtio-rng")) < 0)
+        return -1;
+    const char *user = cfg->boot.cmdline ? cfg->boot.cmdline : "";
+    size_t len = strlen(user) + 1 + (size_t)vm->nvirtio * 64;
+    vm->cmdline = malloc(len);
+    if (!vm->cmdline) {
+        log_error("vm: out of memory for the command line");
+        return -1;
+    }
+    size_t n = (size_t)snprintf(vm->cmdline, len, "%s", user);
+    for (int i = 0; i < vm->nvirtio; i++)
+        n += (size_t)snprintf(vm->cmdline + n, len - n, "%s", n ? " " : ""),
+            n += (size_t)virtio_mmio_cmdline(&vm->virtio_mmio[i], vm->cmdline + n, len - n);
+    return 0;
+}
+
 int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg)
 {
     memset(vm, 0, sizeof(*vm));
@@ -110,8 +158,11 @@ int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg
         return -1;
     if (guest_memory_init(&vm->mem, cfg->ram_size) < 0 || guest_memory_register(&vm->mem, vm->fd) < 0)
         return -1;
+    if (create_virtio_devices(vm, cfg) < 0)
+        return -1;
     struct boot_config boot = cfg->boot;
     boot.ncpus = cfg->ncpus;
+    boot.cmdline = vm->cmdline;
     if (boot_load(&vm->mem, &boot, &vm->entry) < 0)
         return -1;
     if (create_devices(vm) < 0)
@@ -250,8 +301,13 @@ int vm_run(struct vm *vm)
         close(sfd);
         return 1;
     }
+    for (int i = 0; i < vm->nvirtio; i++)
+        if (virtio_device_start(vm->virtio[i]) < 0) {
+            vm_request_stop(vm, VM_STOP_ERROR, "could not start %s", vm->virtio[i]->name);
+            break;
+        }
     int started = 0;
-    for (; started < vm->ncpus; started++)
+    for (; started < vm->ncpus && !vm_stopping(vm); started++)
         if (vcpu_start(&vm->vcpus[started]) < 0) {
             vm_request_stop(vm, VM_STOP_ERROR, "could not start vcpu %d", started);
             break;
@@ -276,6 +332,8 @@ int vm_run(struct vm *vm)
         vcpu_kick(&vm->vcpus[i]);
     for (int i = 0; i < started; i++)
         pthread_join(vm->vcpus[i].thread, NULL);
+    for (int i = 0; i < vm->nvirtio; i++)
+        virtio_device_stop(vm->virtio[i]);
     irq_chip_stop(&vm->irq);
     console_close(&vm->console);
     close(sfd);
@@ -298,6 +356,13 @@ void vm_destroy(struct vm *vm)
         vm->vcpus = NULL;
     }
     console_close(&vm->console);
+    for (int i = 0; i < vm->nvirtio; i++) {
+        virtio_device_destroy(vm->virtio[i]);
+        virtio_mmio_detach(&vm->virtio_mmio[i]);
+    }
+    vm->nvirtio = 0;
+    free(vm->cmdline);
+    vm->cmdline = NULL;
     irq_chip_destroy(&vm->irq);
     guest_memory_free(&vm->mem);
     io_bus_destroy(&vm->pio);

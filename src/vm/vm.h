@@ -24,6 +24,8 @@
 #include "irq/irq.h"
 #include "kvm/kvm.h"
 #include "memory/guest_memory.h"
+#include "virtio/blk.h"
+#include "virtio/mmio.h"
 
 enum vm_stop_reason {
     VM_STOP_NONE,
@@ -35,12 +37,19 @@ enum vm_stop_reason {
     VM_STOP_PANIC,    /* the guest kernel panicked (pvpanic): exit 3 */
 };
 
+/* virtio-mmio devices: as many as there are GSIs set aside for them. */
+#define VM_MAX_VIRTIO 15
+#define VM_MAX_DISKS 8
+
 struct vm_config {
     uint64_t ram_size;
     int ncpus;
     enum irqchip_mode irqchip;
     struct boot_config boot;
     struct console_config console;
+    struct virtio_blk_config disks[VM_MAX_DISKS];
+    int ndisks;
+    bool rng;
 };
 
 struct vm {
@@ -61,6 +70,12 @@ struct vm {
     struct debug_port post;
     struct power_device power;
     struct pvpanic pvpanic;
+
+    /* virtio devices, each on its MMIO transport */
+    int nvirtio;
+    struct virtio_device *virtio[VM_MAX_VIRTIO];
+    struct virtio_mmio virtio_mmio[VM_MAX_VIRTIO];
+    char *cmdline;           /* the user's command line plus the virtio_mmio.device= entries */
 
     pthread_mutex_t stop_lock;
     _Atomic int stop_reason; /* enum vm_stop_reason */

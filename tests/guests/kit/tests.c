@@ -326,8 +326,8 @@ static void test_unclaimed(void)
     CHECK(inw(0x2f0) == 0xffff, "inw of an unclaimed port");
     CHECK(inl(0x2f0) == 0xffffffffu, "inl of an unclaimed port");
     outb(0x2f0, 0x12); /* harmless */
-    CHECK(mmio_read32(0xd0000000ULL) == 0xffffffffu, "MMIO read in the hole");
-    mmio_write32(0xd0000000ULL, 0x1234);
+    CHECK(mmio_read32(0xdf000000ULL) == 0xffffffffu, "MMIO read in the hole");
+    mmio_write32(0xdf000000ULL, 0x1234);
     finish("unclaimed");
 }
 
@@ -726,7 +726,8 @@ void run_test(const char *name)
         {"cpuid", test_cpuid}, {"unclaimed", test_unclaimed}, {"rtc", test_rtc}, {"pio", test_pio},
         {"ring3", test_ring3}, {"hello", test_hello}, {"irqlat", test_irqlat}, {"lapic-timer", test_lapic_timer},
         {"ipi", test_ipi}, {"tpr", test_tpr}, {"extint", test_extint}, {"x2apic", test_x2apic},
-        {"nonsense", test_nonsense},
+        {"nonsense", test_nonsense}, {"virtio-rng", test_virtio_rng}, {"virtio-blk", test_virtio_blk},
+        {"virtio-hostile", test_virtio_hostile},
     };
     if (!strncmp(name, "reboot", 7))
         reboot_i8042();

@@ -1,0 +1,105 @@
+#include "util/event_loop.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+int event_loop_init(struct event_loop *loop, const char *thread_name)
+{
+    memset(loop, 0, sizeof(*loop));
+    snprintf(loop->name, sizeof(loop->name), "%s", thread_name);
+    loop->stop_fd = -1;
+    loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    loop->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (loop->epoll_fd < 0 || loop->stop_fd < 0) {
+        log_error("%s: epoll/eventfd: %s", thread_name, strerror(errno));
+        return -1;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
+    return epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->stop_fd, &ev);
+}
+
+int event_loop_add(struct event_loop *loop, int fd, uint32_t events, event_fn fn, void *ctx)
+{
+    if (loop->nfds >= EVENT_LOOP_MAX_FDS) {
+        log_error("%s: too many file descriptors in one event loop", loop->name);
+        return -1;
+    }
+    int i = loop->nfds;
+    loop->entries[i].fd = fd;
+    loop->entries[i].fn = fn;
+    loop->entries[i].ctx = ctx;
+    struct epoll_event ev = {.events = events ? events : EPOLLIN, .data.u32 = (uint32_t)i};
+    if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        log_error("%s: epoll_ctl: %s", loop->name, strerror(errno));
+        return -1;
+    }
+    __atomic_store_n(&loop->nfds, i + 1, __ATOMIC_RELEASE);
+    return 0;
+}
+
+static void *loop_thread(void *arg)
+{
+    struct event_loop *loop = arg;
+    pthread_setname_np(pthread_self(), loop->name);
+    for (;;) {
+        struct epoll_event evs[EVENT_LOOP_MAX_FDS + 1];
+        int n = epoll_wait(loop->epoll_fd, evs, EVENT_LOOP_MAX_FDS + 1, -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            log_error("%s: epoll_wait: %s", loop->name, strerror(errno));
+            return NULL;
+        }
+        for (int i = 0; i < n; i++) {
+            uint32_t idx = evs[i].data.u32;
+            if (idx == UINT32_MAX)
+                return NULL;
+            if (idx < (uint32_t)__atomic_load_n(&loop->nfds, __ATOMIC_ACQUIRE))
+                loop->entries[idx].fn(loop->entries[idx].ctx, evs[i].events);
+        }
+    }
+}
+
+int event_loop_start(struct event_loop *loop)
+{
+    /* The thread must not take the signals the main and vCPU threads handle. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int r = pthread_create(&loop->thread, NULL, loop_thread, loop);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0) {
+        log_error("%s: cannot start its thread: %s", loop->name, strerror(r));
+        return -1;
+    }
+    loop->running = true;
+    return 0;
+}
+
+void event_loop_stop(struct event_loop *loop)
+{
+    if (!loop->running)
+        return;
+    uint64_t one = 1;
+    ssize_t r = write(loop->stop_fd, &one, sizeof(one));
+    (void)r;
+    pthread_join(loop->thread, NULL);
+    loop->running = false;
+}
+
+void event_loop_destroy(struct event_loop *loop)
+{
+    event_loop_stop(loop);
+    if (loop->epoll_fd >= 0)
+        close(loop->epoll_fd);
+    if (loop->stop_fd >= 0)
+        close(loop->stop_fd);
+    loop->epoll_fd = loop->stop_fd = -1;
+}

@@ -1,0 +1,37 @@
+/* A small epoll loop on its own thread, for device I/O threads: file
+ * descriptors with callbacks, and a stop eventfd. Callbacks run on the loop's
+ * thread only. */
+#ifndef EMBER_UTIL_EVENT_LOOP_H
+#define EMBER_UTIL_EVENT_LOOP_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define EVENT_LOOP_MAX_FDS 16
+
+typedef void (*event_fn)(void *ctx, uint32_t events);
+
+struct event_loop {
+    int epoll_fd;
+    int stop_fd;
+    pthread_t thread;
+    bool running;
+    char name[16];
+    int nfds;
+    struct {
+        int fd;
+        event_fn fn;
+        void *ctx;
+    } entries[EVENT_LOOP_MAX_FDS];
+};
+
+int event_loop_init(struct event_loop *loop, const char *thread_name);
+/* Adds fd (EPOLLIN unless `events` says otherwise); before or while running. */
+int event_loop_add(struct event_loop *loop, int fd, uint32_t events, event_fn fn, void *ctx);
+int event_loop_start(struct event_loop *loop);
+/* Stops and joins the thread; safe to call when never started. */
+void event_loop_stop(struct event_loop *loop);
+void event_loop_destroy(struct event_loop *loop);
+
+#endif

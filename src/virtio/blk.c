@@ -1,0 +1,462 @@
+#include "virtio/blk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+#define SECTOR 512ULL
+#define SEG_MAX 126 /* data buffers per request: what Linux's queue limits get */
+#define SERIAL_LEN 20
+
+/* Feature bits (5.2.3). */
+#define F_SEG_MAX 2
+#define F_RO 5
+#define F_BLK_SIZE 6
+#define F_FLUSH 9
+#define F_DISCARD 13
+#define F_WRITE_ZEROES 14
+
+struct inflight {
+    bool busy;
+    uint16_t head;
+    uint8_t *status;
+    uint32_t used_len;       /* bytes the device wrote into the chain */
+    int64_t expect;          /* the result that means success */
+    struct iovec iov[SEG_MAX];
+};
+
+struct virtio_blk {
+    struct virtio_device dev;
+    int fd;
+    bool read_only, is_block_device;
+    uint64_t capacity;       /* in 512-byte sectors */
+    char serial[SERIAL_LEN];
+    char path[256];
+    bool uring;
+    struct io_uring ring;
+    int ring_efd;
+    struct inflight *slots;  /* indexed by chain head */
+    unsigned inflight;
+    struct virtq_chain chain;
+    uint64_t reads, writes, flushes, errors;
+};
+
+/* --- request parsing (pure: the fuzz harness drives it) -------------------- */
+
+static uint8_t *status_byte(const struct virtq_chain *c)
+{
+    for (int i = c->nseg - 1; i >= c->nreadable; i--)
+        if (c->seg[i].len > 0)
+            return c->seg[i].host + c->seg[i].len - 1;
+    return NULL;
+}
+
+/* Is [sector, sector + bytes/512) inside the disk? (no overflow) */
+static bool in_range(uint64_t sector, uint64_t bytes, uint64_t capacity)
+{
+    uint64_t n = bytes / SECTOR;
+    return sector <= capacity && n <= capacity - sector;
+}
+
+int blk_parse_request(const struct virtq_chain *c, uint64_t capacity, bool read_only, struct blk_request *req)
+{
+    memset(req, 0, sizeof(*req));
+    req->status = status_byte(c);
+    if (!req->status)
+        return -1;
+    struct {
+        uint32_t type, reserved;
+        uint64_t sector;
+    } hdr;
+    if (c->readable_len < sizeof(hdr) || virtq_chain_read(c, 0, &hdr, sizeof(hdr)) != sizeof(hdr))
+        return VIRTIO_BLK_S_IOERR;
+    req->type = hdr.type;
+    req->sector = hdr.sector;
+    switch (hdr.type) {
+    case VIRTIO_BLK_T_IN:
+        req->data_len = c->writable_len - 1;
+        break;
+    case VIRTIO_BLK_T_OUT:
+        if (read_only)
+            return VIRTIO_BLK_S_IOERR;
+        req->data_len = c->readable_len - sizeof(hdr);
+        break;
+    case VIRTIO_BLK_T_FLUSH:
+        return VIRTIO_BLK_S_OK;
+    case VIRTIO_BLK_T_GET_ID:
+        req->data_len = c->writable_len - 1;
+        return VIRTIO_BLK_S_OK;
+    case VIRTIO_BLK_T_DISCARD:
+    case VIRTIO_BLK_T_WRITE_ZEROES: {
+        if (read_only)
+            return VIRTIO_BLK_S_IOERR;
+        struct {
+            uint64_t sector;
+            uint32_t num_sectors, flags;
+        } seg;
+        /* Exactly one segment: max_discard_seg and max_write_zeroes_seg say 1. */
+        if (c->readable_len - sizeof(hdr) != sizeof(seg) ||
+            virtq_chain_read(c, sizeof(hdr), &seg, sizeof(seg)) != sizeof(seg))
+            return VIRTIO_BLK_S_IOERR;
+        if ((seg.flags & ~1u) || (hdr.type == VIRTIO_BLK_T_DISCARD && seg.flags))
+            return VIRTIO_BLK_S_UNSUPP;
+        req->sector = seg.sector;
+        req->data_len = (uint64_t)seg.num_sectors * SECTOR;
+        break;
+    }
+    default:
+        return VIRTIO_BLK_S_UNSUPP;
+    }
+    if (req->data_len % SECTOR || !in_range(req->sector, req->data_len, capacity))
+        return VIRTIO_BLK_S_IOERR;
+    req->offset = req->sector * SECTOR;
+    return VIRTIO_BLK_S_OK;
+}
+
+/* The iovecs for `len` bytes of the chain's data: after the header in the
+ * readable part (writes), or before the status byte in the writable part
+ * (reads). Returns the count, or -1 if more than SEG_MAX buffers. */
+static int data_iov(const struct virtq_chain *c, bool writable, uint64_t skip, uint64_t len, struct iovec *iov)
+{
+    int n = 0;
+    uint16_t first = writable ? c->nreadable : 0, end = writable ? c->nseg : c->nreadable;
+    for (uint16_t i = first; i < end && len > 0; i++) {
+        uint64_t l = c->seg[i].len;
+        if (skip >= l) {
+            skip -= l;
+            continue;
+        }
+        uint64_t take = l - skip < len ? l - skip : len;
+        if (n == SEG_MAX)
+            return -1;
+        iov[n++] = (struct iovec){.iov_base = c->seg[i].host + skip, .iov_len = take};
+        len -= take;
+        skip = 0;
+    }
+    return n;
+}
+
+/* --- doing requests ------------------------------------------------------------- */
+
+static void complete(struct virtio_blk *blk, uint16_t head, uint8_t *status, uint8_t value, uint32_t used_len)
+{
+    *status = value;
+    if (value != VIRTIO_BLK_S_OK)
+        blk->errors++;
+    virtio_push(&blk->dev, 0, head, used_len);
+}
+
+/* Discard and write-zeroes, synchronously: they are rare and metadata-only. */
+static int zero_or_discard(struct virtio_blk *blk, const struct blk_request *r)
+{
+    uint64_t off = r->offset, len = r->data_len;
+    if (len == 0)
+        return 0;
+    if (blk->is_block_device) {
+        uint64_t range[2] = {off, len};
+        return ioctl(blk->fd, r->type == VIRTIO_BLK_T_DISCARD ? BLKDISCARD : BLKZEROOUT, range);
+    }
+    int mode = r->type == VIRTIO_BLK_T_DISCARD ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE : FALLOC_FL_ZERO_RANGE;
+    if (fallocate(blk->fd, mode, (off_t)off, (off_t)len) == 0)
+        return 0;
+    if (r->type == VIRTIO_BLK_T_DISCARD)
+        return 0; /* a discard is a hint: a file system without holes may ignore it */
+    return fallocate(blk->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+}
+
+/* Without io_uring: the same operation, synchronously. Returns the result
+ * an io_uring completion would have. */
+static int64_t do_sync(struct virtio_blk *blk, uint32_t type, struct iovec *iov, int n, uint64_t off)
+{
+    ssize_t r;
+    if (type == VIRTIO_BLK_T_FLUSH)
+        return fdatasync(blk->fd) < 0 ? -errno : 0;
+    int64_t total = 0;
+    while (n > 0) {
+        r = type == VIRTIO_BLK_T_IN ? preadv(blk->fd, iov, n, (off_t)off) : pwritev(blk->fd, iov, n, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? -errno : total;
+        total += r;
+        off += (uint64_t)r;
+        while (n > 0 && (size_t)r >= iov->iov_len) { /* advance past what was done */
+            r -= (ssize_t)iov->iov_len;
+            iov++, n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + r;
+            iov->iov_len -= (size_t)r;
+        }
+    }
+    return total;
+}
+
+/* Starts one parsed IN/OUT/FLUSH request; false if it completed at once. */
+static bool submit(struct virtio_blk *blk, const struct virtq_chain *c, const struct blk_request *r)
+{
+    struct inflight *s = &blk->slots[c->head];
+    if (s->busy) { /* the driver offered a chain the device still owns */
+        virtio_mark_broken(&blk->dev, "a descriptor chain offered again while in flight");
+        return false;
+    }
+    s->head = c->head;
+    s->status = r->status;
+    int n = 0;
+    if (r->type != VIRTIO_BLK_T_FLUSH) {
+        n = data_iov(c, r->type == VIRTIO_BLK_T_IN, r->type == VIRTIO_BLK_T_OUT ? 16 : 0, r->data_len, s->iov);
+        if (n < 0) {
+            complete(blk, c->head, r->status, VIRTIO_BLK_S_IOERR, 1);
+            return false;
+        }
+    }
+    s->expect = (int64_t)r->data_len;
+    s->used_len = (uint32_t)(r->type == VIRTIO_BLK_T_IN ? r->data_len + 1 : 1);
+    if (r->type == VIRTIO_BLK_T_IN)
+        blk->reads++;
+    else if (r->type == VIRTIO_BLK_T_OUT)
+        blk->writes++;
+    else
+        blk->flushes++;
+    struct io_uring_sqe *sqe = blk->uring ? io_uring_get_sqe(&blk->ring) : NULL;
+    if (!sqe) {
+        int64_t res = do_sync(blk, r->type, s->iov, n, r->offset);
+        complete(blk, c->head, r->status, res == s->expect ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR, s->used_len);
+        return false;
+    }
+    if (r->type == VIRTIO_BLK_T_IN)
+        io_uring_prep_readv(sqe, blk->fd, s->iov, (unsigned)n, r->offset);
+    else if (r->type == VIRTIO_BLK_T_OUT)
+        io_uring_prep_writev(sqe, blk->fd, s->iov, (unsigned)n, r->offset);
+    else
+        io_uring_prep_fsync(sqe, blk->fd, IORING_FSYNC_DATASYNC);
+    io_uring_sqe_set_data64(sqe, c->head);
+    s->busy = true;
+    blk->inflight++;
+    return true;
+}
+
+static void handle(struct virtio_blk *blk, const struct virtq_chain *c, bool *queued)
+{
+    struct blk_request r;
+    int st = blk_parse_request(c, blk->capacity, blk->read_only, &r);
+    if (st < 0) {
+        virtio_mark_broken(&blk->dev, "a request without room for its status byte");
+        return;
+    }
+    if (st != VIRTIO_BLK_S_OK) {
+        complete(blk, c->head, r.status, (uint8_t)st, 1);
+        return;
+    }
+    switch (r.type) {
+    case VIRTIO_BLK_T_GET_ID: {
+        size_t n = r.data_len < SERIAL_LEN ? (size_t)r.data_len : SERIAL_LEN;
+        virtq_chain_write(c, 0, blk->serial, n);
+        complete(blk, c->head, r.status, VIRTIO_BLK_S_OK, (uint32_t)n + 1);
+        return;
+    }
+    case VIRTIO_BLK_T_DISCARD:
+    case VIRTIO_BLK_T_WRITE_ZEROES:
+        complete(blk, c->head, r.status, zero_or_discard(blk, &r) == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR, 1);
+        return;
+    default:
+        *queued |= submit(blk, c, &r);
+    }
+}
+
+static void blk_kick(struct virtio_device *dev, int q)
+{
+    struct virtio_blk *blk = dev->impl;
+    do {
+        bool queued = false;
+        virtq_suppress_notify(&dev->vq[q]);
+        while (!dev->broken && virtio_pop(dev, q, &blk->chain) == 1)
+            handle(blk, &blk->chain, &queued);
+        if (queued)
+            io_uring_submit(&blk->ring); /* one system call for the whole batch */
+        virtio_flush_interrupt(dev, q);
+    } while (!dev->broken && virtq_arm_notify(&dev->vq[q]));
+}
+
+/* Lock held: takes finished io_uring requests back to the used ring. */
+static void reap(struct virtio_blk *blk, bool wait_all)
+{
+    struct io_uring_cqe *cqe;
+    while (blk->inflight > 0) {
+        int r = wait_all ? io_uring_wait_cqe(&blk->ring, &cqe) : io_uring_peek_cqe(&blk->ring, &cqe);
+        if (r == -EINTR)
+            continue;
+        if (r < 0)
+            break;
+        struct inflight *s = &blk->slots[io_uring_cqe_get_data64(cqe) % blk->dev.queue_max];
+        if (!wait_all) /* on reset the requests are dropped, not returned */
+            complete(blk, s->head, s->status, cqe->res == s->expect ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR,
+                     s->used_len);
+        io_uring_cqe_seen(&blk->ring, cqe);
+        s->busy = false;
+        blk->inflight--;
+    }
+}
+
+static void on_completion(void *ctx, uint32_t events)
+{
+    (void)events;
+    struct virtio_blk *blk = ctx;
+    uint64_t v;
+    if (read(blk->ring_efd, &v, sizeof(v)) < 0)
+        return;
+    pthread_mutex_lock(&blk->dev.lock);
+    if (blk->dev.active) {
+        reap(blk, false);
+        virtio_flush_interrupt(&blk->dev, 0);
+    }
+    pthread_mutex_unlock(&blk->dev.lock);
+}
+
+static void blk_reset(struct virtio_device *dev)
+{
+    struct virtio_blk *blk = dev->impl;
+    /* In-flight requests still write into guest memory: let them finish. */
+    if (blk->uring)
+        reap(blk, true);
+}
+
+static void blk_destroy(struct virtio_device *dev)
+{
+    struct virtio_blk *blk = dev->impl;
+    if (blk->uring)
+        io_uring_queue_exit(&blk->ring);
+    if (blk->ring_efd >= 0)
+        close(blk->ring_efd);
+    if (blk->fd >= 0)
+        close(blk->fd);
+    free(blk->slots);
+    free(blk);
+}
+
+static const struct virtio_device_ops blk_ops = {
+    .kind = "blk", .device_id = VIRTIO_ID_BLOCK, .queue_kick = blk_kick, .reset = blk_reset, .destroy = blk_destroy,
+};
+
+/* --- creation ----------------------------------------------------------------------- */
+
+static int open_image(struct virtio_blk *blk, const struct virtio_blk_config *cfg)
+{
+    const char *path = cfg->path;
+    blk->fd = open(path, (cfg->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    if (blk->fd < 0) {
+        int e = errno;
+        if (!cfg->read_only && (e == EACCES || e == EROFS || e == EPERM))
+            log_error("--disk %s: cannot open for writing: %s (add ,ro for a read-only disk)", path, strerror(e));
+        else
+            log_error("--disk %s: cannot open: %s", path, strerror(e));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(blk->fd, &st) < 0) {
+        log_error("--disk %s: cannot stat: %s", path, strerror(errno));
+        return -1;
+    }
+    uint64_t bytes;
+    if (S_ISBLK(st.st_mode)) {
+        blk->is_block_device = true;
+        if (ioctl(blk->fd, BLKGETSIZE64, &bytes) < 0) {
+            log_error("--disk %s: cannot read the block device's size: %s", path, strerror(errno));
+            return -1;
+        }
+    } else if (S_ISREG(st.st_mode)) {
+        bytes = (uint64_t)st.st_size;
+    } else {
+        log_error("--disk %s: not a regular file or block device", path);
+        return -1;
+    }
+    if (bytes < SECTOR) {
+        log_error("--disk %s: smaller than one 512-byte sector", path);
+        return -1;
+    }
+    /* Another VM writing this image (or reading it while we write) would
+     * corrupt it: an OFD lock, released when ember exits however it exits. */
+    struct flock fl = {.l_type = cfg->read_only ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(blk->fd, F_OFD_SETLK, &fl) < 0) {
+        if (errno == EAGAIN || errno == EACCES)
+            log_error("--disk %s: in use: another process holds a %s lock on it (another VM?)", path,
+                      cfg->read_only ? "write" : "");
+        else
+            log_error("--disk %s: cannot lock: %s", path, strerror(errno));
+        return -1;
+    }
+    blk->capacity = bytes / SECTOR;
+    if (bytes % SECTOR)
+        log_warn("--disk %s: the last %llu bytes (less than a sector) are not visible to the guest", path,
+                 (unsigned long long)(bytes % SECTOR));
+    return 0;
+}
+
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+struct virtio_device *virtio_blk_create(const struct guest_memory *mem, const char *name,
+                                        const struct virtio_blk_config *cfg)
+{
+    struct virtio_blk *blk = calloc(1, sizeof(*blk));
+    if (!blk) {
+        log_error("%s: out of memory", name);
+        return NULL;
+    }
+    blk->fd = blk->ring_efd = -1;
+    if (virtio_device_init(&blk->dev, &blk_ops, blk, name, mem, 1, VIRTQ_MAX_SIZE) < 0)
+        goto fail;
+    snprintf(blk->path, sizeof(blk->path), "%s", cfg->path);
+    blk->read_only = cfg->read_only;
+    if (cfg->serial) /* not NUL-terminated at 20 bytes, as the spec says */
+        memcpy(blk->serial, cfg->serial, strnlen(cfg->serial, SERIAL_LEN));
+    if (open_image(blk, cfg) < 0)
+        goto fail;
+    blk->slots = calloc(VIRTQ_MAX_SIZE, sizeof(*blk->slots));
+    if (!blk->slots) {
+        log_error("%s: out of memory", name);
+        goto fail;
+    }
+    /* io_uring when the host has it; else synchronous I/O on this device's thread. */
+    if (io_uring_queue_init(VIRTQ_MAX_SIZE, &blk->ring, 0) == 0) {
+        blk->uring = true;
+        blk->ring_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (blk->ring_efd < 0 || io_uring_register_eventfd(&blk->ring, blk->ring_efd) < 0 ||
+            event_loop_add(&blk->dev.loop, blk->ring_efd, 0, on_completion, blk) < 0) {
+            log_error("%s: cannot wire io_uring completions: %s", name, strerror(errno));
+            goto fail;
+        }
+    } else {
+        log_info("%s: io_uring unavailable; synchronous I/O on the device thread", name);
+    }
+
+    struct virtio_device *dev = &blk->dev;
+    dev->host_features |= (1ULL << F_SEG_MAX) | (1ULL << F_BLK_SIZE) | (1ULL << F_FLUSH) | (1ULL << F_DISCARD) |
+                          (1ULL << F_WRITE_ZEROES) | (blk->read_only ? 1ULL << F_RO : 0);
+    uint8_t *c = dev->config;
+    memcpy(c + 0, &blk->capacity, 8);
+    put32(c + 12, SEG_MAX);
+    put32(c + 20, SECTOR);
+    uint32_t max_sectors = blk->capacity > UINT32_MAX ? UINT32_MAX : (uint32_t)blk->capacity;
+    put32(c + 36, max_sectors); /* max_discard_sectors */
+    put32(c + 40, 1);           /* max_discard_seg */
+    put32(c + 44, 8);           /* discard_sector_alignment: 4 KiB */
+    put32(c + 48, max_sectors); /* max_write_zeroes_sectors */
+    put32(c + 52, 1);           /* max_write_zeroes_seg */
+    c[56] = 1;                  /* write_zeroes_may_unmap */
+    dev->config_len = 60;
+    return dev;
+fail:
+    virtio_device_destroy(&blk->dev); /* frees blk */
+    return NULL;
+}

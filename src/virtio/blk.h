@@ -1,0 +1,48 @@
+/* virtio-blk (virtio 1.x 5.2) on a raw image file or block device: read,
+ * write, flush (fdatasync), get-id, discard and write-zeroes, read-only
+ * disks, with an io_uring back-end (synchronous I/O on the device's thread
+ * where io_uring is unavailable). A writable image is locked with an OFD
+ * write lock, a read-only one with a read lock, so two VMs cannot write one
+ * image, nor one read an image another writes. */
+#ifndef EMBER_VIRTIO_BLK_H
+#define EMBER_VIRTIO_BLK_H
+
+#include <stdbool.h>
+
+#include "virtio/device.h"
+
+struct virtio_blk_config {
+    const char *path;
+    bool read_only;
+    const char *serial; /* GET_ID: up to 20 bytes, NULL for none */
+};
+
+/* Opens and locks the image; one stderr line naming the path on failure. */
+struct virtio_device *virtio_blk_create(const struct guest_memory *mem, const char *name,
+                                        const struct virtio_blk_config *cfg);
+
+/* Request parsing, shared with the fuzz harness and unit tests. */
+#define VIRTIO_BLK_T_IN 0
+#define VIRTIO_BLK_T_OUT 1
+#define VIRTIO_BLK_T_FLUSH 4
+#define VIRTIO_BLK_T_GET_ID 8
+#define VIRTIO_BLK_T_DISCARD 11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
+#define VIRTIO_BLK_S_OK 0
+#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_UNSUPP 2
+
+struct blk_request {
+    uint32_t type;
+    uint64_t sector;
+    uint64_t data_len;   /* bytes of data (not header or status) */
+    uint64_t offset;     /* byte offset in the image */
+    uint8_t *status;     /* where the status byte goes */
+};
+
+/* Checks a chain as a block request against a disk of `capacity` sectors.
+ * Returns VIRTIO_BLK_S_OK with *req filled, or the status to answer; -1 if
+ * the chain has no room even for a status byte (the device must reset). */
+int blk_parse_request(const struct virtq_chain *c, uint64_t capacity, bool read_only, struct blk_request *req);
+
+#endif

@@ -1,0 +1,254 @@
+#include "virtio/device.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+#define BIT(n) (1ULL << (n))
+
+static void on_kick(void *ctx, uint32_t events)
+{
+    (void)events;
+    struct virtio_kick *k = ctx;
+    struct virtio_device *dev = k->dev;
+    uint64_t v;
+    if (read(dev->kick_fd[k->q], &v, sizeof(v)) != (ssize_t)sizeof(v))
+        return;
+    pthread_mutex_lock(&dev->lock);
+    dev->kicks++;
+    if (dev->active && !dev->broken && dev->vq[k->q].enabled)
+        dev->ops->queue_kick(dev, k->q);
+    pthread_mutex_unlock(&dev->lock);
+}
+
+int virtio_device_init(struct virtio_device *dev, const struct virtio_device_ops *ops, void *impl, const char *name,
+                       const struct guest_memory *mem, uint16_t num_queues, uint16_t queue_max)
+{
+    memset(dev, 0, sizeof(*dev));
+    for (int q = 0; q < VIRTIO_MAX_QUEUES; q++)
+        dev->kick_fd[q] = -1;
+    dev->loop.epoll_fd = dev->loop.stop_fd = -1;
+    /* From here on virtio_device_destroy() undoes whatever was done, and
+     * frees the concrete device through ops->destroy. */
+    dev->ops = ops;
+    dev->impl = impl;
+    dev->mem = mem;
+    snprintf(dev->name, sizeof(dev->name), "%s", name);
+    pthread_mutex_init(&dev->lock, NULL);
+    if (num_queues == 0 || num_queues > VIRTIO_MAX_QUEUES) {
+        log_error("%s: unsupported queue count %u", name, num_queues);
+        return -1;
+    }
+    dev->num_queues = num_queues;
+    dev->queue_max = queue_max;
+    dev->host_features = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_EVENT_IDX) | BIT(VIRTIO_F_INDIRECT_DESC);
+    for (int q = 0; q < num_queues; q++)
+        virtq_reset(&dev->vq[q], queue_max);
+    if (event_loop_init(&dev->loop, name) < 0)
+        return -1;
+    for (int q = 0; q < num_queues; q++) {
+        dev->kick_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (dev->kick_fd[q] < 0) {
+            log_error("%s: eventfd: %s", name, strerror(errno));
+            return -1;
+        }
+        dev->kick[q] = (struct virtio_kick){.dev = dev, .q = q};
+        if (event_loop_add(&dev->loop, dev->kick_fd[q], 0, on_kick, &dev->kick[q]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int virtio_device_start(struct virtio_device *dev) { return event_loop_start(&dev->loop); }
+
+void virtio_device_stop(struct virtio_device *dev) { event_loop_stop(&dev->loop); }
+
+/* Lock held. Back to the state after power-on. */
+static void reset_locked(struct virtio_device *dev)
+{
+    if (dev->ops->reset)
+        dev->ops->reset(dev);
+    dev->status = 0;
+    dev->guest_features = 0;
+    dev->active = dev->broken = false;
+    for (int q = 0; q < dev->num_queues; q++)
+        virtq_reset(&dev->vq[q], dev->queue_max);
+}
+
+void virtio_device_destroy(struct virtio_device *dev)
+{
+    if (!dev->ops)
+        return;
+    event_loop_stop(&dev->loop);
+    pthread_mutex_lock(&dev->lock);
+    reset_locked(dev);
+    pthread_mutex_unlock(&dev->lock);
+    event_loop_destroy(&dev->loop);
+    for (int q = 0; q < VIRTIO_MAX_QUEUES; q++)
+        if (dev->kick_fd[q] >= 0)
+            close(dev->kick_fd[q]);
+    pthread_mutex_destroy(&dev->lock);
+    /* Last: the concrete device usually embeds `dev` and frees it. */
+    const struct virtio_device_ops *ops = dev->ops;
+    dev->ops = NULL;
+    if (ops->destroy)
+        ops->destroy(dev);
+}
+
+uint32_t virtio_get_host_features(struct virtio_device *dev, uint32_t select)
+{
+    return select < 2 ? (uint32_t)(dev->host_features >> (32 * select)) : 0;
+}
+
+void virtio_set_guest_features(struct virtio_device *dev, uint32_t select, uint32_t value)
+{
+    if (select >= 2)
+        return;
+    pthread_mutex_lock(&dev->lock);
+    /* Features may only be written before FEATURES_OK. */
+    if (!(dev->status & VIRTIO_STATUS_FEATURES_OK)) {
+        uint64_t mask = 0xffffffffULL << (32 * select);
+        dev->guest_features = (dev->guest_features & ~mask) | ((uint64_t)value << (32 * select));
+    }
+    pthread_mutex_unlock(&dev->lock);
+}
+
+uint8_t virtio_get_status(struct virtio_device *dev)
+{
+    pthread_mutex_lock(&dev->lock);
+    uint8_t s = dev->status;
+    pthread_mutex_unlock(&dev->lock);
+    return s;
+}
+
+/* Lock held: the driver asked for DRIVER_OK. */
+static void activate_locked(struct virtio_device *dev)
+{
+    bool event_idx = dev->guest_features & BIT(VIRTIO_F_EVENT_IDX);
+    bool indirect = dev->guest_features & BIT(VIRTIO_F_INDIRECT_DESC);
+    for (int q = 0; q < dev->num_queues; q++) {
+        struct virtq *vq = &dev->vq[q];
+        vq->event_idx = event_idx;
+        vq->indirect = indirect;
+        const char *why;
+        if (vq->ready && !vq->enabled && virtq_enable(vq, dev->mem, &why) < 0) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "queue %d: %s", q, why);
+            virtio_mark_broken(dev, msg);
+            return;
+        }
+    }
+    if (dev->ops->activate && dev->ops->activate(dev) < 0) {
+        virtio_mark_broken(dev, "the device could not start");
+        return;
+    }
+    dev->active = true;
+    /* Buffers may already be waiting: look once without a kick. */
+    for (int q = 0; q < dev->num_queues; q++)
+        if (dev->vq[q].enabled) {
+            uint64_t one = 1;
+            ssize_t r = write(dev->kick_fd[q], &one, sizeof(one));
+            (void)r;
+        }
+}
+
+void virtio_set_status(struct virtio_device *dev, uint8_t status)
+{
+    pthread_mutex_lock(&dev->lock);
+    if (status == 0) {
+        reset_locked(dev);
+        pthread_mutex_unlock(&dev->lock);
+        return;
+    }
+    uint8_t old = dev->status;
+    if ((status & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
+        /* Accepted only if the driver took a subset of what was offered,
+         * with VERSION_1 (ember offers no legacy interface). */
+        uint64_t f = dev->guest_features;
+        if ((f & ~dev->host_features) || !(f & BIT(VIRTIO_F_VERSION_1)))
+            status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+    }
+    /* NEEDS_RESET is the device's to set, never the driver's. */
+    dev->status = (uint8_t)((status & ~VIRTIO_STATUS_NEEDS_RESET) | (old & VIRTIO_STATUS_NEEDS_RESET));
+    if ((status & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK) && !dev->broken) {
+        if (!(dev->status & VIRTIO_STATUS_FEATURES_OK))
+            virtio_mark_broken(dev, "DRIVER_OK without FEATURES_OK");
+        else
+            activate_locked(dev);
+    }
+    pthread_mutex_unlock(&dev->lock);
+}
+
+void virtio_config_read(struct virtio_device *dev, uint32_t offset, uint8_t *data, uint32_t len)
+{
+    pthread_mutex_lock(&dev->lock);
+    for (uint32_t i = 0; i < len; i++)
+        data[i] = offset + i < dev->config_len ? dev->config[offset + i] : 0;
+    pthread_mutex_unlock(&dev->lock);
+}
+
+void virtio_config_write(struct virtio_device *dev, uint32_t offset, const uint8_t *data, uint32_t len)
+{
+    pthread_mutex_lock(&dev->lock);
+    if (dev->ops->config_write && offset < dev->config_len && len <= dev->config_len - offset)
+        dev->ops->config_write(dev, offset, data, len);
+    pthread_mutex_unlock(&dev->lock);
+}
+
+void virtio_notify_queue(struct virtio_device *dev, uint16_t q)
+{
+    if (q >= dev->num_queues)
+        return;
+    uint64_t one = 1;
+    ssize_t r = write(dev->kick_fd[q], &one, sizeof(one));
+    (void)r;
+}
+
+void virtio_mark_broken(struct virtio_device *dev, const char *why)
+{
+    if (dev->broken)
+        return;
+    dev->broken = true;
+    dev->status |= VIRTIO_STATUS_NEEDS_RESET;
+    log_warn("%s: the driver broke the device's rules (%s); it needs a reset", dev->name, why);
+    if (dev->status & VIRTIO_STATUS_DRIVER_OK)
+        virtio_config_changed(dev);
+}
+
+void virtio_config_changed(struct virtio_device *dev)
+{
+    dev->config_generation++;
+    if (dev->transport.interrupt)
+        dev->transport.interrupt(dev, true);
+}
+
+int virtio_pop(struct virtio_device *dev, int q, struct virtq_chain *c)
+{
+    if (dev->broken)
+        return -1;
+    const char *why = "";
+    int r = virtq_pop(&dev->vq[q], dev->mem, c, &why);
+    if (r < 0) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "queue %d: %s", q, why);
+        virtio_mark_broken(dev, msg);
+    }
+    return r;
+}
+
+void virtio_push(struct virtio_device *dev, int q, uint16_t head, uint32_t written)
+{
+    virtq_push(&dev->vq[q], head, written);
+}
+
+void virtio_flush_interrupt(struct virtio_device *dev, int q)
+{
+    if (virtq_should_interrupt(&dev->vq[q]) && dev->transport.interrupt) {
+        dev->interrupts++;
+        dev->transport.interrupt(dev, false);
+    }
+}

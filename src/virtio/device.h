@@ -1,0 +1,136 @@
+/* A virtio 1.x device as its transport sees it, independent of MMIO or PCI:
+ * feature negotiation, the status state machine, queues and configuration
+ * space, reset, and the hooks the transport gives for interrupts.
+ *
+ * Each concrete device (virtio/blk.c, rng.c, ...) is one file with its own
+ * virtio_device_ops and config space; it never knows its transport. Its work
+ * happens on its own I/O thread (an event loop), woken by one eventfd per
+ * queue: KVM signals it directly when the transport registered it as an
+ * ioeventfd, and the transport writes it itself otherwise. The device lock
+ * serializes the transport's register accesses (vCPU threads) with the I/O
+ * thread's queue processing, so a reset never races with a request.
+ *
+ * A driver that breaks a ring gets DEVICE_NEEDS_RESET and a configuration
+ * interrupt; the device touches nothing more until it is reset. */
+#ifndef EMBER_VIRTIO_DEVICE_H
+#define EMBER_VIRTIO_DEVICE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "memory/guest_memory.h"
+#include "util/event_loop.h"
+#include "virtio/virtqueue.h"
+
+/* Device status bits. */
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 64
+#define VIRTIO_STATUS_FAILED 128
+
+/* Transport-independent feature bits. */
+#define VIRTIO_F_INDIRECT_DESC 28
+#define VIRTIO_F_EVENT_IDX 29
+#define VIRTIO_F_VERSION_1 32
+
+/* Device ids. */
+#define VIRTIO_ID_NET 1
+#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_CONSOLE 3
+#define VIRTIO_ID_RNG 4
+
+#define VIRTIO_MAX_QUEUES 8
+#define VIRTIO_CONFIG_MAX 256
+
+struct virtio_device;
+
+struct virtio_device_ops {
+    const char *kind;        /* "blk", "rng", ... */
+    uint32_t device_id;
+    /* The driver reached DRIVER_OK: start serving (device lock held). */
+    int (*activate)(struct virtio_device *dev);
+    /* Reset: stop serving and forget in-flight work (device lock held). */
+    void (*reset)(struct virtio_device *dev);
+    /* Queue `q` was kicked (I/O thread, device lock held). */
+    void (*queue_kick)(struct virtio_device *dev, int q);
+    /* The driver wrote the config space (optional; device lock held). */
+    void (*config_write)(struct virtio_device *dev, uint32_t offset, const uint8_t *data, uint32_t len);
+    /* Frees the device's own state after its thread stopped. */
+    void (*destroy)(struct virtio_device *dev);
+};
+
+/* What the transport provides. */
+struct virtio_transport_hooks {
+    void (*interrupt)(struct virtio_device *dev, bool config_changed); /* any thread */
+    void *ctx;
+};
+
+/* What the I/O thread's callback for a queue's eventfd needs. */
+struct virtio_kick {
+    struct virtio_device *dev;
+    int q;
+};
+
+struct virtio_device {
+    const struct virtio_device_ops *ops;
+    void *impl;                     /* the concrete device */
+    char name[32];                  /* "virtio-blk0": thread and log name */
+    const struct guest_memory *mem;
+    pthread_mutex_t lock;
+
+    uint64_t host_features;
+    uint64_t guest_features;
+    uint8_t status;
+    uint32_t config_generation;
+    uint8_t config[VIRTIO_CONFIG_MAX];
+    uint32_t config_len;
+    uint16_t num_queues;
+    uint16_t queue_max;
+    struct virtq vq[VIRTIO_MAX_QUEUES];
+    int kick_fd[VIRTIO_MAX_QUEUES]; /* eventfds the I/O thread waits on */
+    struct virtio_kick kick[VIRTIO_MAX_QUEUES];
+    bool active;                    /* DRIVER_OK reached and the device accepted it */
+    bool broken;                    /* the driver broke a ring: waits for reset */
+    struct virtio_transport_hooks transport;
+
+    struct event_loop loop;         /* the device's I/O thread */
+    uint64_t kicks, interrupts;     /* counters */
+};
+
+/* Sets up the generic part; the device then fills host_features (VERSION_1,
+ * EVENT_IDX and INDIRECT_DESC are added here), config and its own state. */
+int virtio_device_init(struct virtio_device *dev, const struct virtio_device_ops *ops, void *impl, const char *name,
+                       const struct guest_memory *mem, uint16_t num_queues, uint16_t queue_max);
+/* Starts the I/O thread (after the transport set its hooks and ioeventfds). */
+int virtio_device_start(struct virtio_device *dev);
+/* Stops the I/O thread (the VM stopped); destroy follows. */
+void virtio_device_stop(struct virtio_device *dev);
+/* Stops the I/O thread, resets the device, frees everything (the concrete
+ * device too, through ops->destroy). Also undoes a failed init. */
+void virtio_device_destroy(struct virtio_device *dev);
+
+/* The transport's register accesses (each takes the device lock). */
+uint32_t virtio_get_host_features(struct virtio_device *dev, uint32_t select);
+void virtio_set_guest_features(struct virtio_device *dev, uint32_t select, uint32_t value);
+uint8_t virtio_get_status(struct virtio_device *dev);
+void virtio_set_status(struct virtio_device *dev, uint8_t status);
+void virtio_config_read(struct virtio_device *dev, uint32_t offset, uint8_t *data, uint32_t len);
+void virtio_config_write(struct virtio_device *dev, uint32_t offset, const uint8_t *data, uint32_t len);
+/* A QueueNotify the transport saw itself (no ioeventfd). */
+void virtio_notify_queue(struct virtio_device *dev, uint16_t q);
+
+/* For devices (device lock held): the next chain of queue q (1/0, or -1
+ * after marking the device broken); return a chain and interrupt if the
+ * driver wants one. */
+int virtio_pop(struct virtio_device *dev, int q, struct virtq_chain *c);
+void virtio_push(struct virtio_device *dev, int q, uint16_t head, uint32_t written);
+void virtio_flush_interrupt(struct virtio_device *dev, int q);
+/* The driver broke the device's rules: DEVICE_NEEDS_RESET and a config interrupt. */
+void virtio_mark_broken(struct virtio_device *dev, const char *why);
+/* The device changed its config space (generation bump and interrupt). */
+void virtio_config_changed(struct virtio_device *dev);
+
+#endif

@@ -1,0 +1,491 @@
+/* A small virtio 1.x driver for the kit: virtio-mmio devices found on the
+ * command line (virtio_mmio.device=SIZE@ADDR:IRQ, as ember writes it for
+ * Linux), one split queue each, completions by interrupt through the IOAPIC.
+ * The tests drive virtio-rng and virtio-blk the way a driver should, and
+ * then the way a hostile one would. */
+#include "kit.h"
+
+#define MAGIC 0x74726976
+#define R_MAGIC 0x000
+#define R_VERSION 0x004
+#define R_DEVICE_ID 0x008
+#define R_DEV_FEATURES 0x010
+#define R_DEV_FEATURES_SEL 0x014
+#define R_DRV_FEATURES 0x020
+#define R_DRV_FEATURES_SEL 0x024
+#define R_QUEUE_SEL 0x030
+#define R_QUEUE_NUM_MAX 0x034
+#define R_QUEUE_NUM 0x038
+#define R_QUEUE_READY 0x044
+#define R_QUEUE_NOTIFY 0x050
+#define R_INT_STATUS 0x060
+#define R_INT_ACK 0x064
+#define R_STATUS 0x070
+#define R_DESC_LO 0x080
+#define R_DESC_HI 0x084
+#define R_AVAIL_LO 0x090
+#define R_AVAIL_HI 0x094
+#define R_USED_LO 0x0a0
+#define R_USED_HI 0x0a4
+#define R_CONFIG 0x100
+
+#define S_ACK 1
+#define S_DRIVER 2
+#define S_DRIVER_OK 4
+#define S_FEATURES_OK 8
+#define S_NEEDS_RESET 64
+
+#define F_NEXT 1
+#define F_WRITE 2
+#define QN 16
+#define MAX_DEVS 8
+
+struct desc {
+    u64 addr;
+    u32 len;
+    u16 flags, next;
+};
+
+struct vdev {
+    u64 base;
+    u32 irq, id;
+    int index;
+    volatile struct desc *desc;
+    volatile u16 *avail, *used;
+    u16 n, avail_idx, last_used;
+};
+
+/* Rings: desc table at 0, avail at 0x400, used at 0x800 of each page pair. */
+static u8 rings[MAX_DEVS][8192] __attribute__((aligned(4096)));
+static volatile int irqs[MAX_DEVS], config_irqs[MAX_DEVS];
+static int irq_base[MAX_DEVS]; /* used-buffer interrupts before the current set-up */
+static struct vdev *irq_dev[MAX_DEVS];
+
+static int failures;
+#define CHECK(cond, ...)                                                                                               \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            kprintf("check failed: " __VA_ARGS__);                                                                     \
+            kprintf("\n");                                                                                             \
+            failures++;                                                                                                \
+        }                                                                                                              \
+    } while (0)
+
+static void finish(const char *name)
+{
+    if (failures)
+        kprintf("FAIL %s: %d check(s) failed\n", name, failures);
+    else
+        kprintf("PASS %s\n", name);
+}
+
+static u32 rd(struct vdev *d, u32 reg) { return mmio_read32(d->base + reg); }
+static void wr(struct vdev *d, u32 reg, u32 v) { mmio_write32(d->base + reg, v); }
+
+static u64 parse_num(const char **p, int base)
+{
+    u64 v = 0;
+    for (;; (*p)++) {
+        char c = **p;
+        int x = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (x < 0 || x >= base)
+            return v;
+        v = v * (u64)base + (u64)x;
+    }
+}
+
+/* The nth virtio-mmio device with `device_id` on the command line. */
+static bool virtio_find(u32 device_id, int nth, struct vdev *d)
+{
+    static const char key[] = "virtio_mmio.device=";
+    int index = 0;
+    for (const char *p = boot.cmdline; p && *p; p++) {
+        if (strncmp(p, key, sizeof(key) - 1) || (p != boot.cmdline && p[-1] != ' '))
+            continue;
+        const char *q = p + sizeof(key) - 1;
+        parse_num(&q, 10); /* size, e.g. 4K */
+        while (*q && *q != '@')
+            q++;
+        if (*q++ != '@' || q[0] != '0' || q[1] != 'x')
+            continue;
+        q += 2;
+        u64 base = parse_num(&q, 16);
+        if (*q++ != ':')
+            continue;
+        u32 irq = (u32)parse_num(&q, 10);
+        struct vdev probe = {.base = base, .irq = irq, .index = index++};
+        if (rd(&probe, R_MAGIC) != MAGIC || rd(&probe, R_VERSION) != 2 || rd(&probe, R_DEVICE_ID) != device_id)
+            continue;
+        if (nth-- == 0) {
+            *d = probe;
+            d->id = device_id;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void virtio_isr(struct isr_frame *f)
+{
+    int i = (int)f->vector - 0x60;
+    if (i < 0 || i >= MAX_DEVS || !irq_dev[i])
+        return;
+    u32 st = rd(irq_dev[i], R_INT_STATUS);
+    wr(irq_dev[i], R_INT_ACK, st);
+    if (st & 1)
+        irqs[i]++;
+    if (st & 2)
+        config_irqs[i]++;
+}
+
+/* Resets the device and negotiates VERSION_1 (plus `extra` feature bits);
+ * sets up queue 0 with `n` entries. Returns the final status. */
+static u32 vdev_setup(struct vdev *d, u64 extra, u16 n)
+{
+    wr(d, R_STATUS, 0);
+    wr(d, R_STATUS, S_ACK);
+    wr(d, R_STATUS, S_ACK | S_DRIVER);
+    wr(d, R_DEV_FEATURES_SEL, 1);
+    u64 offered = (u64)rd(d, R_DEV_FEATURES) << 32;
+    wr(d, R_DEV_FEATURES_SEL, 0);
+    offered |= rd(d, R_DEV_FEATURES);
+    u64 take = offered & ((1ULL << 32) | extra);
+    wr(d, R_DRV_FEATURES_SEL, 0);
+    wr(d, R_DRV_FEATURES, (u32)take);
+    wr(d, R_DRV_FEATURES_SEL, 1);
+    wr(d, R_DRV_FEATURES, (u32)(take >> 32));
+    wr(d, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+    if (!(rd(d, R_STATUS) & S_FEATURES_OK))
+        return rd(d, R_STATUS);
+    u8 *mem = rings[d->index % MAX_DEVS];
+    memset(mem, 0, sizeof(rings[0]));
+    d->desc = (volatile struct desc *)mem;
+    d->avail = (volatile u16 *)(mem + 0x400);
+    d->used = (volatile u16 *)(mem + 0x800);
+    d->n = n;
+    d->avail_idx = d->last_used = 0;
+    irq_base[d->index % MAX_DEVS] = irqs[d->index % MAX_DEVS];
+    wr(d, R_QUEUE_SEL, 0);
+    wr(d, R_QUEUE_NUM, n);
+    wr(d, R_DESC_LO, (u32)(u64)d->desc);
+    wr(d, R_DESC_HI, 0);
+    wr(d, R_AVAIL_LO, (u32)(u64)d->avail);
+    wr(d, R_AVAIL_HI, 0);
+    wr(d, R_USED_LO, (u32)(u64)d->used);
+    wr(d, R_USED_HI, 0);
+    wr(d, R_QUEUE_READY, 1);
+    /* Interrupts: the device's GSI through the IOAPIC to this CPU. */
+    int slot = d->index % MAX_DEVS;
+    irq_dev[slot] = d;
+    set_irq_handler(0x60 + slot, virtio_isr);
+    pic_mask_all();
+    ioapic_route((int)d->irq, 0x60 + slot, lapic_id(), false);
+    wr(d, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+    return rd(d, R_STATUS);
+}
+
+struct buf {
+    void *p;
+    u32 len;
+    bool device_writes;
+};
+
+/* Puts one chain of `n` buffers at descriptors 0..n-1 and notifies. */
+static void vq_submit(struct vdev *d, int n, const struct buf *b)
+{
+    for (int i = 0; i < n; i++) {
+        d->desc[i].addr = (u64)b[i].p;
+        d->desc[i].len = b[i].len;
+        d->desc[i].flags = (u16)((i + 1 < n ? F_NEXT : 0) | (b[i].device_writes ? F_WRITE : 0));
+        d->desc[i].next = (u16)(i + 1);
+    }
+    d->avail[2 + (d->avail_idx % d->n)] = 0;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    d->avail_idx++;
+    d->avail[1] = d->avail_idx;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    wr(d, R_QUEUE_NOTIFY, 0);
+}
+
+/* Waits (interrupts on) for the used ring to advance; returns the length
+ * the device reported, or -1 after the hang guard. */
+static s64 vq_wait(struct vdev *d)
+{
+    u64 t0 = rdtsc();
+    while (d->used[1] == d->last_used) {
+        if (rdtsc() - t0 > 20000000000ULL)
+            return -1;
+        sti();
+        cpu_relax();
+        cli();
+    }
+    /* The driver asked for every interrupt (no suppression): wait for this
+     * one's too, so no interrupt is left pending into the next request. */
+    int slot = d->index % MAX_DEVS;
+    while (irqs[slot] < d->last_used + 1 + irq_base[slot] && rdtsc() - t0 < 20000000000ULL) {
+        sti();
+        cpu_relax();
+        cli();
+    }
+    volatile u32 *elem = (volatile u32 *)(d->used + 2) + 2 * (d->last_used % d->n);
+    d->last_used++;
+    return elem[1];
+}
+
+/* ---- virtio-rng -------------------------------------------------------------- */
+void test_virtio_rng(void)
+{
+    struct vdev d;
+    if (!virtio_find(4, 0, &d)) {
+        kprintf("FAIL virtio-rng: no virtio-rng device on the command line\n");
+        return;
+    }
+    u32 st = vdev_setup(&d, 0, QN);
+    CHECK(st == (S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK), "status 0x%x after set-up", st);
+    static u8 a[64], b[64];
+    struct buf ba = {a, sizeof(a), true}, bb = {b, sizeof(b), true};
+    vq_submit(&d, 1, &ba);
+    s64 la = vq_wait(&d);
+    vq_submit(&d, 1, &bb);
+    s64 lb = vq_wait(&d);
+    CHECK(la == 64 && lb == 64, "lengths %ld %ld", la, lb);
+    int zeros = 0;
+    for (int i = 0; i < 64; i++)
+        zeros += a[i] == 0;
+    CHECK(zeros < 16 && memcmp(a, b, 64), "the bytes do not look random");
+    CHECK(irqs[d.index % MAX_DEVS] >= 1, "no used-buffer interrupt");
+    kprintf("virtio-rng: 2 x %ld bytes, %d interrupts, first bytes %02x %02x %02x %02x\n", la,
+            irqs[d.index % MAX_DEVS], a[0], a[1], a[2], a[3]);
+    finish("virtio-rng");
+}
+
+/* ---- virtio-blk ---------------------------------------------------------------- */
+struct blk_hdr {
+    u32 type, reserved;
+    u64 sector;
+};
+
+static u8 data[8 * 512] __attribute__((aligned(512)));
+static u8 check[8 * 512] __attribute__((aligned(512)));
+static volatile u8 status;
+
+static u8 blk_req(struct vdev *d, u32 type, u64 sector, void *buf, u32 len, bool device_writes, s64 *used_len)
+{
+    static struct blk_hdr hdr;
+    hdr = (struct blk_hdr){.type = type, .sector = sector};
+    status = 0xee;
+    struct buf b[3] = {{&hdr, sizeof(hdr), false}, {buf, len, device_writes}, {(void *)&status, 1, true}};
+    if (len) {
+        vq_submit(d, 3, b);
+    } else {
+        b[1] = b[2];
+        vq_submit(d, 2, b);
+    }
+    s64 l = vq_wait(d);
+    if (used_len)
+        *used_len = l;
+    return status;
+}
+
+/* Sector s holds "ember-virtio-blk sector S" and dots: the host greps it. */
+static void fill_sector(u8 *p, u64 s)
+{
+    static const char prefix[] = "ember-virtio-blk sector ";
+    memset(p, '.', 512);
+    memcpy(p, prefix, sizeof(prefix) - 1);
+    char digits[20];
+    int n = 0;
+    do
+        digits[n++] = (char)('0' + s % 10);
+    while ((s /= 10) && n < 20);
+    for (int i = 0; i < n; i++)
+        p[sizeof(prefix) - 1 + i] = (u8)digits[n - 1 - i];
+    p[511] = '\n';
+}
+
+void test_virtio_blk(void)
+{
+    struct vdev d;
+    if (!virtio_find(2, 0, &d)) {
+        kprintf("FAIL virtio-blk: no virtio-blk device on the command line\n");
+        return;
+    }
+    u32 st = vdev_setup(&d, (1u << 9) | (1u << 5) | (1u << 13) | (1u << 14), QN); /* FLUSH, RO, DISCARD, WRITE_ZEROES */
+    CHECK(st & S_DRIVER_OK, "status 0x%x after set-up", st);
+    u64 capacity = mmio_read32(d.base + R_CONFIG) | ((u64)mmio_read32(d.base + R_CONFIG + 4) << 32);
+    wr(&d, R_DEV_FEATURES_SEL, 0);
+    bool ro = rd(&d, R_DEV_FEATURES) & (1u << 5);
+    kprintf("virtio-blk: capacity %lu sectors, %s, blk_size %u, seg_max %u\n", capacity, ro ? "read-only" : "writable",
+            mmio_read32(d.base + R_CONFIG + 20), mmio_read32(d.base + R_CONFIG + 12));
+    CHECK(capacity == cmdline_get_u64("expect_sectors", capacity), "capacity");
+    u64 at = cmdline_get_u64("sector", 100);
+    s64 used;
+    if (!ro) {
+        for (int i = 0; i < 8; i++)
+            fill_sector(data + i * 512, at + (u64)i);
+        CHECK(blk_req(&d, 1, at, data, sizeof(data), false, &used) == 0, "write of 8 sectors");
+        CHECK(blk_req(&d, 4, 0, NULL, 0, false, &used) == 0, "flush");
+        memset(check, 0, sizeof(check));
+        CHECK(blk_req(&d, 0, at, check, sizeof(check), true, &used) == 0, "read back");
+        CHECK(used == (s64)sizeof(check) + 1, "used length %ld for a 4 KiB read", used);
+        CHECK(!memcmp(data, check, sizeof(data)), "read back differs from what was written");
+        /* write-zeroes and discard, then read zeros */
+        static struct { u64 sector; u32 num, flags; } seg;
+        seg = (typeof(seg)){at + 8, 2, 0};
+        CHECK(blk_req(&d, 1, at + 8, data, 1024, false, NULL) == 0, "write before write-zeroes");
+        CHECK(blk_req(&d, 13, 0, &seg, sizeof(seg), false, NULL) == 0, "write-zeroes");
+        CHECK(blk_req(&d, 0, at + 8, check, 1024, true, NULL) == 0, "read after write-zeroes");
+        bool zero = true;
+        for (int i = 0; i < 1024; i++)
+            zero &= check[i] == 0;
+        CHECK(zero, "write-zeroes left data");
+        seg = (typeof(seg)){at + 8, 2, 0};
+        CHECK(blk_req(&d, 11, 0, &seg, sizeof(seg), false, NULL) == 0, "discard");
+        kprintf("virtio-blk: wrote, flushed and read back 8 sectors at %lu; write-zeroes and discard ok\n", at);
+    } else {
+        fill_sector(data, at);
+        CHECK(blk_req(&d, 1, at, data, 512, false, NULL) == 1, "a write to a read-only disk must fail with IOERR");
+        CHECK(blk_req(&d, 0, 0, check, 512, true, NULL) == 0, "read of a read-only disk");
+        kprintf("virtio-blk: read-only: write refused (IOERR), read ok\n");
+    }
+    /* Past the end, a length that is not whole sectors, an unknown type. */
+    CHECK(blk_req(&d, 0, capacity, check, 512, true, NULL) == 1, "a read past the end must give IOERR");
+    CHECK(blk_req(&d, 0, capacity - 1, check, 1024, true, NULL) == 1, "a read across the end must give IOERR");
+    CHECK(blk_req(&d, 0, 0, check, 100, true, NULL) == 1, "a partial sector must give IOERR");
+    CHECK(blk_req(&d, 99, 0, check, 512, true, NULL) == 2, "an unknown request type must give UNSUPP");
+    static char id[21];
+    memset(id, 0, sizeof(id));
+    CHECK(blk_req(&d, 8, 0, id, 20, true, NULL) == 0, "get-id");
+    char want[24];
+    if (cmdline_get("expect_serial", want, sizeof(want)))
+        CHECK(!strncmp(id, want, 20), "serial '%s', expected '%s'", id, want);
+    kprintf("virtio-blk: id '%s', errors answered, %d interrupts\n", id, irqs[d.index % MAX_DEVS]);
+    CHECK(irqs[d.index % MAX_DEVS] > 0, "no used-buffer interrupt");
+    finish("virtio-blk");
+}
+
+/* ---- a hostile driver --------------------------------------------------------------
+ * Each case breaks one rule; the device must answer with NEEDS_RESET (or just
+ * not act), ember must keep running, and after a reset the device must work. */
+static bool rng_works(struct vdev *d)
+{
+    static u8 b[16];
+    struct buf bb = {b, sizeof(b), true};
+    if (!(vdev_setup(d, 0, QN) & S_DRIVER_OK))
+        return false;
+    vq_submit(d, 1, &bb);
+    return vq_wait(d) == 16;
+}
+
+/* NEEDS_RESET in the status, announced by a configuration interrupt. */
+static bool needs_reset_after(struct vdev *d)
+{
+    int slot = d->index % MAX_DEVS, before = config_irqs[slot];
+    u64 t0 = rdtsc();
+    while ((!(rd(d, R_STATUS) & S_NEEDS_RESET) || config_irqs[slot] == before) && rdtsc() - t0 < 20000000000ULL) {
+        sti();
+        cpu_relax();
+        cli();
+    }
+    return (rd(d, R_STATUS) & S_NEEDS_RESET) && config_irqs[slot] > before;
+}
+
+void test_virtio_hostile(void)
+{
+    struct vdev d;
+    if (!virtio_find(4, 0, &d)) {
+        kprintf("FAIL virtio-hostile: needs a virtio-rng device\n");
+        return;
+    }
+    static u8 b[64];
+    int slot = d.index % MAX_DEVS;
+
+    /* 1. A descriptor loop. */
+    vdev_setup(&d, 0, QN);
+    d.desc[0] = (struct desc){(u64)b, 16, F_NEXT | F_WRITE, 0};
+    d.avail[2] = 0;
+    d.avail[1] = ++d.avail_idx;
+    wr(&d, R_QUEUE_NOTIFY, 0);
+    CHECK(needs_reset_after(&d), "descriptor loop: no NEEDS_RESET with a configuration interrupt");
+    CHECK(rng_works(&d), "descriptor loop: the device does not work after reset");
+    kprintf("virtio-hostile: descriptor loop -> NEEDS_RESET, works after reset\n");
+
+    /* 2. A buffer outside guest RAM, 3. a huge length, 4. an avail index far ahead. */
+    static const struct { u64 addr; u32 len; u16 idx_jump; const char *what; } cases[] = {
+        {0x4000000000ULL, 16, 1, "buffer outside RAM"},
+        {0, 0xffffffffu, 1, "length of 4 GiB"},
+        {0, 16, 1000, "available index 1000 ahead"},
+    };
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        vdev_setup(&d, 0, QN);
+        d.desc[0] = (struct desc){cases[i].addr ? cases[i].addr : (u64)b, cases[i].len, F_WRITE, 0};
+        d.avail[2] = 0;
+        d.avail_idx = (u16)(d.avail_idx + cases[i].idx_jump);
+        d.avail[1] = d.avail_idx;
+        wr(&d, R_QUEUE_NOTIFY, 0);
+        CHECK(needs_reset_after(&d), "%s: no NEEDS_RESET", cases[i].what);
+        CHECK(rng_works(&d), "%s: the device does not work after reset", cases[i].what);
+        kprintf("virtio-hostile: %s -> NEEDS_RESET, works after reset\n", cases[i].what);
+    }
+
+    /* 5. A zero-length buffer: legal, answered with 0 bytes. */
+    vdev_setup(&d, 0, QN);
+    struct buf z = {b, 0, true};
+    vq_submit(&d, 1, &z);
+    CHECK(vq_wait(&d) == 0, "zero-length buffer: not returned empty");
+
+    /* 6. A queue size that is not a power of two. */
+    wr(&d, R_STATUS, 0);
+    wr(&d, R_STATUS, S_ACK | S_DRIVER);
+    wr(&d, R_DRV_FEATURES_SEL, 1);
+    wr(&d, R_DRV_FEATURES, 1);
+    wr(&d, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+    wr(&d, R_QUEUE_SEL, 0);
+    wr(&d, R_QUEUE_NUM, 3);
+    wr(&d, R_DESC_LO, (u32)(u64)rings[slot]);
+    wr(&d, R_AVAIL_LO, (u32)(u64)rings[slot] + 0x400);
+    wr(&d, R_USED_LO, (u32)(u64)rings[slot] + 0x800);
+    wr(&d, R_QUEUE_READY, 1);
+    wr(&d, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+    CHECK(rd(&d, R_STATUS) & S_NEEDS_RESET, "queue size 3: no NEEDS_RESET");
+    CHECK(rng_works(&d), "queue size 3: the device does not work after reset");
+    kprintf("virtio-hostile: queue size 3 -> NEEDS_RESET\n");
+
+    /* 7. A notification before DRIVER_OK does nothing; the buffer is served once it is set. */
+    wr(&d, R_STATUS, 0);
+    wr(&d, R_STATUS, S_ACK | S_DRIVER);
+    wr(&d, R_DRV_FEATURES_SEL, 1);
+    wr(&d, R_DRV_FEATURES, 1);
+    wr(&d, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+    memset(rings[slot], 0, sizeof(rings[slot]));
+    wr(&d, R_QUEUE_NUM, QN);
+    wr(&d, R_DESC_LO, (u32)(u64)d.desc);
+    wr(&d, R_AVAIL_LO, (u32)(u64)d.avail);
+    wr(&d, R_USED_LO, (u32)(u64)d.used);
+    wr(&d, R_QUEUE_READY, 1);
+    d.n = QN;
+    d.avail_idx = d.last_used = 0;
+    d.desc[0] = (struct desc){(u64)b, 16, F_WRITE, 0};
+    d.avail[2] = 0;
+    d.avail[1] = ++d.avail_idx;
+    wr(&d, R_QUEUE_NOTIFY, 0);
+    for (int i = 0; i < 100000; i++)
+        cpu_relax();
+    CHECK(d.used[1] == 0, "a notification before DRIVER_OK was served");
+    wr(&d, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+    CHECK(vq_wait(&d) == 16, "the early buffer is not served after DRIVER_OK");
+    kprintf("virtio-hostile: notify before DRIVER_OK ignored, served after\n");
+
+    /* 8. DRIVER_OK without FEATURES_OK, and features without VERSION_1. */
+    wr(&d, R_STATUS, 0);
+    wr(&d, R_STATUS, S_ACK | S_DRIVER);
+    wr(&d, R_DRV_FEATURES_SEL, 1);
+    wr(&d, R_DRV_FEATURES, 0);
+    wr(&d, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+    CHECK(!(rd(&d, R_STATUS) & S_FEATURES_OK), "FEATURES_OK accepted without VERSION_1");
+    wr(&d, R_STATUS, S_ACK | S_DRIVER | S_DRIVER_OK);
+    CHECK(rd(&d, R_STATUS) & S_NEEDS_RESET, "DRIVER_OK without FEATURES_OK: no NEEDS_RESET");
+    CHECK(rng_works(&d), "the device does not work after the last reset");
+    kprintf("virtio-hostile: every case answered; the device still works\n");
+    finish("virtio-hostile");
+}
