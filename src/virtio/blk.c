@@ -390,8 +390,8 @@ static int open_image(struct virtio_blk *blk, const struct virtio_blk_config *cf
     struct flock fl = {.l_type = cfg->read_only ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET};
     if (fcntl(blk->fd, F_OFD_SETLK, &fl) < 0) {
         if (errno == EAGAIN || errno == EACCES)
-            log_error("--disk %s: in use: another process holds a %s lock on it (another VM?)", path,
-                      cfg->read_only ? "write" : "");
+            log_error("--disk %s: in use: another process %s it (another VM?)", path,
+                      cfg->read_only ? "is writing" : "has opened");
         else
             log_error("--disk %s: cannot lock: %s", path, strerror(errno));
         return -1;

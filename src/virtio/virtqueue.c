@@ -43,7 +43,10 @@ int virtq_enable(struct virtq *vq, const struct guest_memory *mem, const char **
     vq->avail = a;
     vq->used = u;
     vq->last_avail = vq->used_idx = 0;
-    vq->signalled_valid = false;
+    /* Nothing used yet, nothing to signal: the first interrupt comes with
+     * the first used buffer. */
+    vq->signalled_used = 0;
+    vq->signalled_valid = true;
     vq->enabled = true;
     return 0;
 }
@@ -191,15 +194,17 @@ bool virtq_should_interrupt(struct virtq *vq)
 {
     if (!vq->enabled)
         return false;
+    uint16_t old = vq->signalled_used, now = vq->used_idx;
+    bool valid = vq->signalled_valid;
+    if (valid && old == now)
+        return false; /* nothing new since the last interrupt */
+    vq->signalled_used = now;
+    vq->signalled_valid = true;
     /* The used index was published before we read what the driver asked for. */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (!vq->event_idx)
         return !(load16(&vq->avail[AVAIL_FLAGS]) & VIRTQ_AVAIL_F_NO_INTERRUPT);
     uint16_t used_event = load16(&vq->avail[AVAIL_RING + vq->size]);
-    uint16_t old = vq->signalled_used, now = vq->used_idx;
-    bool valid = vq->signalled_valid;
-    vq->signalled_used = now;
-    vq->signalled_valid = true;
     /* vring_need_event(): did used_idx step past used_event since the last interrupt? */
     return !valid || (uint16_t)(now - used_event - 1) < (uint16_t)(now - old);
 }

@@ -11,7 +11,7 @@ K=build/guests/kit.elf
 bad() {
     local name=$1 re=$2
     shift 2
-    timeout 60 "$EMBER" "$@" </dev/null >"$TMP/out" 2>"$TMP/err"
+    timeout 60 ${EMBER_PREFIX:-} "$EMBER" "$@" </dev/null >"$TMP/out" 2>"$TMP/err"
     local st=$? lines
     lines=$(wc -l <"$TMP/err")
     if [ $st -eq 0 ] || [ $st -ge 124 ]; then
@@ -56,6 +56,41 @@ bad "initrd that is not cpio nor a ramdisk image" "initrd .*: not a cpio archive
 cp $K "$TMP/aarch64.elf"
 printf '\xb7\x00' | dd of="$TMP/aarch64.elf" bs=1 seek=18 conv=notrunc status=none
 bad "a kernel that is not x86_64" "not an x86_64 ELF \(class 2, machine 183\)" run --kernel "$TMP/aarch64.elf"
+
+# Disk images: one line naming the image, and nothing written to it.
+truncate -s 1M "$TMP/disk.img"
+: >"$TMP/empty.img"
+bad "missing disk image" "--disk $TMP/nope.img: cannot open: No such file" run --kernel $K --disk "$TMP/nope.img"
+bad "a directory as a disk" "--disk $TMP/adir: cannot open: Is a directory" run --kernel $K --disk "$TMP/adir"
+bad "an empty disk image" "--disk $TMP/empty.img: smaller than one 512-byte sector" run --kernel $K --disk "$TMP/empty.img"
+bad "the same image twice" "--disk $TMP/disk.img: given twice" run --kernel $K --disk "$TMP/disk.img" --disk "$TMP/disk.img"
+bad "two disks with one serial" "serial=a is already another disk's id" \
+    run --kernel $K --disk "$TMP/disk.img,serial=a" --disk "$TMP/empty.img,serial=a"
+bad "an unknown disk option" "--disk $TMP/disk.img: bad option 'rw'" run --kernel $K --disk "$TMP/disk.img,rw"
+bad "a serial over 20 bytes" "bad option 'serial=123456789012345678901'" \
+    run --kernel $K --disk "$TMP/disk.img,serial=123456789012345678901"
+# Unwritable: root ignores file modes, so drop the capabilities that let it.
+cp "$TMP/disk.img" "$TMP/readonly.img"
+chmod 444 "$TMP/readonly.img"
+if [ "$(id -u)" -ne 0 ]; then
+    bad "an unwritable disk image" "cannot open for writing: Permission denied \(add ,ro" run --kernel $K --disk "$TMP/readonly.img"
+elif command -v setpriv >/dev/null; then
+    EMBER_PREFIX="setpriv --bounding-set=-dac_override,-dac_read_search,-fowner --" \
+        bad "an unwritable disk image" "cannot open for writing: Permission denied \(add ,ro" run --kernel $K --disk "$TMP/readonly.img"
+else
+    skip "an unwritable disk image" "running as root without setpriv to drop CAP_DAC_OVERRIDE"
+fi
+# An image another VM has open for writing (its OFD lock).
+timeout 60 "$EMBER" run --kernel $K --disk "$TMP/disk.img" --cmdline "test=serial" </dev/null >"$TMP/holder.out" 2>&1 &
+holder=$!
+for _ in $(seq 300); do grep -q "ready for input" "$TMP/holder.out" 2>/dev/null && break; sleep 0.1; done
+bad "a disk image another VM is writing" "--disk $TMP/disk.img: in use: another process has opened it" \
+    run --kernel $K --disk "$TMP/disk.img"
+bad "a disk image another VM is writing, opened read-only" "in use: another process is writing it" \
+    run --kernel $K --disk "$TMP/disk.img,ro"
+kill $holder 2>/dev/null
+wait $holder 2>/dev/null
+if cmp -s "$TMP/disk.img" <(head -c 1048576 /dev/zero); then pass "the refused VMs wrote nothing to the image"; else fail "the refused VMs wrote nothing to the image" "image changed"; fi
 
 bad "no --kernel" "--kernel PATH is required" run
 bad "missing kernel" "kernel /nonexistent/vmlinuz: cannot open" run --kernel /nonexistent/vmlinuz

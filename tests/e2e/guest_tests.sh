@@ -97,6 +97,21 @@ for mode in kernel split user; do
         fi
         run_ember $m --cmdline "test=x2apic"
         expect "$tag x2apic: APIC base MSR, x2APIC id, IPIs and timer through MSRs" 0 "$OFF" "^PASS x2apic"
+        # virtio over MMIO: ioeventfd notifications, irqfd (kernel) or ember's
+        # IOAPIC (split, user) interrupts, the device's own I/O thread.
+        run_ember $m --rng --cmdline "test=virtio-rng"
+        expect "$tag virtio-rng: random bytes, used-buffer interrupts" 0 "$OFF" "^PASS virtio-rng"
+        rm -f "$TMP/vd.img"
+        truncate -s 16M "$TMP/vd.img"
+        run_ember $m --disk "$TMP/vd.img,serial=kit-$mode-$cpus" \
+            --cmdline "test=virtio-blk expect_serial=kit-$mode-$cpus expect_sectors=32768 sector=$((100 + cpus))"
+        expect "$tag virtio-blk: write, flush, read back, write-zeroes, discard, get-id, errors" 0 "$OFF" "^PASS virtio-blk"
+        n=$(dd if="$TMP/vd.img" bs=512 skip=$((100 + cpus)) count=8 2>/dev/null | grep -c "^ember-virtio-blk sector")
+        if [ "$n" = 8 ]; then pass "$tag virtio-blk: the host sees the 8 sectors in the image file"; else
+            fail "$tag virtio-blk: the host sees the sectors in the image file" "$n of 8 found"; fi
+        run_ember $m --rng --cmdline "test=virtio-hostile"
+        expect "$tag virtio, hostile driver: loops, bad addresses and lengths, bad sizes, early notify -> NEEDS_RESET or ignored" \
+            0 "the driver broke the device's rules \(queue 0: descriptor chain loops\)" "^PASS virtio-hostile"
         run_ember $m --cmdline "test=nonsense"
         expect "$tag nonsense programming (vector 3, APIC id 9, reserved modes) ignored, interrupts still work" 0 \
             "$OFF" "^PASS nonsense"
@@ -126,6 +141,13 @@ for mode in kernel split user; do
     run_ember -v --irqchip $mode --kernel "$K" --cmdline "test=irqlat"
     expect "$mode irqchip: 201 UART interrupts measured raise -> handler" 0 "$OFF" "^PASS irqlat" "irqlat: 201 interrupts, median [0-9]+"
 done
+
+# A read-only disk: writes fail with IOERR, reads work, the image is untouched.
+truncate -s 1M "$TMP/ro.img"
+run_ember --kernel "$K" --disk "$TMP/ro.img,ro" --cmdline "test=virtio-blk"
+expect "virtio-blk read-only (,ro): write refused with IOERR, read works" 0 "$OFF" "^PASS virtio-blk" "read-only: write refused"
+if cmp -s "$TMP/ro.img" <(head -c 1048576 /dev/zero); then pass "virtio-blk read-only: the image is unchanged"; else
+    fail "virtio-blk read-only: the image is unchanged" "it changed"; fi
 
 # --verbose dumps the state of ember's chips when the VM stops.
 run_ember -v --irqchip split --kernel "$K" --cmdline "test=pit"
