@@ -7,6 +7,15 @@ cd "$(dirname "$0")/../.."
 . tests/e2e/lib.sh
 LOG=build/testbed.log
 C="console=ttyS0 quiet panic=-1"
+# virtio: an ext4 image per irqchip mode, with a file the guest reads; the
+# guest writes one back, and L1 (ember's host) looks for it in the image.
+mkdir -p "$TMP/files" "$TMP/rootfs"
+echo "hello from the host's ext4 image" >"$TMP/rootfs/hello.txt"
+for mode in kernel split user; do
+    mkfs.ext4 -q -F -d "$TMP/rootfs" "$TMP/files/disk-$mode.img" 16M || { fail "mkfs.ext4 for the disk test" "mkfs failed"; summary; exit 1; }
+done
+export TESTBED_FILES="$TMP/files"
+D="ember.cmd=mkdir+/mnt;mount+-t+ext4+/dev/vda+/mnt;cat+/mnt/hello.txt;echo+written-by-the-guest>/mnt/guest.txt;sync;umount+/mnt;cat+/sys/block/vda/serial;echo;cat+/sys/class/misc/hw_random/rng_current;head+-c+16+/dev/hwrng|od+-An+-tx1;grep+virtio+/proc/interrupts"
 cat >"$TMP/plan" <<PLAN
 bz1 --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 1 --cmdline "$C ember.action=poweroff"
 bz2 --kernel /vmlinuz --initrd /l2.cpio.gz --memory 512 --cpus 2 --cmdline "$C ember.cmd=uname+-sr ember.action=poweroff"
@@ -20,6 +29,12 @@ split --irqchip split --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus
 mvmsplit --irqchip split --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=panic"
 user --irqchip user --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.cmd=cat+/proc/interrupts ember.action=poweroff"
 mvmuser --irqchip user --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.cmd=cat+/proc/interrupts ember.action=panic"
+vda-kernel --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --disk /files/disk-kernel.img,serial=ember-kernel --rng --cmdline "$C $D ember.action=poweroff"
+cmd:vda-kernel-host grep -c written-by-the-guest /files/disk-kernel.img
+vda-split --irqchip split --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --disk /files/disk-split.img,serial=ember-split --rng --cmdline "$C $D ember.action=poweroff"
+cmd:vda-split-host grep -c written-by-the-guest /files/disk-split.img
+vda-user --irqchip user --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --disk /files/disk-user.img,serial=ember-user --rng --cmdline "$C $D ember.action=poweroff"
+cmd:vda-user-host grep -c written-by-the-guest /files/disk-user.img
 noacpi --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=poweroff"
 noacpireboot --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=reboot"
 PLAN
@@ -100,6 +115,13 @@ has user "--irqchip user (every interrupt controller in ember, LAPICs too): Debi
     "CAL: +[0-9]+ +[0-9]+ +Function call" "=== END user status=0"
 has mvmuser "--irqchip user, microVM kernel: /init with 2 vCPUs, local timers on both, panic ends ember with 3" \
     "L2: init reached" "L2: cpus online: 0-1" "LOC: +[1-9][0-9]* +[1-9]" "ember: error: guest kernel panicked" "=== END mvmuser status=3"
+for mode in kernel split user; do
+    has vda-$mode "virtio-mmio, --irqchip $mode, microVM kernel: ext4 on virtio-blk mounted, host's file read, a file written; serial; virtio-rng feeds /dev/hwrng" \
+        "L2: init reached" "hello from the host's ext4 image" "^ember-$mode\$" "^virtio_rng" \
+        "^ [0-9a-f]{2}( [0-9a-f]{2}){15}" "virtio[0-9]" "L2: command status 0" "=== END vda-$mode status=0"
+    has vda-$mode-host "virtio-blk, --irqchip $mode: after the VM, ember's host finds the guest's file in the image" \
+        "^[1-9]" "=== END vda-$mode-host status=0"
+done
 has noacpi "acpi=off (MP table, 2 vCPUs): poweroff halts every CPU, ember ends it as a power-off with 0" \
     "L2: init reached" "L2: cpus online: 0-1" "ember: guest halted every vCPU with interrupts off" "=== END noacpi status=0"
 has noacpireboot "acpi=off: reboot (i8042 or triple fault) ends ember as a reboot with 0" \

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Assembles the KVM test bed's outer initramfs: static ember, busybox, Debian's
 # kvm/kvm-amd/irqbypass modules, the guest kernel (bzImage and its extracted
-# vmlinux for PVH), the default guest's initramfs (scripts/make-guest.sh), and
-# the plan of ember runs.
+# vmlinux for PVH), the default guest's initramfs (scripts/make-guest.sh), the
+# plan of ember runs, and the files the plan uses (TESTBED_FILES, in /files).
 # Usage: build.sh PLAN OUT_DIR   (prints nothing on success)
 set -eu
 cd "$(dirname "$0")/../.."
@@ -32,6 +32,11 @@ cp "$kernel" "$out/l1/vmlinuz"
 cp "$out/vmlinux" "$out/l1/vmlinux"
 cp "$out/l2.cpio.gz" "$out/l1/l2.cpio.gz"
 cp "$plan" "$out/l1/plan"
+# Files the plan uses (disk images), when the caller has some (TESTBED_FILES=dir).
+if [ -n "${TESTBED_FILES:-}" ]; then
+    mkdir -p "$out/l1/files"
+    cp -r "$TESTBED_FILES"/. "$out/l1/files/"
+fi
 # ember's microVM kernel too, when the caller built it (MICROVM_KERNEL=path).
 if [ -n "${MICROVM_KERNEL:-}" ]; then
     cp "$MICROVM_KERNEL" "$out/l1/microvm.bzImage"
