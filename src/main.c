@@ -44,6 +44,9 @@ static void usage(FILE *out)
             "                        user: every interrupt controller in ember, LAPIC too\n"
             "      --disk PATH[,ro][,serial=ID]\n"
             "                        a virtio-blk disk on a raw image (repeatable)\n"
+            "      --net tap=NAME[,mac=MAC]\n"
+            "                        a virtio-net interface on a tap (opened, or created\n"
+            "                        when permitted; repeatable)\n"
             "      --rng             a virtio-rng entropy device\n"
             "  -v, --verbose         more messages on stderr\n"
             "\n"
@@ -137,6 +140,51 @@ static int parse_disk(char *arg, struct vm_config *cfg)
     return 0;
 }
 
+/* --net tap=NAME[,mac=MAC]: edits the option text in place. */
+static int parse_net(char *arg, struct vm_config *cfg)
+{
+    if (cfg->nnics >= VM_MAX_NICS) {
+        log_error("--net %s: at most %d network interfaces", arg, VM_MAX_NICS);
+        return -1;
+    }
+    struct virtio_net_config *n = &cfg->nics[cfg->nnics];
+    *n = (struct virtio_net_config){0};
+    for (char *opt = arg, *next; opt; opt = next) {
+        next = strchr(opt, ',');
+        if (next)
+            *next++ = '\0';
+        if (!strncmp(opt, "tap=", 4) && opt[4]) {
+            n->tap = opt + 4;
+        } else if (!strncmp(opt, "mac=", 4)) {
+            if (net_parse_mac(opt + 4, n->mac) < 0) {
+                log_error("--net: mac=%s is not a unicast MAC address (expected six hex bytes like 02:00:00:00:00:01)",
+                          opt + 4);
+                return -1;
+            }
+            n->mac_set = true;
+        } else {
+            log_error("--net: bad option '%s' (expected tap=NAME and optionally mac=MAC)", opt);
+            return -1;
+        }
+    }
+    if (!n->tap) {
+        log_error("--net: tap=NAME is required");
+        return -1;
+    }
+    for (int i = 0; i < cfg->nnics; i++) {
+        if (!strcmp(cfg->nics[i].tap, n->tap)) {
+            log_error("--net tap=%s: given twice", n->tap);
+            return -1;
+        }
+        if (n->mac_set && cfg->nics[i].mac_set && !memcmp(cfg->nics[i].mac, n->mac, 6)) {
+            log_error("--net tap=%s: its MAC address is already another interface's", n->tap);
+            return -1;
+        }
+    }
+    cfg->nnics++;
+    return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -148,6 +196,7 @@ static int cmd_run(int argc, char **argv)
         {"irqchip", required_argument, 0, 'I'},
         {"disk", required_argument, 0, 'd'},
         {"rng", no_argument, 0, 'R'},
+        {"net", required_argument, 0, 'N'},
         {0, 0, 0, 0},
     };
     struct vm_config cfg = {.ram_size = DEFAULT_MEMORY_MIB * MiB, .ncpus = 1, .console = {.kind = CONSOLE_STDIO}};
@@ -196,6 +245,10 @@ static int cmd_run(int argc, char **argv)
                 return 2;
             break;
         case 'R': cfg.rng = true; break;
+        case 'N':
+            if (parse_net(optarg, &cfg) < 0)
+                return 2;
+            break;
         case 'v': log_set_level(LOG_DEBUG); break;
         case 'h': usage(stdout); return 0;
         case ':': log_error("option %s needs a value (see ember --help)", argv[optind - 1]); return 2;

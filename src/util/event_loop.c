@@ -35,13 +35,23 @@ int event_loop_add(struct event_loop *loop, int fd, uint32_t events, event_fn fn
     loop->entries[i].fd = fd;
     loop->entries[i].fn = fn;
     loop->entries[i].ctx = ctx;
-    struct epoll_event ev = {.events = events ? events : EPOLLIN, .data.u32 = (uint32_t)i};
+    struct epoll_event ev = {.events = events, .data.u32 = (uint32_t)i};
     if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         log_error("%s: epoll_ctl: %s", loop->name, strerror(errno));
         return -1;
     }
     __atomic_store_n(&loop->nfds, i + 1, __ATOMIC_RELEASE);
     return 0;
+}
+
+int event_loop_modify(struct event_loop *loop, int fd, uint32_t events)
+{
+    for (int i = 0; i < loop->nfds; i++)
+        if (loop->entries[i].fd == fd) {
+            struct epoll_event ev = {.events = events, .data.u32 = (uint32_t)i};
+            return epoll_ctl(loop->epoll_fd, EPOLL_CTL_MOD, fd, &ev);
+        }
+    return -1;
 }
 
 static void *loop_thread(void *arg)

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 
 #define EVENT_LOOP_MAX_FDS 16
 
@@ -27,8 +28,10 @@ struct event_loop {
 };
 
 int event_loop_init(struct event_loop *loop, const char *thread_name);
-/* Adds fd (EPOLLIN unless `events` says otherwise); before or while running. */
+/* Adds fd, watched for `events` (EPOLLIN usually; 0 for none yet). */
 int event_loop_add(struct event_loop *loop, int fd, uint32_t events, event_fn fn, void *ctx);
+/* Changes the events an added fd is watched for (0: none for now). */
+int event_loop_modify(struct event_loop *loop, int fd, uint32_t events);
 int event_loop_start(struct event_loop *loop);
 /* Stops and joins the thread; safe to call when never started. */
 void event_loop_stop(struct event_loop *loop);

@@ -432,7 +432,7 @@ struct virtio_device *virtio_blk_create(const struct guest_memory *mem, const ch
         blk->uring = true;
         blk->ring_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (blk->ring_efd < 0 || io_uring_register_eventfd(&blk->ring, blk->ring_efd) < 0 ||
-            event_loop_add(&blk->dev.loop, blk->ring_efd, 0, on_completion, blk) < 0) {
+            event_loop_add(&blk->dev.loop, blk->ring_efd, EPOLLIN, on_completion, blk) < 0) {
             log_error("%s: cannot wire io_uring completions: %s", name, strerror(errno));
             goto fail;
         }

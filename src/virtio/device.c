@@ -57,7 +57,7 @@ int virtio_device_init(struct virtio_device *dev, const struct virtio_device_ops
             return -1;
         }
         dev->kick[q] = (struct virtio_kick){.dev = dev, .q = q};
-        if (event_loop_add(&dev->loop, dev->kick_fd[q], 0, on_kick, &dev->kick[q]) < 0)
+        if (event_loop_add(&dev->loop, dev->kick_fd[q], EPOLLIN, on_kick, &dev->kick[q]) < 0)
             return -1;
     }
     return 0;

@@ -180,15 +180,27 @@ int virtq_pop(struct virtq *vq, const struct guest_memory *mem, struct virtq_cha
     return 1;
 }
 
-void virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
+void virtq_add_used(struct virtq *vq, uint16_t head, uint32_t written)
 {
     volatile uint32_t *elem = (volatile uint32_t *)(vq->used + 2) + 2 * (vq->used_idx & (vq->size - 1));
     elem[0] = head;
     elem[1] = written;
     vq->used_idx++;
-    /* The element must be visible before the index that publishes it. */
+}
+
+void virtq_publish_used(struct virtq *vq)
+{
+    /* The elements must be visible before the index that publishes them. */
     __atomic_store_n(&vq->used[USED_IDX], vq->used_idx, __ATOMIC_RELEASE);
 }
+
+void virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
+{
+    virtq_add_used(vq, head, written);
+    virtq_publish_used(vq);
+}
+
+void virtq_unpop(struct virtq *vq, uint16_t n) { vq->last_avail = (uint16_t)(vq->last_avail - n); }
 
 bool virtq_should_interrupt(struct virtq *vq)
 {

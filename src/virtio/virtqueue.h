@@ -81,6 +81,12 @@ int virtq_enable(struct virtq *vq, const struct guest_memory *mem, const char **
 int virtq_pop(struct virtq *vq, const struct guest_memory *mem, struct virtq_chain *c, const char **why);
 /* Gives back the chain at `head` with `written` bytes written into it. */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t written);
+/* The same in two steps, for a packet spread over several chains: fill the
+ * used entries, then publish them all at once. */
+void virtq_add_used(struct virtq *vq, uint16_t head, uint32_t written);
+void virtq_publish_used(struct virtq *vq);
+/* Puts back the last `n` chains popped (not enough buffers after all). */
+void virtq_unpop(struct virtq *vq, uint16_t n);
 /* After pushes: does the driver want an interrupt now? */
 bool virtq_should_interrupt(struct virtq *vq);
 /* Before the device sleeps: asks the driver to notify on new buffers and

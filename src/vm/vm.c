@@ -109,6 +109,12 @@ static int create_virtio_devices(struct vm *vm, const struct vm_config *cfg)
         if (add_virtio(vm, virtio_blk_create(&vm->mem, name, &cfg->disks[i])) < 0)
             return -1;
     }
+    for (int i = 0; i < cfg->nnics; i++) {
+        char name[24];
+        snprintf(name, sizeof(name), "virtio-net%d", i);
+        if (add_virtio(vm, virtio_net_create(&vm->mem, name, &cfg->nics[i])) < 0)
+            return -1;
+    }
     if (cfg->rng && add_virtio(vm, virtio_rng_create(&vm->mem, "virtio-rng")) < 0)
         return -1;
     const char *user = cfg->boot.cmdline ? cfg->boot.cmdline : "";

@@ -26,6 +26,7 @@
 #include "memory/guest_memory.h"
 #include "virtio/blk.h"
 #include "virtio/mmio.h"
+#include "virtio/net.h"
 
 enum vm_stop_reason {
     VM_STOP_NONE,
@@ -40,6 +41,7 @@ enum vm_stop_reason {
 /* virtio-mmio devices: as many as there are GSIs set aside for them. */
 #define VM_MAX_VIRTIO 15
 #define VM_MAX_DISKS 8
+#define VM_MAX_NICS 4
 
 struct vm_config {
     uint64_t ram_size;
@@ -49,6 +51,8 @@ struct vm_config {
     struct console_config console;
     struct virtio_blk_config disks[VM_MAX_DISKS];
     int ndisks;
+    struct virtio_net_config nics[VM_MAX_NICS];
+    int nnics;
     bool rng;
 };
 

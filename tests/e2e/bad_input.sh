@@ -92,6 +92,36 @@ kill $holder 2>/dev/null
 wait $holder 2>/dev/null
 if cmp -s "$TMP/disk.img" <(head -c 1048576 /dev/zero); then pass "the refused VMs wrote nothing to the image"; else fail "the refused VMs wrote nothing to the image" "image changed"; fi
 
+# Network interfaces.
+bad "a malformed MAC" "--net: mac=02:00:00:00:00 is not a unicast MAC address" run --kernel $K --net tap=t0,mac=02:00:00:00:00
+bad "a multicast MAC" "mac=03:00:00:00:00:01 is not a unicast MAC address" run --kernel $K --net tap=t0,mac=03:00:00:00:00:01
+bad "--net without tap=" "--net: tap=NAME is required" run --kernel $K --net mac=02:00:00:00:00:01
+bad "an unknown --net option" "--net: bad option 'vhost=on'" run --kernel $K --net tap=t0,vhost=on
+bad "the same tap twice" "--net tap=t0: given twice" run --kernel $K --net tap=t0 --net tap=t0
+bad "a tap name too long" "--net tap=abcdefghijklmnop: an interface name has 1 to 15 characters" run --kernel $K --net tap=abcdefghijklmnop
+bad "an interface that is not a tap" "--net tap=lo: exists but is not a tap device" run --kernel $K --net tap=lo
+if command -v setpriv >/dev/null; then
+    EMBER_PREFIX="setpriv --bounding-set=-net_admin --" bad "a tap that does not exist, without CAP_NET_ADMIN" \
+        "--net tap=embernotap0: no such tap, and creating one needs CAP_NET_ADMIN" run --kernel $K --net tap=embernotap0
+else
+    skip "a tap that does not exist, without CAP_NET_ADMIN" "setpriv is not installed"
+fi
+if [ "$(id -u)" -eq 0 ] && unshare --net true 2>/dev/null; then
+    # A tap another VM holds: both runs inside one namespace.
+    unshare --net sh -c 'ip tuntap add dev busy0 mode tap &&
+        ( timeout 30 "$1" run --kernel "$2" --net tap=busy0 --cmdline test=serial </dev/null >"$3/holder" 2>&1 & ) &&
+        for i in $(seq 300); do grep -q "ready for input" "$3/holder" 2>/dev/null && break; sleep 0.1; done &&
+        "$1" run --kernel "$2" --net tap=busy0 </dev/null >"$3/out" 2>"$3/err"; echo $? >"$3/status"; pkill -f "tap=busy0" || true' \
+        sh "$EMBER" "$K" "$TMP"
+    if [ "$(cat "$TMP/status")" = 1 ] && [ "$(wc -l <"$TMP/err")" = 1 ] && grep -q "tap=busy0: busy: another process has it open" "$TMP/err"; then
+        pass "a tap another VM has open: $(cat "$TMP/err")"
+    else
+        fail "a tap another VM has open" "status $(cat "$TMP/status"): $(cat "$TMP/err")"
+    fi
+else
+    skip "a tap another VM has open" "needs root and unshare to make a network namespace"
+fi
+
 bad "no --kernel" "--kernel PATH is required" run
 bad "missing kernel" "kernel /nonexistent/vmlinuz: cannot open" run --kernel /nonexistent/vmlinuz
 bad "kernel is a directory" "not a regular file" run --kernel "$TMP/adir"

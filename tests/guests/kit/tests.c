@@ -727,7 +727,7 @@ void run_test(const char *name)
         {"ring3", test_ring3}, {"hello", test_hello}, {"irqlat", test_irqlat}, {"lapic-timer", test_lapic_timer},
         {"ipi", test_ipi}, {"tpr", test_tpr}, {"extint", test_extint}, {"x2apic", test_x2apic},
         {"nonsense", test_nonsense}, {"virtio-rng", test_virtio_rng}, {"virtio-blk", test_virtio_blk},
-        {"virtio-hostile", test_virtio_hostile},
+        {"virtio-hostile", test_virtio_hostile}, {"virtio-net", test_virtio_net},
     };
     if (!strncmp(name, "reboot", 7))
         reboot_i8042();
