@@ -71,3 +71,15 @@ bench: $(BUILD)/bench/benchtool ember guests
 $(BUILD)/bench/benchtool: bench/benchtool.c $(BUILD)/libember.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libember.a $(LDFLAGS) $(LDLIBS)
+
+# libFuzzer harnesses (clang): the virtqueue walker and the blk/net request
+# parsers, with the sources they exercise compiled with coverage and ASan/UBSan.
+FUZZ_SRCS := src/memory/guest_memory.c src/virtio/virtqueue.c src/virtio/device.c src/virtio/blk.c \
+             src/virtio/net.c src/util/event_loop.c src/util/log.c
+FUZZ_FLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -Isrc -pthread -fsanitize=fuzzer,address,undefined \
+              -fno-sanitize-recover=undefined -Wall -Wextra -Werror
+.PHONY: fuzz
+fuzz: build/fuzz/fuzz_virtqueue
+build/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS) -luring

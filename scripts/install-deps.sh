@@ -11,9 +11,11 @@
 #   busybox-static, cpio            the default Linux guest's initramfs and the test bed's outer one
 #   acpica-tools                    iasl, to disassemble ember's DSDT in a test
 #   liburing-dev                    virtio-blk's io_uring back-end
-#   e2fsprogs                       mkfs.ext4/debugfs: the disk images of the virtio-blk tests
+#   e2fsprogs                       mkfs.ext4: the disk images of the virtio-blk tests
+#   clang, libclang-rt-14-dev       the libFuzzer harnesses (tests/fuzz)
+#   iproute2, util-linux            ip and unshare/setpriv: the virtio-net tests' tap in a network namespace
 set -eu
-pkgs="gcc make libc6-dev binutils procps bsdutils zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev gzip bzip2 xz-utils lzop lz4 zstd qemu-system-x86 busybox-static cpio acpica-tools liburing-dev e2fsprogs"
+pkgs="gcc make libc6-dev binutils procps bsdutils zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev gzip bzip2 xz-utils lzop lz4 zstd qemu-system-x86 busybox-static cpio acpica-tools liburing-dev e2fsprogs clang libclang-rt-14-dev iproute2 util-linux"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

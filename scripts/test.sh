@@ -5,6 +5,7 @@
 #   3. bad host input (both builds)
 #   4. Debian's unmodified kernel booted directly on this host's KVM (plain build)
 #   5. Linux end to end on the KVM test bed (QEMU-emulated AMD-V, real kvm-amd)
+#   6. the libFuzzer harnesses, briefly (virtqueue walker, blk and net parsers)
 # and ends with the total "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -66,6 +67,11 @@ echo "== linux_testbed (static ember on the KVM test bed)"
 bash tests/e2e/linux_testbed.sh >build/linux_testbed.log 2>&1
 cat build/linux_testbed.log
 tally linux_testbed build/linux_testbed.log
+
+echo "== fuzz (libFuzzer, ${FUZZ_SECONDS:-30} s per harness)"
+bash tests/fuzz/run.sh >build/fuzz.log 2>&1
+cat build/fuzz.log
+tally fuzz build/fuzz.log
 
 [ -e /sys/module/kvm_pvm ] && echo "note: this host's KVM is PVM; checks it limits are reported as 'skip ... host limited'"
 echo "total: $total_pass passed, $total_fail failed, $total_skip skipped"
