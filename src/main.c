@@ -48,6 +48,8 @@ static void usage(FILE *out)
             "                        a virtio-net interface on a tap (opened, or created\n"
             "                        when permitted; repeatable)\n"
             "      --rng             a virtio-rng entropy device\n"
+            "      --virtio-console  console input goes to a virtio-console port (Linux:\n"
+            "                        console=hvc0); output of it and COM1 to the console\n"
             "  -v, --verbose         more messages on stderr\n"
             "\n"
             "The guest's first serial port (COM1, ttyS0) is the console. On a terminal,\n"
@@ -197,6 +199,7 @@ static int cmd_run(int argc, char **argv)
         {"disk", required_argument, 0, 'd'},
         {"rng", no_argument, 0, 'R'},
         {"net", required_argument, 0, 'N'},
+        {"virtio-console", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
     struct vm_config cfg = {.ram_size = DEFAULT_MEMORY_MIB * MiB, .ncpus = 1, .console = {.kind = CONSOLE_STDIO}};
@@ -245,6 +248,7 @@ static int cmd_run(int argc, char **argv)
                 return 2;
             break;
         case 'R': cfg.rng = true; break;
+        case 'V': cfg.virtio_console = true; break;
         case 'N':
             if (parse_net(optarg, &cfg) < 0)
                 return 2;

@@ -14,6 +14,7 @@
 
 #include "memory/layout.h"
 #include "util/log.h"
+#include "virtio/console.h"
 #include "virtio/rng.h"
 
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...)
@@ -51,6 +52,18 @@ static size_t console_to_com1(void *ctx, const uint8_t *buf, size_t len)
 {
     return uart_16550_receive(&((struct vm *)ctx)->com1, buf, len);
 }
+
+static size_t console_to_virtio(void *ctx, const uint8_t *buf, size_t len)
+{
+    return virtio_console_receive(((struct vm *)ctx)->virtio_console, buf, len);
+}
+
+static void virtio_console_output(void *ctx, const uint8_t *buf, size_t len)
+{
+    console_write(&((struct vm *)ctx)->console, buf, len);
+}
+
+static void virtio_console_rx_space(void *ctx) { console_notify_rx_space(&((struct vm *)ctx)->console); }
 
 static void console_quit(void *ctx) { vm_request_stop(ctx, VM_STOP_USER, "quit from the console (Ctrl-A x)"); }
 
@@ -117,6 +130,12 @@ static int create_virtio_devices(struct vm *vm, const struct vm_config *cfg)
     }
     if (cfg->rng && add_virtio(vm, virtio_rng_create(&vm->mem, "virtio-rng")) < 0)
         return -1;
+    if (cfg->virtio_console) {
+        struct virtio_console_backend be = {.write = virtio_console_output, .rx_space = virtio_console_rx_space, .ctx = vm};
+        vm->virtio_console = virtio_console_create(&vm->mem, "virtio-console", &be);
+        if (add_virtio(vm, vm->virtio_console) < 0)
+            return -1;
+    }
     const char *user = cfg->boot.cmdline ? cfg->boot.cmdline : "";
     size_t len = strlen(user) + 1 + (size_t)vm->nvirtio * 64;
     vm->cmdline = malloc(len);
@@ -297,7 +316,8 @@ int vm_run(struct vm *vm)
         close(sfd);
         return 1;
     }
-    struct console_input_sink sink = {.receive = console_to_com1, .quit = console_quit, .ctx = vm};
+    struct console_input_sink sink = {.receive = vm->virtio_console ? console_to_virtio : console_to_com1,
+                                      .quit = console_quit, .ctx = vm};
     if (console_start_input(&vm->console, &sink) < 0) {
         close(sfd);
         return 1;

@@ -54,6 +54,7 @@ struct vm_config {
     struct virtio_net_config nics[VM_MAX_NICS];
     int nnics;
     bool rng;
+    bool virtio_console;     /* console input to a virtio-console port, not COM1 */
 };
 
 struct vm {
@@ -80,6 +81,7 @@ struct vm {
     struct virtio_device *virtio[VM_MAX_VIRTIO];
     struct virtio_mmio virtio_mmio[VM_MAX_VIRTIO];
     char *cmdline;           /* the user's command line plus the virtio_mmio.device= entries */
+    struct virtio_device *virtio_console; /* when the console's input goes there */
 
     pthread_mutex_t stop_lock;
     _Atomic int stop_reason; /* enum vm_stop_reason */

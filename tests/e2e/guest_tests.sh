@@ -11,10 +11,14 @@ OFF="guest powered off"
 # run_serial_test ARGS...: runs the kit's serial test, waits for the guest to
 # ask, then types two lines; the first is read by polling, the second through
 # the RX interrupt. Sets STATUS and $TMP/out like run_ember.
-run_serial_test() {
-    rm -f "$TMP/in"
+run_serial_test() { run_input_test serial "$@"; }
+# run_input_test TEST ARGS...: the same for any kit test that asks for input.
+run_input_test() {
+    local test=$1
+    shift
+    rm -f "$TMP/in" "$TMP/raw"
     mkfifo "$TMP/in"
-    (timeout 60 "$EMBER" run "$@" --cmdline "test=serial" <"$TMP/in" >"$TMP/raw" 2>"$TMP/err"
+    (timeout 60 "$EMBER" run "$@" --cmdline "test=$test" <"$TMP/in" >"$TMP/raw" 2>"$TMP/err"
         echo $? >"$TMP/status") &
     exec 3>"$TMP/in"
     for _ in $(seq 300); do grep -q "ready for input" "$TMP/raw" 2>/dev/null && break; sleep 0.1; done
@@ -130,6 +134,9 @@ for mode in kernel split user; do
         else
             skip "$name" "needs root, unshare and ip to make a network namespace with a tap"
         fi
+        run_input_test virtio-console $m --virtio-console
+        expect "$tag virtio-console: output through the transmit queue, input in small receive buffers" 0 "$OFF" \
+            "^PASS virtio-console" "hello through the transmit queue" "echo\(virtio\): hello"
         run_ember $m --rng --cmdline "test=virtio-hostile"
         expect "$tag virtio, hostile driver: loops, bad addresses and lengths, bad sizes, early notify -> NEEDS_RESET or ignored" \
             0 "the driver broke the device's rules \(queue 0: descriptor chain loops\)" "^PASS virtio-hostile"

@@ -111,6 +111,7 @@ void test_virtio_rng(void);
 void test_virtio_blk(void);
 void test_virtio_hostile(void);
 void test_virtio_net(void);
+void test_virtio_console(void);
 void ap_test_main(int index);
 /* What each application processor runs once online (set before starting them). */
 extern void (*ap_work)(int index);

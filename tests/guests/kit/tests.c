@@ -728,6 +728,7 @@ void run_test(const char *name)
         {"ipi", test_ipi}, {"tpr", test_tpr}, {"extint", test_extint}, {"x2apic", test_x2apic},
         {"nonsense", test_nonsense}, {"virtio-rng", test_virtio_rng}, {"virtio-blk", test_virtio_blk},
         {"virtio-hostile", test_virtio_hostile}, {"virtio-net", test_virtio_net},
+        {"virtio-console", test_virtio_console},
     };
     if (!strncmp(name, "reboot", 7))
         reboot_i8042();

@@ -501,6 +501,42 @@ void test_virtio_hostile(void)
     finish("virtio-hostile");
 }
 
+
+/* A device with a receive (0) and a transmit (1) queue: `rx` comes from
+ * virtio_find, `tx` is made from it. Negotiates VERSION_1 plus `features`. */
+static void vdev_setup2(struct vdev *rx, struct vdev *tx, u32 features, u16 n)
+{
+    vdev_setup(rx, 0, n); /* interrupt routing and ring memory for queue 0 */
+    wr(rx, R_STATUS, 0);
+    wr(rx, R_STATUS, S_ACK | S_DRIVER);
+    wr(rx, R_DRV_FEATURES_SEL, 0);
+    wr(rx, R_DRV_FEATURES, features);
+    wr(rx, R_DRV_FEATURES_SEL, 1);
+    wr(rx, R_DRV_FEATURES, 1);
+    wr(rx, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+    memset(rings[rx->index % MAX_DEVS], 0, sizeof(rings[0]));
+    memset(rings_q1, 0, sizeof(rings_q1));
+    rx->avail_idx = rx->last_used = 0;
+    *tx = *rx;
+    tx->q = 1;
+    tx->desc = (volatile struct desc *)rings_q1;
+    tx->avail = (volatile u16 *)(rings_q1 + 0x400);
+    tx->used = (volatile u16 *)(rings_q1 + 0x800);
+    struct vdev *qs[2] = {rx, tx};
+    for (int q = 0; q < 2; q++) {
+        wr(rx, R_QUEUE_SEL, (u32)q);
+        wr(rx, R_QUEUE_NUM, n);
+        wr(rx, R_DESC_LO, (u32)(u64)qs[q]->desc);
+        wr(rx, R_DESC_HI, 0);
+        wr(rx, R_AVAIL_LO, (u32)(u64)qs[q]->avail);
+        wr(rx, R_AVAIL_HI, 0);
+        wr(rx, R_USED_LO, (u32)(u64)qs[q]->used);
+        wr(rx, R_USED_HI, 0);
+        wr(rx, R_QUEUE_READY, 1);
+    }
+    wr(rx, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+}
+
 /* ---- virtio-net: ARP and ping through a tap ------------------------------------
  * The harness puts the tap in a network namespace of its own with 10.77.0.1;
  * the kit is 10.77.0.2. Receive buffers are 256 bytes and mergeable, so the
@@ -588,39 +624,7 @@ void test_virtio_net(void)
         kprintf("FAIL virtio-net: no virtio-net device on the command line\n");
         return;
     }
-    /* queue 0 (receive) by the common set-up, queue 1 (transmit) added before DRIVER_OK */
-    u32 st = vdev_setup(&rx, (1u << 5) | (1u << 15) | (1u << 16), NRX); /* MAC, MRG_RXBUF, STATUS */
-    (void)st;
-    /* vdev_setup set DRIVER_OK already: redo it with both queues. */
-    wr(&rx, R_STATUS, 0);
-    wr(&rx, R_STATUS, S_ACK | S_DRIVER);
-    wr(&rx, R_DRV_FEATURES_SEL, 0);
-    wr(&rx, R_DRV_FEATURES, (1u << 5) | (1u << 15) | (1u << 16));
-    wr(&rx, R_DRV_FEATURES_SEL, 1);
-    wr(&rx, R_DRV_FEATURES, 1);
-    wr(&rx, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
-    memset(rings[rx.index % MAX_DEVS], 0, sizeof(rings[0]));
-    memset(rings_q1, 0, sizeof(rings_q1));
-    rx.avail_idx = rx.last_used = 0;
-    tx = rx;
-    tx.q = 1;
-    tx.desc = (volatile struct desc *)rings_q1;
-    tx.avail = (volatile u16 *)(rings_q1 + 0x400);
-    tx.used = (volatile u16 *)(rings_q1 + 0x800);
-    struct vdev *qs[2] = {&rx, &tx};
-    for (int q = 0; q < 2; q++) {
-        wr(&rx, R_QUEUE_SEL, (u32)q);
-        wr(&rx, R_QUEUE_NUM, NRX);
-        wr(&rx, R_DESC_LO, (u32)(u64)qs[q]->desc);
-        wr(&rx, R_DESC_HI, 0);
-        wr(&rx, R_AVAIL_LO, (u32)(u64)qs[q]->avail);
-        wr(&rx, R_AVAIL_HI, 0);
-        wr(&rx, R_USED_LO, (u32)(u64)qs[q]->used);
-        wr(&rx, R_USED_HI, 0);
-        wr(&rx, R_QUEUE_READY, 1);
-    }
-    wr(&rx, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
-    CHECK(rd(&rx, R_STATUS) & S_DRIVER_OK, "status 0x%x", rd(&rx, R_STATUS));
+    vdev_setup2(&rx, &tx, (1u << 5) | (1u << 15) | (1u << 16), NRX); /* MAC, MRG_RXBUF, STATUS */
     u8 mac[6];
     for (int i = 0; i < 6; i++)
         mac[i] = *(volatile u8 *)(rx.base + R_CONFIG + (u64)i);
@@ -691,4 +695,71 @@ void test_virtio_net(void)
     CHECK(bufs > 1, "the reply came in %d buffer(s); expected it merged from several", bufs);
     kprintf("virtio-net: ping 10.77.0.1: %u-byte echo reply in %d merged buffers\n", payload, bufs);
     finish("virtio-net");
+}
+
+/* ---- virtio-console: hvc0 output, and input echoed back ------------------------ */
+void test_virtio_console(void)
+{
+    struct vdev rx, tx;
+    if (!virtio_find(3, 0, &rx)) {
+        kprintf("FAIL virtio-console: no virtio-console device on the command line\n");
+        return;
+    }
+    vdev_setup2(&rx, &tx, 0, NRX);
+    CHECK(rd(&rx, R_STATUS) & S_DRIVER_OK, "status 0x%x", rd(&rx, R_STATUS));
+    static const char hello[] = "virtio-console: hello through the transmit queue\n";
+    memcpy(txbuf, hello, sizeof(hello) - 1);
+    struct buf b = {txbuf, sizeof(hello) - 1, false};
+    vq_submit(&tx, 1, &b);
+    u64 t0 = rdtsc();
+    while (tx.used[1] == tx.last_used && rdtsc() - t0 < 20000000000ULL)
+        cpu_relax();
+    tx.last_used++;
+    for (int i = 0; i < NRX; i++) {
+        rx.desc[i] = (struct desc){(u64)rxbufs[i], 8, F_WRITE, 0}; /* small: a line spans several */
+        rx.avail[2 + (rx.avail_idx % rx.n)] = (u16)i;
+        rx.avail[1] = ++rx.avail_idx;
+    }
+    wr(&rx, R_QUEUE_NOTIFY, 0);
+    kprintf("virtio-console: ready for input\n");
+    char line[64];
+    int n = 0;
+    bool done = false;
+    while (!done) {
+        t0 = rdtsc();
+        while (rx.used[1] == rx.last_used) {
+            if (rdtsc() - t0 > 60000000000ULL)
+                break;
+            sti();
+            cpu_relax();
+            cli();
+        }
+        if (rx.used[1] == rx.last_used)
+            break;
+        volatile u32 *elem = (volatile u32 *)(rx.used + 2) + 2 * (rx.last_used % rx.n);
+        u32 id = elem[0], len = elem[1];
+        for (u32 i = 0; i < len && !done; i++) {
+            char c = (char)rxbufs[id][i];
+            if (c == '\n' || c == '\r')
+                done = n > 0;
+            else if (n < 63)
+                line[n++] = c;
+        }
+        rx.last_used++;
+        rx.avail[2 + (rx.avail_idx % rx.n)] = (u16)id; /* give the buffer back */
+        rx.avail[1] = ++rx.avail_idx;
+        wr(&rx, R_QUEUE_NOTIFY, 0);
+    }
+    line[n] = 0;
+    CHECK(done, "no input line arrived");
+    static const char prefix[] = "echo(virtio): ";
+    memcpy(txbuf, prefix, sizeof(prefix) - 1);
+    memcpy(txbuf + sizeof(prefix) - 1, line, (size_t)n);
+    txbuf[sizeof(prefix) - 1 + (size_t)n] = '\n';
+    b.len = (u32)(sizeof(prefix) + (size_t)n);
+    vq_submit(&tx, 1, &b);
+    t0 = rdtsc();
+    while (tx.used[1] == tx.last_used && rdtsc() - t0 < 20000000000ULL)
+        cpu_relax();
+    finish("virtio-console");
 }

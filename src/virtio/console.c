@@ -1,0 +1,91 @@
+/* virtio-console (virtio 1.x 5.3), one port: the guest's hvc0. What the
+ * guest transmits goes to ember's console back-end; what the user types is
+ * offered to the guest's receive buffers, only as fast as the guest posts
+ * them (the back-end's input thread waits for room, so nothing is lost). */
+#include "virtio/console.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+enum { RXQ = 0, TXQ = 1 };
+
+struct virtio_console {
+    struct virtio_device dev;
+    struct virtio_console_backend be;
+    struct virtq_chain chain;
+    uint8_t out[4096];
+    uint64_t rx_bytes, tx_bytes;
+};
+
+static void console_kick(struct virtio_device *dev, int q)
+{
+    struct virtio_console *con = dev->impl;
+    if (q == RXQ) { /* the guest posted receive buffers: more input fits */
+        if (con->be.rx_space)
+            con->be.rx_space(con->be.ctx);
+        return;
+    }
+    do {
+        virtq_suppress_notify(&dev->vq[TXQ]);
+        while (!dev->broken && virtio_pop(dev, TXQ, &con->chain) == 1) {
+            for (uint64_t off = 0; off < con->chain.readable_len;) {
+                size_t n = virtq_chain_read(&con->chain, off, con->out, sizeof(con->out));
+                if (n == 0)
+                    break;
+                con->be.write(con->be.ctx, con->out, n);
+                off += n;
+            }
+            con->tx_bytes += con->chain.readable_len;
+            virtio_push(dev, TXQ, con->chain.head, 0);
+        }
+        virtio_flush_interrupt(dev, TXQ);
+    } while (!dev->broken && virtq_arm_notify(&dev->vq[TXQ]));
+}
+
+size_t virtio_console_receive(struct virtio_device *dev, const uint8_t *buf, size_t len)
+{
+    struct virtio_console *con = dev->impl;
+    size_t done = 0;
+    pthread_mutex_lock(&dev->lock);
+    if (dev->active && !dev->broken && dev->vq[RXQ].enabled) {
+        do {
+            while (done < len && virtio_pop(dev, RXQ, &con->chain) == 1) {
+                size_t n = virtq_chain_write(&con->chain, 0, buf + done, len - done);
+                virtio_push(dev, RXQ, con->chain.head, (uint32_t)n);
+                done += n;
+            }
+            /* Ask for a kick when the guest posts more; buffers that came
+             * in meanwhile are taken now. */
+        } while (virtq_arm_notify(&dev->vq[RXQ]) && done < len && !dev->broken);
+        con->rx_bytes += done;
+        virtio_flush_interrupt(dev, RXQ);
+    }
+    pthread_mutex_unlock(&dev->lock);
+    return done;
+}
+
+static void console_destroy(struct virtio_device *dev) { free(dev->impl); }
+
+static const struct virtio_device_ops console_ops = {
+    .kind = "console", .device_id = VIRTIO_ID_CONSOLE, .queue_kick = console_kick, .destroy = console_destroy,
+};
+
+struct virtio_device *virtio_console_create(const struct guest_memory *mem, const char *name,
+                                            const struct virtio_console_backend *be)
+{
+    struct virtio_console *con = calloc(1, sizeof(*con));
+    if (!con) {
+        log_error("%s: out of memory", name);
+        return NULL;
+    }
+    con->be = *be;
+    if (virtio_device_init(&con->dev, &console_ops, con, name, mem, 2, VIRTQ_MAX_SIZE) < 0) {
+        virtio_device_destroy(&con->dev); /* frees con */
+        return NULL;
+    }
+    /* config: cols, rows, max_nr_ports, emerg_wr; no feature needs them. */
+    con->dev.config_len = 12;
+    return &con->dev;
+}
