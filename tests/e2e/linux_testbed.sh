@@ -16,6 +16,11 @@ for mode in kernel split user; do
 done
 export TESTBED_FILES="$TMP/files"
 D="ember.cmd=mkdir+/mnt;mount+-t+ext4+/dev/vda+/mnt;cat+/mnt/hello.txt;echo+written-by-the-guest>/mnt/guest.txt;sync;umount+/mnt;cat+/sys/block/vda/serial;echo;cat+/sys/class/misc/hw_random/rng_current;head+-c+16+/dev/hwrng|od+-An+-tx1;grep+virtio+/proc/interrupts"
+# virtio-net: L1 (ember's host) holds the tap. It serves 4 MiB over HTTP and
+# listens for 4 MiB more; the guest pings it, fetches, and sends.
+N="ember.cmd=ip+addr+add+10.0.2.2/24+dev+eth0;ip+link+set+eth0+up;ping+-c+3+10.0.2.1;wget+-q+-O+/tmp/in+http://10.0.2.1:8000/blob;md5sum+/tmp/in;dd+if=/dev/urandom+of=/tmp/out+bs=64k+count=64+2>/dev/null;nc+10.0.2.1+5000+</tmp/out;sleep+2;echo+sent"
+T='(for i in $(seq 300); do ip link show tap0 >/dev/null 2>&1 && break; sleep 0.1; done; ip addr add 10.0.2.1/24 dev tap0; ip link set tap0 up) & mkdir -p /tmp/www; dd if=/dev/urandom of=/tmp/www/blob bs=64k count=64 2>/dev/null; echo L1: serving md5 $(md5sum </tmp/www/blob); httpd -p 8000 -h /tmp/www; rm -f /tmp/recv; (sleep 600 | nc -l -p 5000 >/tmp/recv &)'
+R='sleep 1; echo L1: received $(wc -c </tmp/recv) bytes; killall httpd nc sleep'
 cat >"$TMP/plan" <<PLAN
 bz1 --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 1 --cmdline "$C ember.action=poweroff"
 bz2 --kernel /vmlinuz --initrd /l2.cpio.gz --memory 512 --cpus 2 --cmdline "$C ember.cmd=uname+-sr ember.action=poweroff"
@@ -35,6 +40,15 @@ vda-split --irqchip split --kernel /microvm.bzImage --initrd /l2.cpio.gz --memor
 cmd:vda-split-host grep -c written-by-the-guest /files/disk-split.img
 vda-user --irqchip user --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --disk /files/disk-user.img,serial=ember-user --rng --cmdline "$C $D ember.action=poweroff"
 cmd:vda-user-host grep -c written-by-the-guest /files/disk-user.img
+cmd:net-kernel-setup $T
+net-kernel --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --net tap=tap0 --cmdline "$C $N ember.action=poweroff"
+cmd:net-kernel-host $R
+cmd:net-split-setup $T
+net-split --irqchip split --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --net tap=tap0 --cmdline "$C $N ember.action=poweroff"
+cmd:net-split-host $R
+cmd:net-user-setup $T
+net-user --irqchip user --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --net tap=tap0 --cmdline "$C $N ember.action=poweroff"
+cmd:net-user-host $R
 noacpi --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=poweroff"
 noacpireboot --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=reboot"
 PLAN
@@ -119,8 +133,16 @@ for mode in kernel split user; do
     has vda-$mode "virtio-mmio, --irqchip $mode, microVM kernel: ext4 on virtio-blk mounted, host's file read, a file written; serial; virtio-rng feeds /dev/hwrng" \
         "L2: init reached" "hello from the host's ext4 image" "^ember-$mode\$" "^virtio_rng" \
         "^ [0-9a-f]{2}( [0-9a-f]{2}){15}" "virtio[0-9]" "L2: command status 0" "=== END vda-$mode status=0"
-    has vda-$mode-host "virtio-blk, --irqchip $mode: after the VM, ember's host finds the guest's file in the image" \
-        "^[1-9]" "=== END vda-$mode-host status=0"
+    has cmd:vda-$mode-host "virtio-blk, --irqchip $mode: after the VM, ember's host finds the guest's file in the image" \
+        "^[1-9]" "=== END cmd:vda-$mode-host status=0"
+done
+for mode in kernel split user; do
+    section cmd:net-$mode-setup
+    sum=$(sed -n 's/^L1: serving md5 \([0-9a-f]*\).*/\1/p' "$TMP/sec")
+    has net-$mode "virtio-net on a tap, --irqchip $mode: ping, 4 MiB fetched over HTTP intact (md5 ${sum:-?})" \
+        "L2: init reached" "3 packets transmitted, 3 packets received" "^${sum:-nomd5}  /tmp/in" "^sent" \
+        "=== END net-$mode status=0"
+    has cmd:net-$mode-host "virtio-net, --irqchip $mode: the host received the guest's 4 MiB" "L1: received 4194304 bytes"
 done
 has noacpi "acpi=off (MP table, 2 vCPUs): poweroff halts every CPU, ember ends it as a power-off with 0" \
     "L2: init reached" "L2: cpus online: 0-1" "ember: guest halted every vCPU with interrupts off" "=== END noacpi status=0"

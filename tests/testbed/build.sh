@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Assembles the KVM test bed's outer initramfs: static ember, busybox, Debian's
-# kvm/kvm-amd/irqbypass modules, the guest kernel (bzImage and its extracted
+# kvm/kvm-amd/irqbypass modules and tun (for virtio-net's tap), the guest kernel (bzImage and its extracted
 # vmlinux for PVH), the default guest's initramfs (scripts/make-guest.sh), the
 # plan of ember runs, and the files the plan uses (TESTBED_FILES, in /files).
 # Usage: build.sh PLAN OUT_DIR   (prints nothing on success)
@@ -24,7 +24,7 @@ cp /bin/busybox "$out/l1/bin/busybox"
 cp tests/testbed/l1-init "$out/l1/init"
 chmod +x "$out/l1/init"
 cp build-static/ember "$out/l1/ember"
-for m in kernel/virt/lib/irqbypass.ko kernel/arch/x86/kvm/kvm.ko kernel/arch/x86/kvm/kvm-amd.ko; do
+for m in kernel/virt/lib/irqbypass.ko kernel/arch/x86/kvm/kvm.ko kernel/arch/x86/kvm/kvm-amd.ko kernel/drivers/net/tun.ko; do
     cp "$root/lib/modules/$kver/$m" "$out/l1/lib/modules/"
 done
 cp "$kernel" "$out/l1/vmlinuz"
