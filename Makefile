@@ -67,7 +67,10 @@ clean:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # Benchmark helper (bench/run.sh).
-bench: $(BUILD)/bench/benchtool ember guests
+bench: $(BUILD)/bench/benchtool $(BUILD)/bench/virtio-bench ember guests
+$(BUILD)/bench/virtio-bench: bench/virtio_bench.c $(BUILD)/libember.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libember.a $(LDFLAGS) $(LDLIBS)
 $(BUILD)/bench/benchtool: bench/benchtool.c $(BUILD)/libember.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libember.a $(LDFLAGS) $(LDLIBS)

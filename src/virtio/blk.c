@@ -275,6 +275,8 @@ static void handle(struct virtio_blk *blk, const struct virtq_chain *c, bool *qu
     }
 }
 
+static void reap(struct virtio_blk *blk, bool wait_all);
+
 static void blk_kick(struct virtio_device *dev, int q)
 {
     struct virtio_blk *blk = dev->impl;
@@ -283,8 +285,12 @@ static void blk_kick(struct virtio_device *dev, int q)
         virtq_suppress_notify(&dev->vq[q]);
         while (!dev->broken && virtio_pop(dev, q, &blk->chain) == 1)
             handle(blk, &blk->chain, &queued);
-        if (queued)
+        if (queued) {
             io_uring_submit(&blk->ring); /* one system call for the whole batch */
+            /* Page-cache hits often complete inside the submit: return them
+             * now rather than after another trip through the event loop. */
+            reap(blk, false);
+        }
         virtio_flush_interrupt(dev, q);
     } while (!dev->broken && virtq_arm_notify(&dev->vq[q]));
 }
