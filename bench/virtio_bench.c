@@ -53,7 +53,7 @@ struct driver {
     uint16_t avail_idx, last_used;
 };
 
-static void no_interrupt(struct virtio_device *dev, bool config) { (void)dev, (void)config; }
+static void no_interrupt(struct virtio_device *dev, int q) { (void)dev, (void)q; }
 
 /* Negotiates VERSION_1 and sets up queue `q` (the others stay off). */
 static void driver_start(struct driver *d, int q)

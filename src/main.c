@@ -50,6 +50,9 @@ static void usage(FILE *out)
             "      --rng             a virtio-rng entropy device\n"
             "      --virtio-console  console input goes to a virtio-console port (Linux:\n"
             "                        console=hvc0); output of it and COM1 to the console\n"
+            "      --virtio-transport mmio|pci\n"
+            "                        how the guest finds virtio devices: virtio-mmio on\n"
+            "                        the command line (default) or a PCI bus with MSI-X\n"
             "  -v, --verbose         more messages on stderr\n"
             "\n"
             "The guest's first serial port (COM1, ttyS0) is the console. On a terminal,\n"
@@ -200,6 +203,7 @@ static int cmd_run(int argc, char **argv)
         {"rng", no_argument, 0, 'R'},
         {"net", required_argument, 0, 'N'},
         {"virtio-console", no_argument, 0, 'V'},
+        {"virtio-transport", required_argument, 0, 'T'},
         {0, 0, 0, 0},
     };
     struct vm_config cfg = {.ram_size = DEFAULT_MEMORY_MIB * MiB, .ncpus = 1, .console = {.kind = CONSOLE_STDIO}};
@@ -249,6 +253,16 @@ static int cmd_run(int argc, char **argv)
             break;
         case 'R': cfg.rng = true; break;
         case 'V': cfg.virtio_console = true; break;
+        case 'T':
+            if (!strcmp(optarg, "mmio"))
+                cfg.transport = VIRTIO_MMIO;
+            else if (!strcmp(optarg, "pci"))
+                cfg.transport = VIRTIO_PCI;
+            else {
+                log_error("--virtio-transport %s: expected mmio or pci", optarg);
+                return 2;
+            }
+            break;
         case 'N':
             if (parse_net(optarg, &cfg) < 0)
                 return 2;

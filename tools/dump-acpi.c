@@ -1,4 +1,4 @@
-/* dump-acpi NCPUS DIR: writes the ACPI tables ember would give a guest with
+/* dump-acpi NCPUS DIR [pci]: writes the ACPI tables ember would give a guest with
  * NCPUS vCPUs into DIR/<signature>.dat, so ACPICA's iasl can check them. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,14 +23,14 @@ static void dump(const struct guest_memory *m, uint64_t gpa, const char *dir)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: dump-acpi NCPUS DIR\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: dump-acpi NCPUS DIR [pci]\n");
         return 2;
     }
     struct guest_memory m;
     if (guest_memory_init(&m, 16 * MiB) < 0)
         return 1;
-    uint64_t rsdp = acpi_write_tables(&m, atoi(argv[1]));
+    uint64_t rsdp = acpi_write_tables(&m, atoi(argv[1]), argc > 3 && !strcmp(argv[3], "pci"));
     if (!rsdp)
         return 1;
     const uint8_t *r = gpa_to_host(&m, rsdp, 36);

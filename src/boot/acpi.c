@@ -127,18 +127,79 @@ static void finish(void *table)
  *       Name (_HID, "QEMU0001")
  *       Name (_CRS, ResourceTemplate () { IO (Decode16, 0x505, 0x505, 1, 1) })
  *     }
+ *     Device (PCI0) { ... }                     with a PCI bus only: see pci_root_aml
  *   } */
-static const uint8_t dsdt_aml[] = {
+static const uint8_t s5_aml[] = {
     0x08, '_', 'S', '5', '_',                    /* NameOp "_S5_" */
     0x12, 0x08, 0x04,                            /* PackageOp, PkgLength 8, 4 elements */
     0x0a, POWER_SLP_TYP_S5, 0x0a, POWER_SLP_TYP_S5, 0x00, 0x00,
-    0x10, 0x2f, '\\', '_', 'S', 'B', '_',        /* ScopeOp, PkgLength 47, \_SB_ */
+};
+static const uint8_t pvpanic_aml[] = {
     0x5b, 0x82, 0x27, 'P', 'E', 'V', 'T',        /* DeviceOp, PkgLength 39, PEVT */
     0x08, '_', 'H', 'I', 'D', 0x0d, 'Q', 'E', 'M', 'U', '0', '0', '0', '1', 0x00,
     0x08, '_', 'C', 'R', 'S', 0x11, 0x0d, 0x0a, 0x0a, /* BufferOp, PkgLength 13, 10 bytes */
     0x47, 0x01, PVPANIC_PORT & 0xff, PVPANIC_PORT >> 8, PVPANIC_PORT & 0xff, PVPANIC_PORT >> 8, 0x01, 0x01,
     0x79, 0x00,                                  /* end tag */
 };
+/* The PCI root bridge, so an ACPI kernel scans bus 0 (it does not probe
+ * for buses ACPI does not list):
+ *   Device (PCI0) {
+ *     Name (_HID, EisaId ("PNP0A03"))
+ *     Name (_UID, 0)
+ *     Name (_CRS, ResourceTemplate () {
+ *       WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, 0, 0, 0, 0, 1)
+ *       IO (Decode16, 0xCF8, 0xCF8, 1, 8)
+ *       WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, 0, 0, 0xCF7, 0, 0xCF8)
+ *       WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, 0, 0xD00, 0xFFFF, 0, 0xF300)
+ *       DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite,
+ *                    0, 0xC0000000, 0xCFFFFFFF, 0, 0x10000000)   the BAR window
+ *     })
+ *   }
+ * MSI-X carries the devices' interrupts, so there is no _PRT. */
+#define WIN_LO (uint8_t)(LAYOUT_PCI_WINDOW >> 24)
+#define WIN_HI (uint8_t)((LAYOUT_PCI_WINDOW + LAYOUT_PCI_WINDOW_SIZE - 1) >> 24)
+#define WIN_LEN (uint8_t)(LAYOUT_PCI_WINDOW_SIZE >> 24)
+static const uint8_t pci_root_aml[] = {
+    0x5b, 0x82, 0x44, 0x07, 'P', 'C', 'I', '0',  /* DeviceOp, PkgLength 116, PCI0 */
+    0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03, /* EisaId PNP0A03 */
+    0x08, '_', 'U', 'I', 'D', 0x00,
+    0x08, '_', 'C', 'R', 'S', 0x11, 0x48, 0x05, 0x0a, 0x54, /* BufferOp, PkgLength 88, 84 bytes */
+    0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00,
+    0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08,
+    0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0, 0, 0x00, 0x00, 0xf7, 0x0c, 0, 0, 0xf8, 0x0c,
+    0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0, 0, 0x00, 0x0d, 0xff, 0xff, 0, 0, 0x00, 0xf3,
+    0x87, 0x17, 0x00, 0x00, 0x0c, 0x01, 0, 0, 0, 0, 0, 0, 0, WIN_LO, 0xff, 0xff, 0xff, WIN_HI, 0, 0, 0, 0,
+    0, 0, 0, WIN_LEN,
+    0x79, 0x00,
+};
+
+/* Builds the DSDT body into `out` (at least DSDT_MAX bytes); returns its length. */
+#define DSDT_MAX 512
+static size_t build_dsdt(uint8_t *out, bool pci)
+{
+    size_t n = 0;
+    memcpy(out, s5_aml, sizeof(s5_aml));
+    n += sizeof(s5_aml);
+    /* Scope (\_SB): PkgLength covers itself, the name and the devices. */
+    size_t body = 5 + sizeof(pvpanic_aml) + (pci ? sizeof(pci_root_aml) : 0);
+    out[n++] = 0x10;
+    if (body + 1 <= 63) {
+        out[n++] = (uint8_t)(body + 1);
+    } else {
+        size_t len = body + 2;
+        out[n++] = (uint8_t)(0x40 | (len & 0xf));
+        out[n++] = (uint8_t)(len >> 4);
+    }
+    memcpy(out + n, "\\_SB_", 5);
+    n += 5;
+    memcpy(out + n, pvpanic_aml, sizeof(pvpanic_aml));
+    n += sizeof(pvpanic_aml);
+    if (pci) {
+        memcpy(out + n, pci_root_aml, sizeof(pci_root_aml));
+        n += sizeof(pci_root_aml);
+    }
+    return n;
+}
 
 static uint64_t write_madt(struct area *a, int ncpus)
 {
@@ -188,8 +249,10 @@ static uint64_t write_madt(struct area *a, int ncpus)
     return gpa;
 }
 
-uint64_t acpi_write_tables(const struct guest_memory *mem, int ncpus)
+uint64_t acpi_write_tables(const struct guest_memory *mem, int ncpus, bool pci)
 {
+    uint8_t dsdt_aml[DSDT_MAX];
+    size_t dsdt_len = build_dsdt(dsdt_aml, pci);
     struct area a = {.gpa = LAYOUT_ACPI_START, .size = LAYOUT_ACPI_END - LAYOUT_ACPI_START};
     a.host = gpa_to_host(mem, a.gpa, a.size);
     if (!a.host || ncpus < 1 || ncpus > 255)
@@ -197,7 +260,7 @@ uint64_t acpi_write_tables(const struct guest_memory *mem, int ncpus)
     uint64_t rsdp_gpa, facs_gpa, dsdt_gpa, fadt_gpa, xsdt_gpa, rsdt_gpa;
     struct acpi_rsdp *rsdp = take(&a, sizeof(*rsdp), 16, &rsdp_gpa);
     struct acpi_facs *facs = take(&a, sizeof(*facs), 64, &facs_gpa);
-    uint8_t *dsdt = take(&a, sizeof(struct acpi_header) + sizeof(dsdt_aml), 16, &dsdt_gpa);
+    uint8_t *dsdt = take(&a, sizeof(struct acpi_header) + dsdt_len, 16, &dsdt_gpa);
     struct acpi_fadt *fadt = take(&a, sizeof(*fadt), 16, &fadt_gpa);
     if (!rsdp || !facs || !dsdt || !fadt)
         return 0;
@@ -206,8 +269,8 @@ uint64_t acpi_write_tables(const struct guest_memory *mem, int ncpus)
     facs->length = sizeof(*facs);
     facs->version = 2;
 
-    header((struct acpi_header *)dsdt, "DSDT", (uint32_t)(sizeof(struct acpi_header) + sizeof(dsdt_aml)), 2);
-    memcpy(dsdt + sizeof(struct acpi_header), dsdt_aml, sizeof(dsdt_aml));
+    header((struct acpi_header *)dsdt, "DSDT", (uint32_t)(sizeof(struct acpi_header) + dsdt_len), 2);
+    memcpy(dsdt + sizeof(struct acpi_header), dsdt_aml, dsdt_len);
     finish(dsdt);
 
     header(&fadt->h, "FACP", sizeof(*fadt), 6);

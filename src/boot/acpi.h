@@ -7,12 +7,14 @@
 #ifndef EMBER_BOOT_ACPI_H
 #define EMBER_BOOT_ACPI_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "memory/guest_memory.h"
 
 /* Writes the tables into [LAYOUT_ACPI_START, LAYOUT_ACPI_END); returns the
- * RSDP's guest-physical address, or 0 if they do not fit. */
-uint64_t acpi_write_tables(const struct guest_memory *mem, int ncpus);
+ * RSDP's guest-physical address, or 0 if they do not fit. With `pci`, the
+ * DSDT also describes the PCI root bridge (bus 0, 0xCF8, the BAR window). */
+uint64_t acpi_write_tables(const struct guest_memory *mem, int ncpus, bool pci);
 
 #endif

@@ -113,7 +113,7 @@ int boot_load(const struct guest_memory *mem, const struct boot_config *cfg, str
         }
     }
     /* Tables first: the loaders pass the RSDP's address on to the kernel. */
-    uint64_t rsdp = acpi_write_tables(mem, cfg->ncpus);
+    uint64_t rsdp = acpi_write_tables(mem, cfg->ncpus, cfg->pci);
     if (!rsdp) {
         log_error("boot: cannot write the ACPI tables for %d vCPUs", cfg->ncpus);
         goto out;

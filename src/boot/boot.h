@@ -29,6 +29,7 @@ struct boot_config {
     const char *initrd_path; /* may be NULL */
     const char *cmdline;     /* may be NULL */
     int ncpus;
+    bool pci;                /* a PCI bus exists: ACPI describes its root bridge */
 };
 
 /* What a format loader receives: file contents already read and basic checks done. */

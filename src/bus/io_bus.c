@@ -54,6 +54,19 @@ int io_bus_register(struct io_bus *bus, uint64_t base, uint64_t len, const struc
     return 0;
 }
 
+int io_bus_unregister(struct io_bus *bus, uint64_t base, struct bus_range *out)
+{
+    for (size_t i = 0; i < bus->count; i++)
+        if (bus->ranges[i].base == base) {
+            if (out)
+                *out = bus->ranges[i];
+            memmove(&bus->ranges[i], &bus->ranges[i + 1], (bus->count - i - 1) * sizeof(bus->ranges[0]));
+            bus->count--;
+            return 0;
+        }
+    return -1;
+}
+
 const struct bus_range *io_bus_find(const struct io_bus *bus, uint64_t addr)
 {
     size_t lo = 0, hi = bus->count;

@@ -39,6 +39,9 @@ void io_bus_destroy(struct io_bus *bus);
 /* Returns -1 (after logging) if the range is empty, wraps, or overlaps another. */
 int io_bus_register(struct io_bus *bus, uint64_t base, uint64_t len, const struct bus_device_ops *ops,
                     void *opaque);
+/* Removes the range starting at `base` (before vCPUs run only), giving it
+ * back in *out. -1 if there is none. */
+int io_bus_unregister(struct io_bus *bus, uint64_t base, struct bus_range *out);
 const struct bus_range *io_bus_find(const struct io_bus *bus, uint64_t addr);
 /* Dispatch an access; returns true if a device claimed it. An access that
  * straddles the end of a device's range is treated as unclaimed. */

@@ -31,6 +31,8 @@
 /* The 32-bit MMIO hole: RAM that would reach it continues above 4 GiB. */
 #define LAYOUT_MMIO_HOLE_START 0xC0000000ULL
 #define LAYOUT_MMIO_HOLE_END   0x100000000ULL
+#define LAYOUT_PCI_WINDOW      0xC0000000ULL /* PCI memory BARs: 256 MiB */
+#define LAYOUT_PCI_WINDOW_SIZE 0x10000000ULL
 #define LAYOUT_VIRTIO_MMIO     0xD0000000ULL /* virtio-mmio windows, 4 KiB apart */
 #define LAYOUT_IOAPIC          0xFEC00000ULL
 #define LAYOUT_LAPIC           0xFEE00000ULL

@@ -223,7 +223,7 @@ void virtio_config_changed(struct virtio_device *dev)
 {
     dev->config_generation++;
     if (dev->transport.interrupt)
-        dev->transport.interrupt(dev, true);
+        dev->transport.interrupt(dev, -1);
 }
 
 int virtio_pop(struct virtio_device *dev, int q, struct virtq_chain *c)
@@ -249,6 +249,6 @@ void virtio_flush_interrupt(struct virtio_device *dev, int q)
 {
     if (virtq_should_interrupt(&dev->vq[q]) && dev->transport.interrupt) {
         dev->interrupts++;
-        dev->transport.interrupt(dev, false);
+        dev->transport.interrupt(dev, q);
     }
 }

@@ -64,7 +64,8 @@ struct virtio_device_ops {
 
 /* What the transport provides. */
 struct virtio_transport_hooks {
-    void (*interrupt)(struct virtio_device *dev, bool config_changed); /* any thread */
+    /* Queue q has used buffers (q < 0: the config space changed). Any thread. */
+    void (*interrupt)(struct virtio_device *dev, int q);
     void *ctx;
 };
 

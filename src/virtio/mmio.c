@@ -22,10 +22,10 @@ enum {
 #define MAGIC 0x74726976 /* "virt" */
 #define VENDOR 0x524d4245 /* "EMBR" */
 
-static void interrupt(struct virtio_device *dev, bool config_changed)
+static void interrupt(struct virtio_device *dev, int q)
 {
     struct virtio_mmio *t = dev->transport.ctx;
-    __atomic_fetch_or(&t->interrupt_status, config_changed ? 2u : 1u, __ATOMIC_SEQ_CST);
+    __atomic_fetch_or(&t->interrupt_status, q < 0 ? 2u : 1u, __ATOMIC_SEQ_CST);
     irq_event_signal(&t->irq);
 }
 

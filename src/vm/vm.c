@@ -108,6 +108,8 @@ static int add_virtio(struct vm *vm, struct virtio_device *dev)
     }
     vm->virtio[i] = dev;
     vm->nvirtio++;
+    if (vm->transport == VIRTIO_PCI)
+        return virtio_pci_attach(&vm->virtio_pci[i], dev, vm->fd, &vm->pci, &vm->irq, virtio_gsis[i]);
     return virtio_mmio_attach(&vm->virtio_mmio[i], dev, vm->fd, &vm->mmio, &vm->irq,
                               LAYOUT_VIRTIO_MMIO + (uint64_t)i * VIRTIO_MMIO_SIZE, virtio_gsis[i]);
 }
@@ -116,6 +118,12 @@ static int add_virtio(struct vm *vm, struct virtio_device *dev)
  * virtio_mmio.device= entry per device after the user's own. */
 static int create_virtio_devices(struct vm *vm, const struct vm_config *cfg)
 {
+    vm->transport = cfg->transport;
+    if (cfg->transport == VIRTIO_PCI) {
+        if (pci_bus_init(&vm->pci, &vm->pio, &vm->mmio, LAYOUT_PCI_WINDOW, LAYOUT_PCI_WINDOW_SIZE) < 0)
+            return -1;
+        vm->has_pci = true;
+    }
     for (int i = 0; i < cfg->ndisks; i++) {
         char name[24];
         snprintf(name, sizeof(name), "virtio-blk%d", i);
@@ -144,7 +152,7 @@ static int create_virtio_devices(struct vm *vm, const struct vm_config *cfg)
         return -1;
     }
     size_t n = (size_t)snprintf(vm->cmdline, len, "%s", user);
-    for (int i = 0; i < vm->nvirtio; i++)
+    for (int i = 0; vm->transport == VIRTIO_MMIO && i < vm->nvirtio; i++)
         n += (size_t)snprintf(vm->cmdline + n, len - n, "%s", n ? " " : ""),
             n += (size_t)virtio_mmio_cmdline(&vm->virtio_mmio[i], vm->cmdline + n, len - n);
     return 0;
@@ -183,14 +191,14 @@ int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg
         return -1;
     if (guest_memory_init(&vm->mem, cfg->ram_size) < 0 || guest_memory_register(&vm->mem, vm->fd) < 0)
         return -1;
-    if (create_virtio_devices(vm, cfg) < 0)
+    /* Platform devices first: the PCI bus takes over 0xCF9 from the reset device. */
+    if (create_devices(vm) < 0 || create_virtio_devices(vm, cfg) < 0)
         return -1;
     struct boot_config boot = cfg->boot;
     boot.ncpus = cfg->ncpus;
     boot.cmdline = vm->cmdline;
+    boot.pci = vm->has_pci;
     if (boot_load(&vm->mem, &boot, &vm->entry) < 0)
-        return -1;
-    if (create_devices(vm) < 0)
         return -1;
     vm->vcpus = calloc((size_t)cfg->ncpus, sizeof(*vm->vcpus));
     if (!vm->vcpus) {
@@ -384,9 +392,15 @@ void vm_destroy(struct vm *vm)
     console_close(&vm->console);
     for (int i = 0; i < vm->nvirtio; i++) {
         virtio_device_destroy(vm->virtio[i]);
-        virtio_mmio_detach(&vm->virtio_mmio[i]);
+        if (vm->transport == VIRTIO_PCI)
+            virtio_pci_detach(&vm->virtio_pci[i]);
+        else
+            virtio_mmio_detach(&vm->virtio_mmio[i]);
     }
     vm->nvirtio = 0;
+    if (vm->has_pci)
+        pci_bus_destroy(&vm->pci);
+    vm->has_pci = false;
     free(vm->cmdline);
     vm->cmdline = NULL;
     irq_chip_destroy(&vm->irq);

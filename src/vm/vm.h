@@ -27,6 +27,8 @@
 #include "virtio/blk.h"
 #include "virtio/mmio.h"
 #include "virtio/net.h"
+#include "virtio/pci.h"
+#include "pci/pci.h"
 
 enum vm_stop_reason {
     VM_STOP_NONE,
@@ -43,6 +45,8 @@ enum vm_stop_reason {
 #define VM_MAX_DISKS 8
 #define VM_MAX_NICS 4
 
+enum virtio_transport { VIRTIO_MMIO, VIRTIO_PCI };
+
 struct vm_config {
     uint64_t ram_size;
     int ncpus;
@@ -55,6 +59,7 @@ struct vm_config {
     int nnics;
     bool rng;
     bool virtio_console;     /* console input to a virtio-console port, not COM1 */
+    enum virtio_transport transport;
 };
 
 struct vm {
@@ -79,7 +84,11 @@ struct vm {
     /* virtio devices, each on its MMIO transport */
     int nvirtio;
     struct virtio_device *virtio[VM_MAX_VIRTIO];
+    enum virtio_transport transport;
     struct virtio_mmio virtio_mmio[VM_MAX_VIRTIO];
+    struct virtio_pci virtio_pci[VM_MAX_VIRTIO];
+    struct pci_bus pci;
+    bool has_pci;
     char *cmdline;           /* the user's command line plus the virtio_mmio.device= entries */
     struct virtio_device *virtio_console; /* when the console's input goes there */
 

@@ -11,8 +11,8 @@ C="console=ttyS0 quiet panic=-1"
 # guest writes one back, and L1 (ember's host) looks for it in the image.
 mkdir -p "$TMP/files" "$TMP/rootfs"
 echo "hello from the host's ext4 image" >"$TMP/rootfs/hello.txt"
-for mode in kernel split user; do
-    mkfs.ext4 -q -F -d "$TMP/rootfs" "$TMP/files/disk-$mode.img" 16M || { fail "mkfs.ext4 for the disk test" "mkfs failed"; summary; exit 1; }
+for img in kernel split user pci-kernel pci-split pci-user; do
+    mkfs.ext4 -q -F -d "$TMP/rootfs" "$TMP/files/disk-$img.img" 16M || { fail "mkfs.ext4 for the disk test" "mkfs failed"; summary; exit 1; }
 done
 export TESTBED_FILES="$TMP/files"
 D="ember.cmd=mkdir+/mnt;mount+-t+ext4+/dev/vda+/mnt;cat+/mnt/hello.txt;echo+written-by-the-guest>/mnt/guest.txt;sync;umount+/mnt;cat+/sys/block/vda/serial;echo;cat+/sys/class/misc/hw_random/rng_current;head+-c+16+/dev/hwrng|od+-An+-tx1;grep+virtio+/proc/interrupts"
@@ -40,6 +40,15 @@ vda-split --irqchip split --kernel /microvm.bzImage --initrd /l2.cpio.gz --memor
 cmd:vda-split-host grep -c written-by-the-guest /files/disk-split.img
 vda-user --irqchip user --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --disk /files/disk-user.img,serial=ember-user --rng --cmdline "$C $D ember.action=poweroff"
 cmd:vda-user-host grep -c written-by-the-guest /files/disk-user.img
+pci-kernel --virtio-transport pci --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --disk /files/disk-pci-kernel.img,serial=ember-pci-kernel --rng --cmdline "$C $D ember.action=poweroff"
+cmd:pci-kernel-host grep -c written-by-the-guest /files/disk-pci-kernel.img
+pci-split --irqchip split --virtio-transport pci --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --disk /files/disk-pci-split.img,serial=ember-pci-split --rng --cmdline "$C $D ember.action=poweroff"
+cmd:pci-split-host grep -c written-by-the-guest /files/disk-pci-split.img
+pci-user --irqchip user --virtio-transport pci --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --disk /files/disk-pci-user.img,serial=ember-pci-user --rng --cmdline "$C $D ember.action=poweroff"
+cmd:pci-user-host grep -c written-by-the-guest /files/disk-pci-user.img
+cmd:net-pci-setup $T
+net-pci --virtio-transport pci --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --net tap=tap0 --cmdline "$C $N ember.action=poweroff"
+cmd:net-pci-host $R
 cmd:net-kernel-setup $T
 net-kernel --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --net tap=tap0 --cmdline "$C $N ember.action=poweroff"
 cmd:net-kernel-host $R
@@ -137,12 +146,19 @@ for mode in kernel split user; do
         "^[1-9]" "=== END cmd:vda-$mode-host status=0"
 done
 for mode in kernel split user; do
+    has pci-$mode "virtio-pci (MSI-X), --irqchip $mode, microVM kernel: ext4 on virtio-blk, serial, virtio-rng" \
+        "L2: init reached" "hello from the host's ext4 image" "^ember-pci-$mode\$" "^virtio_rng" \
+        "PCI-MSIX-0000:00:0[12].0 +1-edge +virtio[01]-req.0" "L2: command status 0" "=== END pci-$mode status=0"
+    has cmd:pci-$mode-host "virtio-pci blk, --irqchip $mode: the guest's file is in the image afterwards" \
+        "^[1-9]" "=== END cmd:pci-$mode-host status=0"
+done
+for mode in kernel split user pci; do
     section cmd:net-$mode-setup
     sum=$(sed -n 's/^L1: serving md5 \([0-9a-f]*\).*/\1/p' "$TMP/sec")
-    has net-$mode "virtio-net on a tap, --irqchip $mode: ping, 4 MiB fetched over HTTP intact (md5 ${sum:-?})" \
+    has net-$mode "virtio-net on a tap, $mode: ping, 4 MiB fetched over HTTP intact (md5 ${sum:-?})" \
         "L2: init reached" "3 packets transmitted, 3 packets received" "^${sum:-nomd5}  /tmp/in" "^sent" \
         "=== END net-$mode status=0"
-    has cmd:net-$mode-host "virtio-net, --irqchip $mode: the host received the guest's 4 MiB" "L1: received 4194304 bytes"
+    has cmd:net-$mode-host "virtio-net, $mode: the host received the guest's 4 MiB" "L1: received 4194304 bytes"
 done
 has noacpi "acpi=off (MP table, 2 vCPUs): poweroff halts every CPU, ember ends it as a power-off with 0" \
     "L2: init reached" "L2: cpus online: 0-1" "ember: guest halted every vCPU with interrupts off" "=== END noacpi status=0"

@@ -33,7 +33,7 @@ TEST(acpi_tables_are_linked_and_checksummed)
 {
     struct guest_memory m;
     CHECK(guest_memory_init(&m, 16 * MiB) == 0);
-    uint64_t rsdp_gpa = acpi_write_tables(&m, 3);
+    uint64_t rsdp_gpa = acpi_write_tables(&m, 3, false);
     CHECK(rsdp_gpa >= LAYOUT_ACPI_START && rsdp_gpa < LAYOUT_ACPI_END && rsdp_gpa % 16 == 0);
     const uint8_t *rsdp = gpa_to_host(&m, rsdp_gpa, 36);
     CHECK(!memcmp(rsdp, "RSD PTR ", 8));
@@ -83,7 +83,7 @@ TEST(acpi_tables_are_linked_and_checksummed)
     }
     CHECK_EQ(lapics, 3);
     CHECK_EQ(ioapics, 1);
-    CHECK_EQ(acpi_write_tables(&m, 0), 0);
+    CHECK_EQ(acpi_write_tables(&m, 0, false), 0);
     guest_memory_free(&m);
 }
 
