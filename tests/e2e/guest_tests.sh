@@ -240,6 +240,17 @@ else
     fail "iasl check of ember's ACPI tables" "$(tail -3 "$TMP/acpi/iasl.log" | tr '\n' '|')"
 fi
 
+# With a PCI bus, the DSDT also describes its root bridge (bus 0, 0xCF8, the BAR window).
+mkdir -p "$TMP/acpi-pci"
+build/tools/dump-acpi 2 "$TMP/acpi-pci" pci
+if (cd "$TMP/acpi-pci" && iasl -d DSDT.dat >iasl.log 2>&1) && grep -q 'Device (PCI0)' "$TMP/acpi-pci/DSDT.dsl" &&
+    grep -q 'EisaId ("PNP0A03")' "$TMP/acpi-pci/DSDT.dsl" && grep -q '0xC0000000,         // Range Minimum' "$TMP/acpi-pci/DSDT.dsl" &&
+    grep -q 'Name (_HID, "QEMU0001")' "$TMP/acpi-pci/DSDT.dsl"; then
+    pass "iasl disassembles the DSDT with the PCI root bridge (PNP0A03, BAR window 0xC0000000) and pvpanic"
+else
+    fail "iasl check of the DSDT with PCI" "$(tail -3 "$TMP/acpi-pci/iasl.log" | tr '\n' '|')"
+fi
+
 # Console back-ends.
 K=$GUESTS/kit.elf
 run_ember --kernel "$K" --console "file:$TMP/console.log" --cmdline "test=hello"
