@@ -115,31 +115,35 @@ for mode in kernel split user; do
         fi
         run_ember $m --cmdline "test=x2apic"
         expect "$tag x2apic: APIC base MSR, x2APIC id, IPIs and timer through MSRs" 0 "$OFF" "^PASS x2apic"
-        # virtio over MMIO: ioeventfd notifications, irqfd (kernel) or ember's
-        # IOAPIC (split, user) interrupts, the device's own I/O thread.
-        run_ember $m --rng --cmdline "test=virtio-rng"
-        expect "$tag virtio-rng: random bytes, used-buffer interrupts" 0 "$OFF" "^PASS virtio-rng"
+        # virtio over MMIO (ioeventfd notifications, irqfd in kernel mode or
+        # ember's IOAPIC) and over PCI (MSI-X), each device on its own I/O thread.
+        for tr in mmio pci; do
+        vt="$tag $tr"
+        v="$m --virtio-transport $tr"
+        run_ember $v --rng --cmdline "test=virtio-rng"
+        expect "$vt virtio-rng: random bytes, used-buffer interrupts" 0 "$OFF" "^PASS virtio-rng"
         rm -f "$TMP/vd.img"
         truncate -s 16M "$TMP/vd.img"
-        run_ember $m --disk "$TMP/vd.img,serial=kit-$mode-$cpus" \
+        run_ember $v --disk "$TMP/vd.img,serial=kit-$mode-$cpus" \
             --cmdline "test=virtio-blk expect_serial=kit-$mode-$cpus expect_sectors=32768 sector=$((100 + cpus))"
-        expect "$tag virtio-blk: write, flush, read back, write-zeroes, discard, get-id, errors" 0 "$OFF" "^PASS virtio-blk"
+        expect "$vt virtio-blk: write, flush, read back, write-zeroes, discard, get-id, errors" 0 "$OFF" "^PASS virtio-blk"
         n=$(dd if="$TMP/vd.img" bs=512 skip=$((100 + cpus)) count=8 2>/dev/null | grep -c "^ember-virtio-blk sector")
-        if [ "$n" = 8 ]; then pass "$tag virtio-blk: the host sees the 8 sectors in the image file"; else
-            fail "$tag virtio-blk: the host sees the sectors in the image file" "$n of 8 found"; fi
-        name="$tag virtio-net: ARP and a 1000-byte ping through a tap, reply in mergeable buffers"
+        if [ "$n" = 8 ]; then pass "$vt virtio-blk: the host sees the 8 sectors in the image file"; else
+            fail "$vt virtio-blk: the host sees the sectors in the image file" "$n of 8 found"; fi
+        name="$vt virtio-net: ARP and a 1000-byte ping through a tap, reply in mergeable buffers"
         if [ $NETNS_OK = yes ]; then
-            run_in_netns $m --net tap=emb0,mac=02:00:00:00:00:0$cpus --cmdline "test=virtio-net"
+            run_in_netns $v --net tap=emb0,mac=02:00:00:00:00:0$cpus --cmdline "test=virtio-net"
             expect "$name" 0 "$OFF" "^PASS virtio-net" "mac 02:00:00:00:00:0$cpus, link up" "in [2-9] merged buffers"
         else
             skip "$name" "needs root, unshare and ip to make a network namespace with a tap"
         fi
-        run_input_test virtio-console $m --virtio-console
-        expect "$tag virtio-console: output through the transmit queue, input in small receive buffers" 0 "$OFF" \
+        run_input_test virtio-console $v --virtio-console
+        expect "$vt virtio-console: output through the transmit queue, input in small receive buffers" 0 "$OFF" \
             "^PASS virtio-console" "hello through the transmit queue" "echo\(virtio\): hello"
-        run_ember $m --rng --cmdline "test=virtio-hostile"
-        expect "$tag virtio, hostile driver: loops, bad addresses and lengths, bad sizes, early notify -> NEEDS_RESET or ignored" \
+        run_ember $v --rng --cmdline "test=virtio-hostile"
+        expect "$vt virtio, hostile driver: loops, bad addresses and lengths, bad sizes, early notify -> NEEDS_RESET or ignored" \
             0 "the driver broke the device's rules \(queue 0: descriptor chain loops\)" "^PASS virtio-hostile"
+        done
         run_ember $m --cmdline "test=nonsense"
         expect "$tag nonsense programming (vector 3, APIC id 9, reserved modes) ignored, interrupts still work" 0 \
             "$OFF" "^PASS nonsense"

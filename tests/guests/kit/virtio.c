@@ -47,10 +47,15 @@ struct desc {
 };
 
 struct vdev {
-    u64 base;
+    u64 base;          /* virtio-mmio: the register window */
     u32 irq, id;
     int index;
     u16 q; /* the queue vq_submit/vq_wait use */
+    bool pci;          /* virtio-pci: the regions below, found through its capabilities */
+    int slot;
+    u64 common, isr, devcfg, notify, msix;
+    u32 notify_mult;
+    u64 cfg;           /* device configuration space, either transport */
     volatile struct desc *desc;
     volatile u16 *avail, *used;
     u16 n, avail_idx, last_used;
@@ -81,8 +86,110 @@ static void finish(const char *name)
         kprintf("PASS %s\n", name);
 }
 
-static u32 rd(struct vdev *d, u32 reg) { return mmio_read32(d->base + reg); }
-static void wr(struct vdev *d, u32 reg, u32 v) { mmio_write32(d->base + reg, v); }
+/* virtio-pci: the common configuration's fields, by virtio-mmio register. */
+static u64 pci_field(struct vdev *d, u32 reg, int *size)
+{
+    *size = 4;
+    switch (reg) {
+    case R_DEV_FEATURES_SEL: return d->common + 0x00;
+    case R_DEV_FEATURES: return d->common + 0x04;
+    case R_DRV_FEATURES_SEL: return d->common + 0x08;
+    case R_DRV_FEATURES: return d->common + 0x0c;
+    case R_STATUS: *size = 1; return d->common + 0x14;
+    case R_QUEUE_SEL: *size = 2; return d->common + 0x16;
+    case R_QUEUE_NUM: *size = 2; return d->common + 0x18;
+    case R_QUEUE_READY: *size = 2; return d->common + 0x1c;
+    case R_DESC_LO: return d->common + 0x20;
+    case R_DESC_HI: return d->common + 0x24;
+    case R_AVAIL_LO: return d->common + 0x28;
+    case R_AVAIL_HI: return d->common + 0x2c;
+    case R_USED_LO: return d->common + 0x30;
+    case R_USED_HI: return d->common + 0x34;
+    default: return 0;
+    }
+}
+
+/* The driver's view of a register, the same on both transports: a
+ * virtio-pci device maps the virtio-mmio register names onto its common
+ * configuration, its notify registers and its ISR byte. */
+static u32 rd(struct vdev *d, u32 reg)
+{
+    if (!d->pci)
+        return mmio_read32(d->base + reg);
+    if (reg == R_INT_STATUS)
+        return *(volatile u8 *)d->isr; /* reading acknowledges */
+    int size;
+    u64 a = pci_field(d, reg, &size);
+    if (!a)
+        return 0;
+    return size == 1 ? *(volatile u8 *)a : size == 2 ? *(volatile u16 *)a : *(volatile u32 *)a;
+}
+
+static void wr(struct vdev *d, u32 reg, u32 v)
+{
+    if (!d->pci) {
+        mmio_write32(d->base + reg, v);
+        return;
+    }
+    if (reg == R_QUEUE_NOTIFY) {
+        *(volatile u16 *)(d->notify + v * d->notify_mult) = (u16)v; /* queue_notify_off = the queue's index */
+        return;
+    }
+    if (reg == R_QUEUE_READY && v) /* each queue's MSI-X vector: entry 1 + its index */
+        *(volatile u16 *)(d->common + 0x1a) = (u16)(1 + *(volatile u16 *)(d->common + 0x16));
+    int size;
+    u64 a = pci_field(d, reg, &size);
+    if (!a)
+        return; /* R_INT_ACK: the ISR read acknowledged already */
+    if (size == 1)
+        *(volatile u8 *)a = (u8)v;
+    else if (size == 2)
+        *(volatile u16 *)a = (u16)v;
+    else
+        *(volatile u32 *)a = v;
+}
+
+/* PCI configuration mechanism #1, bus 0, function 0. */
+static u32 pci_cfg_rd(int slot, u32 off)
+{
+    outl(0xcf8, 0x80000000u | (u32)slot << 11 | (off & 0xfc));
+    return inl(0xcfc);
+}
+static void pci_cfg_wr16(int slot, u32 off, u16 v)
+{
+    outl(0xcf8, 0x80000000u | (u32)slot << 11 | (off & 0xfc));
+    outw((u16)(0xcfc + (off & 2)), v);
+}
+
+/* A virtio-pci device: its BAR 0 and the regions its capabilities point at. */
+static bool pci_probe(int slot, u32 device_id, struct vdev *d)
+{
+    u32 id = pci_cfg_rd(slot, 0);
+    if ((id & 0xffff) != 0x1af4 || (id >> 16) != 0x1040 + device_id)
+        return false;
+    u64 bar = (pci_cfg_rd(slot, 0x10) & ~0xfu) | ((u64)pci_cfg_rd(slot, 0x14) << 32);
+    pci_cfg_wr16(slot, 0x04, 0x6); /* memory space, bus master */
+    *d = (struct vdev){.pci = true, .slot = slot, .index = slot, .id = device_id};
+    for (u32 cap = pci_cfg_rd(slot, 0x34) & 0xff; cap; cap = (pci_cfg_rd(slot, cap) >> 8) & 0xff) {
+        u32 head = pci_cfg_rd(slot, cap);
+        if ((head & 0xff) == 0x11) { /* MSI-X */
+            d->msix = bar + (pci_cfg_rd(slot, cap + 4) & ~7u);
+            d->irq = cap; /* remembered: where to enable it */
+            continue;
+        }
+        if ((head & 0xff) != 0x09)
+            continue;
+        u64 at = bar + pci_cfg_rd(slot, cap + 8);
+        switch ((head >> 24) & 0xff) {
+        case 1: d->common = at; break;
+        case 2: d->notify = at; d->notify_mult = pci_cfg_rd(slot, cap + 16); break;
+        case 3: d->isr = at; break;
+        case 4: d->devcfg = at; break;
+        }
+    }
+    d->cfg = d->devcfg;
+    return d->common && d->notify && d->isr && d->msix;
+}
 
 static u64 parse_num(const char **p, int base)
 {
@@ -96,7 +203,8 @@ static u64 parse_num(const char **p, int base)
     }
 }
 
-/* The nth virtio-mmio device with `device_id` on the command line. */
+/* The nth virtio device with `device_id`: virtio-mmio ones from the command
+ * line, else virtio-pci ones on bus 0. */
 static bool virtio_find(u32 device_id, int nth, struct vdev *d)
 {
     static const char key[] = "virtio_mmio.device=";
@@ -121,10 +229,22 @@ static bool virtio_find(u32 device_id, int nth, struct vdev *d)
         if (nth-- == 0) {
             *d = probe;
             d->id = device_id;
+            d->cfg = base + R_CONFIG;
             return true;
         }
     }
+    /* No such virtio-mmio device: look on the PCI bus. */
+    for (int slot = 1; slot < 32; slot++)
+        if (pci_probe(slot, device_id, d) && nth-- == 0)
+            return true;
     return false;
+}
+
+static void virtio_config_isr(struct isr_frame *f)
+{
+    int i = (int)f->vector - 0x70;
+    if (i >= 0 && i < MAX_DEVS)
+        config_irqs[i]++;
 }
 
 static void virtio_isr(struct isr_frame *f)
@@ -176,12 +296,26 @@ static u32 vdev_setup(struct vdev *d, u64 extra, u16 n)
     wr(d, R_USED_LO, (u32)(u64)d->used);
     wr(d, R_USED_HI, 0);
     wr(d, R_QUEUE_READY, 1);
-    /* Interrupts: the device's GSI through the IOAPIC to this CPU. */
+    /* Interrupts: the device's GSI through the IOAPIC to this CPU, or its
+     * MSI-X vectors: entry 0 configuration changes, entry 1 + q queue q. */
     int slot = d->index % MAX_DEVS;
     irq_dev[slot] = d;
     set_irq_handler(0x60 + slot, virtio_isr);
+    set_irq_handler(0x70 + slot, virtio_config_isr);
     pic_mask_all();
-    ioapic_route((int)d->irq, 0x60 + slot, lapic_id(), false);
+    if (d->pci) {
+        for (int e = 0; e < 3; e++) {
+            volatile u32 *entry = (volatile u32 *)(d->msix + 16 * (u64)e);
+            entry[0] = 0xfee00000u | lapic_id() << 12;
+            entry[1] = 0;
+            entry[2] = (u32)((e == 0 ? 0x70 : 0x60) + slot);
+            entry[3] = 0; /* unmasked */
+        }
+        *(volatile u16 *)(d->common + 0x10) = 0; /* msix_config: entry 0 */
+        pci_cfg_wr16(d->slot, d->irq + 2, (u16)(0x8000 | (pci_cfg_rd(d->slot, d->irq) >> 16))); /* MSI-X on */
+    } else {
+        ioapic_route((int)d->irq, 0x60 + slot, lapic_id(), false);
+    }
     wr(d, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
     return rd(d, R_STATUS);
 }
@@ -314,11 +448,11 @@ void test_virtio_blk(void)
     }
     u32 st = vdev_setup(&d, (1u << 9) | (1u << 5) | (1u << 13) | (1u << 14), QN); /* FLUSH, RO, DISCARD, WRITE_ZEROES */
     CHECK(st & S_DRIVER_OK, "status 0x%x after set-up", st);
-    u64 capacity = mmio_read32(d.base + R_CONFIG) | ((u64)mmio_read32(d.base + R_CONFIG + 4) << 32);
+    u64 capacity = mmio_read32(d.cfg) | ((u64)mmio_read32(d.cfg + 4) << 32);
     wr(&d, R_DEV_FEATURES_SEL, 0);
     bool ro = rd(&d, R_DEV_FEATURES) & (1u << 5);
     kprintf("virtio-blk: capacity %lu sectors, %s, blk_size %u, seg_max %u\n", capacity, ro ? "read-only" : "writable",
-            mmio_read32(d.base + R_CONFIG + 20), mmio_read32(d.base + R_CONFIG + 12));
+            mmio_read32(d.cfg + 20), mmio_read32(d.cfg + 12));
     CHECK(capacity == cmdline_get_u64("expect_sectors", capacity), "capacity");
     u64 at = cmdline_get_u64("sector", 100);
     s64 used;
@@ -627,8 +761,8 @@ void test_virtio_net(void)
     vdev_setup2(&rx, &tx, (1u << 5) | (1u << 15) | (1u << 16), NRX); /* MAC, MRG_RXBUF, STATUS */
     u8 mac[6];
     for (int i = 0; i < 6; i++)
-        mac[i] = *(volatile u8 *)(rx.base + R_CONFIG + (u64)i);
-    u16 link = *(volatile u16 *)(rx.base + R_CONFIG + 6);
+        mac[i] = *(volatile u8 *)(rx.cfg + (u64)i);
+    u16 link = *(volatile u16 *)(rx.cfg + 6);
     kprintf("virtio-net: mac %02x:%02x:%02x:%02x:%02x:%02x, link %s\n", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
             link & 1 ? "up" : "down");
     for (int i = 0; i < NRX; i++)
