@@ -20,6 +20,17 @@ cp /bin/busybox "$out/initramfs/bin/busybox"
 cp guest/init "$out/initramfs/init"
 chmod +x "$out/initramfs/init"
 cp "$root/lib/modules/$kver/kernel/drivers/misc/pvpanic/"{pvpanic,pvpanic-mmio}.ko "$out/initramfs/lib/modules/"
+# Debian's kernel has virtio as modules: the ones ember's devices need, in
+# load order (guest/init loads them when the kernel has no virtio built in).
+virtio_modules="drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_modern_dev
+    drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci drivers/virtio/virtio_mmio net/core/failover
+    drivers/net/net_failover drivers/net/virtio_net drivers/block/virtio_blk drivers/char/hw_random/virtio-rng
+    drivers/char/virtio_console"
+: >"$out/initramfs/lib/modules/virtio.order"
+for m in $virtio_modules; do
+    cp "$root/lib/modules/$kver/kernel/$m.ko" "$out/initramfs/lib/modules/"
+    basename "$m" >>"$out/initramfs/lib/modules/virtio.order"
+done
 (cd "$out/initramfs" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initramfs.cpio.gz"
 case "$flavour" in
 stock) cp "$kernel" "$out/vmlinuz" ;;

@@ -11,7 +11,7 @@ C="console=ttyS0 quiet panic=-1"
 # guest writes one back, and L1 (ember's host) looks for it in the image.
 mkdir -p "$TMP/files" "$TMP/rootfs"
 echo "hello from the host's ext4 image" >"$TMP/rootfs/hello.txt"
-for img in kernel split user pci-kernel pci-split pci-user; do
+for img in kernel split user pci-kernel pci-split pci-user deb-pci; do
     mkfs.ext4 -q -F -d "$TMP/rootfs" "$TMP/files/disk-$img.img" 16M || { fail "mkfs.ext4 for the disk test" "mkfs failed"; summary; exit 1; }
 done
 export TESTBED_FILES="$TMP/files"
@@ -46,6 +46,11 @@ pci-split --irqchip split --virtio-transport pci --kernel /microvm.bzImage --ini
 cmd:pci-split-host grep -c written-by-the-guest /files/disk-pci-split.img
 pci-user --irqchip user --virtio-transport pci --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --disk /files/disk-pci-user.img,serial=ember-pci-user --rng --cmdline "$C $D ember.action=poweroff"
 cmd:pci-user-host grep -c written-by-the-guest /files/disk-pci-user.img
+deb-pci --virtio-transport pci --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 2 --disk /files/disk-deb-pci.img,serial=ember-deb-pci --rng --cmdline "$C $D ember.action=poweroff"
+cmd:deb-pci-host grep -c written-by-the-guest /files/disk-deb-pci.img
+cmd:net-deb-setup $T
+net-deb --virtio-transport pci --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 2 --net tap=tap0 --cmdline "$C $N ember.action=poweroff"
+cmd:net-deb-host $R
 cmd:net-pci-setup $T
 net-pci --virtio-transport pci --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --net tap=tap0 --cmdline "$C $N ember.action=poweroff"
 cmd:net-pci-host $R
@@ -152,7 +157,12 @@ for mode in kernel split user; do
     has cmd:pci-$mode-host "virtio-pci blk, --irqchip $mode: the guest's file is in the image afterwards" \
         "^[1-9]" "=== END cmd:pci-$mode-host status=0"
 done
-for mode in kernel split user pci; do
+has deb-pci "Debian's stock kernel (virtio as modules) over virtio-pci: ext4 on virtio-blk, serial, virtio-rng, MSI" \
+    "L2: init reached" "hello from the host's ext4 image" "^ember-deb-pci\$" "^virtio_rng" \
+    "PCI-MSI +[0-9]+-edge +virtio[01]-req.0" "L2: command status 0" "=== END deb-pci status=0"
+has cmd:deb-pci-host "Debian's kernel over virtio-pci: the guest's file is in the image afterwards" \
+    "^[1-9]" "=== END cmd:deb-pci-host status=0"
+for mode in kernel split user pci deb; do
     section cmd:net-$mode-setup
     sum=$(sed -n 's/^L1: serving md5 \([0-9a-f]*\).*/\1/p' "$TMP/sec")
     has net-$mode "virtio-net on a tap, $mode: ping, 4 MiB fetched over HTTP intact (md5 ${sum:-?})" \
