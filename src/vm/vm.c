@@ -391,11 +391,12 @@ void vm_destroy(struct vm *vm)
     }
     console_close(&vm->console);
     for (int i = 0; i < vm->nvirtio; i++) {
-        virtio_device_destroy(vm->virtio[i]);
+        /* The transport first: it unhooks the device's eventfds from KVM. */
         if (vm->transport == VIRTIO_PCI)
             virtio_pci_detach(&vm->virtio_pci[i]);
         else
             virtio_mmio_detach(&vm->virtio_mmio[i]);
+        virtio_device_destroy(vm->virtio[i]);
     }
     vm->nvirtio = 0;
     if (vm->has_pci)

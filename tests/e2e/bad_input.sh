@@ -92,6 +92,7 @@ kill $holder 2>/dev/null
 wait $holder 2>/dev/null
 if cmp -s "$TMP/disk.img" <(head -c 1048576 /dev/zero); then pass "the refused VMs wrote nothing to the image"; else fail "the refused VMs wrote nothing to the image" "image changed"; fi
 
+bad "an unknown virtio transport" "--virtio-transport usb: expected mmio or pci" run --kernel $K --virtio-transport usb
 # Network interfaces.
 bad "a malformed MAC" "--net: mac=02:00:00:00:00 is not a unicast MAC address" run --kernel $K --net tap=t0,mac=02:00:00:00:00
 bad "a multicast MAC" "mac=03:00:00:00:00:01 is not a unicast MAC address" run --kernel $K --net tap=t0,mac=03:00:00:00:00:01

@@ -17,5 +17,24 @@ if [ "$log" = - ]; then
     # QEMU warns about every AMD feature TCG lacks; keep its stderr apart.
     "${qemu[@]}" 2>"$out/qemu.stderr"
 else
-    timeout "$limit" "${qemu[@]}" </dev/null 2>&1 | tr -d '\r' >"$log"
+    # A watchdog: L1 prints at least every 20 s, so a console silent for
+    # STALL_SECONDS (default 75) means the emulated machine itself stopped
+    # (a rare stall of QEMU's TCG with nested SVM, cause unknown). QEMU is
+    # then killed at once instead of after the whole time limit; the caller
+    # reruns what did not finish.
+    rm -f "$out/qemu.pid"
+    timeout "$limit" "${qemu[@]}" -pidfile "$out/qemu.pid" </dev/null 2>&1 | tr -d '\r' >"$log" &
+    pipe=$!
+    last=-1 quiet=0
+    while kill -0 $pipe 2>/dev/null; do
+        sleep 5
+        size=$(stat -c %s "$log" 2>/dev/null || echo 0)
+        if [ "$size" = "$last" ]; then quiet=$((quiet + 5)); else quiet=0 last=$size; fi
+        if [ $quiet -ge "${STALL_SECONDS:-75}" ]; then
+            echo "!! test bed: no console output for ${quiet}s; stopping QEMU" >>"$log"
+            [ -s "$out/qemu.pid" ] && kill "$(cat "$out/qemu.pid")" 2>/dev/null
+            break
+        fi
+    done
+    wait $pipe 2>/dev/null
 fi
