@@ -240,16 +240,23 @@ static struct pci_device *find_bar(struct pci_bus *bus, uint64_t gpa, int *bar, 
     return NULL;
 }
 
+/* The device and BAR an access at window offset `off` of `size` bytes lands
+ * in, or NULL. Devices live as long as the VM, so the caller may use the
+ * result after the bus lock is dropped. */
+static struct pci_device *window_target(struct pci_bus *bus, uint64_t off, uint32_t size, int *bar, uint64_t *boff)
+{
+    pthread_mutex_lock(&bus->lock);
+    struct pci_device *dev = find_bar(bus, bus->window_base + off, bar, boff);
+    pthread_mutex_unlock(&bus->lock);
+    return dev && *boff + size <= dev->bar_size[*bar] ? dev : NULL;
+}
+
 static void window_read(void *o, uint64_t off, uint8_t *d, uint32_t size)
 {
-    struct pci_bus *bus = o;
     int bar;
     uint64_t boff;
-    pthread_mutex_lock(&bus->lock);
-    struct pci_device *dev = find_bar(bus, bus->window_base + off, &bar, &boff);
-    pthread_mutex_unlock(&bus->lock);
-    /* Devices live as long as the VM: safe to call outside the bus lock. */
-    if (dev && boff + size <= dev->bar_size[bar] && dev->ops->bar_read)
+    struct pci_device *dev = window_target(o, off, size, &bar, &boff);
+    if (dev && dev->ops->bar_read)
         dev->ops->bar_read(dev, bar, boff, d, size);
     else
         memset(d, 0xff, size);
@@ -257,13 +264,10 @@ static void window_read(void *o, uint64_t off, uint8_t *d, uint32_t size)
 
 static void window_write(void *o, uint64_t off, const uint8_t *d, uint32_t size)
 {
-    struct pci_bus *bus = o;
     int bar;
     uint64_t boff;
-    pthread_mutex_lock(&bus->lock);
-    struct pci_device *dev = find_bar(bus, bus->window_base + off, &bar, &boff);
-    pthread_mutex_unlock(&bus->lock);
-    if (dev && boff + size <= dev->bar_size[bar] && dev->ops->bar_write)
+    struct pci_device *dev = window_target(o, off, size, &bar, &boff);
+    if (dev && dev->ops->bar_write)
         dev->ops->bar_write(dev, bar, boff, d, size);
 }
 

@@ -360,6 +360,17 @@ u64 user_call(void (*fn)(u64), u64 arg, u64 rflags)
 }
 
 
+/* ---- test results ------------------------------------------------------------ */
+int kit_failures;
+
+void kit_finish(const char *name)
+{
+    if (kit_failures)
+        kprintf("FAIL %s: %d check(s) failed\n", name, kit_failures);
+    else
+        kprintf("PASS %s\n", name);
+}
+
 /* ---- ending the VM ------------------------------------------------------- */
 void poweroff(void)
 {

@@ -105,7 +105,17 @@ typedef struct { volatile u32 v; } spinlock_t;
 void spin_lock(spinlock_t *l);
 void spin_unlock(spinlock_t *l);
 
-/* tests */
+/* tests: CHECK records a failed expectation; kit_finish prints PASS/FAIL */
+extern int kit_failures;
+#define CHECK(cond, ...)                                                                                               \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            kprintf("check failed: " __VA_ARGS__);                                                                     \
+            kprintf("\n");                                                                                             \
+            kit_failures++;                                                                                            \
+        }                                                                                                              \
+    } while (0)
+void kit_finish(const char *name);
 void run_test(const char *name);
 void test_virtio_rng(void);
 void test_virtio_blk(void);

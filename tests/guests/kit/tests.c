@@ -7,23 +7,6 @@
 #define MiB (1024ULL * 1024)
 #define GiB (1024ULL * MiB)
 
-static int failures;
-#define CHECK(cond, ...)                                                                                               \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            kprintf("check failed: " __VA_ARGS__);                                                                     \
-            kprintf("\n");                                                                                             \
-            failures++;                                                                                                \
-        }                                                                                                              \
-    } while (0)
-
-static void finish(const char *name)
-{
-    if (failures)
-        kprintf("FAIL %s: %d check(s) failed\n", name, failures);
-    else
-        kprintf("PASS %s\n", name);
-}
 
 /* ---- boot: boot_params / hvm_start_info, e820, cmdline, initrd --------- */
 struct pattern_args { u64 addr, size, seed; };
@@ -83,7 +66,7 @@ static void test_boot(void)
         kprintf("initrd: %lu bytes differ from the pattern\n", bad);
         CHECK(bad == 0, "initrd content corrupted");
     }
-    finish("boot");
+    kit_finish("boot");
 }
 
 /* ---- serial: registers, loopback, polled and interrupt-driven input ------ */
@@ -164,7 +147,7 @@ static void test_serial(void)
     irq_line[irq_len] = 0;
     kprintf("echo(irq): %s (%d interrupts)\n", (const char *)irq_line, serial_irqs);
     CHECK(serial_irqs > 0, "no serial interrupt");
-    finish("serial");
+    kit_finish("serial");
 }
 
 /* ---- pit: PIT channel 0 -> IOAPIC pin 0 -> LAPIC ----------------------------- */
@@ -190,7 +173,7 @@ static void test_pit(void)
     outb(0x43, 0x30); /* mode 0: stop periodic ticks */
     kprintf("pit: %d ticks in %lu TSC cycles\n", ticks, t1 - t0);
     CHECK(ticks >= 20, "timer ticks");
-    finish("pit");
+    kit_finish("pit");
 }
 
 /* ---- smp: MP table, INIT/SIPI, every vCPU runs ring-3 code ------------------- */
@@ -273,7 +256,7 @@ static void test_smp(void)
     const u8 *mpc = find_mp_table();
     CHECK(mpc && !memcmp(mpc, "PCMP", 4), "no valid MP table in the BIOS area");
     if (!mpc) {
-        finish("smp");
+        kit_finish("smp");
         return;
     }
     u16 len = *(const u16 *)(mpc + 4);
@@ -295,7 +278,7 @@ static void test_smp(void)
     CHECK(aps_done == ncpus - 1, "not every vCPU ran");
     if (ap_cpuid_mismatch)
         kprintf("cpuid: apic-id-match=no on %d AP(s)\n", ap_cpuid_mismatch);
-    finish("smp");
+    kit_finish("smp");
 }
 
 /* ---- cpuid ---------------------------------------------------------------- */
@@ -316,7 +299,7 @@ static void test_cpuid(void)
     kprintf("cpuid: kvm-signature=%s\n", !memcmp(s, "KVMKVMKVM\0\0\0", 12) ? "yes" : "no");
     cpuid(1, 0, &a, &b, &c, &d);
     kprintf("cpuid: vmx=%s\n", (c >> 5) & 1 ? "yes" : "no");
-    finish("cpuid");
+    kit_finish("cpuid");
 }
 
 /* ---- unclaimed I/O reads as all-ones ---------------------------------------- */
@@ -328,7 +311,7 @@ static void test_unclaimed(void)
     outb(0x2f0, 0x12); /* harmless */
     CHECK(mmio_read32(0xdf000000ULL) == 0xffffffffu, "MMIO read in the hole");
     mmio_write32(0xdf000000ULL, 0x1234);
-    finish("unclaimed");
+    kit_finish("unclaimed");
 }
 
 /* ---- rtc ---------------------------------------------------------------------- */
@@ -348,7 +331,7 @@ static void test_rtc(void)
     outb(0x71, 0x02);
     CHECK(bhour == hour && (bmin == min || bmin == (min + 1) % 60), "binary and BCD readings disagree");
     CHECK(mon >= 1 && mon <= 12 && day >= 1 && day <= 31 && hour < 24 && min < 60, "time fields in range");
-    finish("rtc");
+    kit_finish("rtc");
 }
 
 /* ---- pio: exit round trips from ring 3 (the bench uses this) ------------------- */
@@ -367,7 +350,7 @@ static void test_pio(void)
     user_call(user_pio, n, USER_RFLAGS);
     u64 t1 = rdtsc();
     kprintf("pio: done %lu exits, %lu TSC cycles each\n", n, (t1 - t0) / (n ? n : 1));
-    finish("pio");
+    kit_finish("pio");
 }
 
 /* ---- ring3: a long compute loop runs at native speed -------------------------- */
@@ -377,7 +360,7 @@ static void test_ring3(void)
     u64 t0 = rdtsc();
     u64 r = user_call(user_spin, n, USER_RFLAGS);
     kprintf("ring3: %lu iterations in %lu TSC cycles\n", r, rdtsc() - t0);
-    finish("ring3");
+    kit_finish("ring3");
 }
 
 /* ---- irqlat: device raise -> guest handler entry, by the TSC ---------------
@@ -420,7 +403,7 @@ static void test_irqlat(void)
             samples[j - 1] = t;
         }
     kprintf("irqlat: %d interrupts, median %lu min %lu TSC cycles\n", N, samples[N / 2], samples[0]);
-    finish("irqlat");
+    kit_finish("irqlat");
 }
 
 
@@ -511,7 +494,7 @@ static void test_lapic_timer(void)
         kprintf("lapic-timer: tsc-deadline not offered by CPUID\n");
     }
     lapic_write(LAPIC_LVT_TIMER, 1u << 16);
-    finish("lapic-timer");
+    kit_finish("lapic-timer");
 }
 
 /* APs answer IPI 0x51 with IPI 0x52 to the BSP; they count 0x53 broadcasts. */
@@ -578,7 +561,7 @@ static void test_ipi(void)
     while (aps_done < ncpus - 1 && rdtsc() - t0 < BOUND)
         cpu_relax();
     kprintf("ipi: self, NMI, %d AP(s) answered, broadcast reached %d\n", vec_count[0x52], vec_count[0x53]);
-    finish("ipi");
+    kit_finish("ipi");
 }
 
 /* Priorities: TPR holds back a lower class; the higher vector goes first. */
@@ -618,7 +601,7 @@ static void test_tpr(void)
      * by the harness (some hosts' LAPICs do not show it; see the e2e test). */
     kprintf("tpr: in-service ppr 0x%02x 0x%02x isr %u %u\n", order_ppr[0], order_ppr[1], order_isr_bit[0],
             order_isr_bit[1]);
-    finish("tpr");
+    kit_finish("tpr");
 }
 
 /* ExtINT: the 8259 in virtual-wire mode, through LINT0 (IOAPIC pin masked). */
@@ -645,7 +628,7 @@ static void test_extint(void)
     outb(0x43, 0x30);
     pic_mask_all();
     kprintf("extint: %d PIT interrupts through the 8259 and LINT0\n", pic_ticks);
-    finish("extint");
+    kit_finish("extint");
 }
 
 /* A confused guest: nonsense programming of the IOAPIC and LAPIC must be
@@ -675,7 +658,7 @@ static void test_nonsense(void)
     CHECK(wait_for(&ticks, 5), "timer interrupts after the nonsense: %d", ticks);
     outb(0x43, 0x30);
     kprintf("nonsense: ignored; %d timer interrupts afterwards\n", ticks);
-    finish("nonsense");
+    kit_finish("nonsense");
 }
 
 /* x2APIC: enable through IA32_APIC_BASE, then the MSR interface. */
@@ -685,7 +668,7 @@ static void test_x2apic(void)
     cpuid(1, 0, &a, &b, &c, &d);
     if (!(c & (1u << 21))) {
         kprintf("x2apic: not offered by CPUID\n");
-        finish("x2apic");
+        kit_finish("x2apic");
         return;
     }
     u64 base = rdmsr(0x1b);
@@ -710,7 +693,7 @@ static void test_x2apic(void)
     wrmsr(0x838, 1000000);
     CHECK(wait_for(&vec_count[0x40], 1), "x2APIC timer");
     kprintf("x2apic: id %lu, self IPI, ICR IPI and timer through MSRs\n", rdmsr(0x802));
-    finish("x2apic");
+    kit_finish("x2apic");
 }
 
 /* ---- hello: the demo guest ---------------------------------------------------- */

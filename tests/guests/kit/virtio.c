@@ -68,23 +68,6 @@ static volatile int irqs[MAX_DEVS], config_irqs[MAX_DEVS];
 static int irq_base[MAX_DEVS]; /* used-buffer interrupts before the current set-up */
 static struct vdev *irq_dev[MAX_DEVS];
 
-static int failures;
-#define CHECK(cond, ...)                                                                                               \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            kprintf("check failed: " __VA_ARGS__);                                                                     \
-            kprintf("\n");                                                                                             \
-            failures++;                                                                                                \
-        }                                                                                                              \
-    } while (0)
-
-static void finish(const char *name)
-{
-    if (failures)
-        kprintf("FAIL %s: %d check(s) failed\n", name, failures);
-    else
-        kprintf("PASS %s\n", name);
-}
 
 /* virtio-pci: the common configuration's fields, by virtio-mmio register. */
 static u64 pci_field(struct vdev *d, u32 reg, int *size)
@@ -392,7 +375,7 @@ void test_virtio_rng(void)
     CHECK(irqs[d.index % MAX_DEVS] >= 1, "no used-buffer interrupt");
     kprintf("virtio-rng: 2 x %ld bytes, %d interrupts, first bytes %02x %02x %02x %02x\n", la,
             irqs[d.index % MAX_DEVS], a[0], a[1], a[2], a[3]);
-    finish("virtio-rng");
+    kit_finish("virtio-rng");
 }
 
 /* ---- virtio-blk ---------------------------------------------------------------- */
@@ -497,7 +480,7 @@ void test_virtio_blk(void)
         CHECK(!strncmp(id, want, 20), "serial '%s', expected '%s'", id, want);
     kprintf("virtio-blk: id '%s', errors answered, %d interrupts\n", id, irqs[d.index % MAX_DEVS]);
     CHECK(irqs[d.index % MAX_DEVS] > 0, "no used-buffer interrupt");
-    finish("virtio-blk");
+    kit_finish("virtio-blk");
 }
 
 /* ---- a hostile driver --------------------------------------------------------------
@@ -632,7 +615,7 @@ void test_virtio_hostile(void)
     CHECK(rd(&d, R_STATUS) & S_NEEDS_RESET, "DRIVER_OK without FEATURES_OK: no NEEDS_RESET");
     CHECK(rng_works(&d), "the device does not work after the last reset");
     kprintf("virtio-hostile: every case answered; the device still works\n");
-    finish("virtio-hostile");
+    kit_finish("virtio-hostile");
 }
 
 
@@ -828,7 +811,7 @@ void test_virtio_net(void)
     CHECK(got_pong, "no echo reply from 10.77.0.1");
     CHECK(bufs > 1, "the reply came in %d buffer(s); expected it merged from several", bufs);
     kprintf("virtio-net: ping 10.77.0.1: %u-byte echo reply in %d merged buffers\n", payload, bufs);
-    finish("virtio-net");
+    kit_finish("virtio-net");
 }
 
 /* ---- virtio-console: hvc0 output, and input echoed back ------------------------ */
@@ -895,5 +878,5 @@ void test_virtio_console(void)
     t0 = rdtsc();
     while (tx.used[1] == tx.last_used && rdtsc() - t0 < 20000000000ULL)
         cpu_relax();
-    finish("virtio-console");
+    kit_finish("virtio-console");
 }
