@@ -103,6 +103,10 @@ for mode in kernel split user; do
         run_ember $m --cmdline "test=ipi cpus=$cpus"
         expect "$tag ipi: self, NMI, physical, all-but-self, logical" 0 "$OFF" "^PASS ipi" \
             "$((cpus - 1)) AP\(s\) answered"
+        if [ $cpus -gt 1 ]; then
+            run_ember $m --cmdline "test=ipi-flood count=20"
+            expect "$tag ipi-flood: 20 IPI round trips between vCPUs" 0 "$OFF" "^PASS ipi-flood" "20 round trips to 1 AP"
+        fi
         run_ember $m --cmdline "test=tpr"
         expect "$tag tpr: TPR holds back a lower class, higher vector first" 0 "$OFF" "^PASS tpr"
         name="$tag tpr: ISR and PPR show the vector in service"

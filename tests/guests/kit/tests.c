@@ -564,6 +564,39 @@ static void test_ipi(void)
     kit_finish("ipi");
 }
 
+/* ipi-flood: count=N ping-pongs between the BSP and each AP (IPI 0x51 there,
+ * 0x52 back), with interrupts on both sides: a stress test of cross-CPU
+ * delivery and of waking a running or halted vCPU. */
+static void test_ipi_flood(void)
+{
+    for (int v = 0x50; v <= 0x54; v++)
+        set_irq_handler(v, count_isr);
+    set_irq_handler(0x51, ipi_ping_isr);
+    pic_mask_all();
+    ap_work = ipi_ap_work;
+    int ncpus = start_aps();
+    u64 t0 = rdtsc();
+    while (aps_online < ncpus - 1 && rdtsc() - t0 < BOUND)
+        cpu_relax();
+    u64 n = cmdline_get_u64("count", 20000);
+    t0 = rdtsc();
+    for (int cpu = 1; cpu < ncpus; cpu++)
+        for (u64 i = 0; i < n; i++) {
+            int want = vec_count[0x52] + 1;
+            lapic_send_ipi((u32)cpu, 0x51);
+            if (!wait_for(&vec_count[0x52], want)) {
+                CHECK(false, "ping %lu to cpu %d got no answer", i, cpu);
+                break;
+            }
+        }
+    u64 cycles = rdtsc() - t0;
+    ipi_aps_stop = 1;
+    kprintf("ipi-flood: %d round trips to %d AP(s), %lu TSC cycles each\n", vec_count[0x52], ncpus - 1,
+            cycles / (vec_count[0x52] ? (u64)vec_count[0x52] : 1));
+    CHECK(vec_count[0x52] == (int)(n * (u64)(ncpus - 1)), "%d of %lu answers", vec_count[0x52], n * (u64)(ncpus - 1));
+    kit_finish("ipi-flood");
+}
+
 /* Priorities: TPR holds back a lower class; the higher vector goes first. */
 static volatile u32 order[4], order_ppr[4], order_isr_bit[4];
 static volatile int norder;
@@ -710,7 +743,7 @@ void run_test(const char *name)
         {"boot", test_boot}, {"serial", test_serial}, {"pit", test_pit}, {"smp", test_smp},
         {"cpuid", test_cpuid}, {"unclaimed", test_unclaimed}, {"rtc", test_rtc}, {"pio", test_pio},
         {"ring3", test_ring3}, {"hello", test_hello}, {"irqlat", test_irqlat}, {"lapic-timer", test_lapic_timer},
-        {"ipi", test_ipi}, {"tpr", test_tpr}, {"extint", test_extint}, {"x2apic", test_x2apic},
+        {"ipi", test_ipi}, {"ipi-flood", test_ipi_flood}, {"tpr", test_tpr}, {"extint", test_extint}, {"x2apic", test_x2apic},
         {"nonsense", test_nonsense}, {"virtio-rng", test_virtio_rng}, {"virtio-blk", test_virtio_blk},
         {"virtio-hostile", test_virtio_hostile}, {"virtio-net", test_virtio_net},
         {"virtio-console", test_virtio_console},
