@@ -9,16 +9,10 @@
 
 #include "cpu/vcpu.h"
 #include "util/log.h"
+#include "util/clock.h"
 #include "vm/vm.h"
 
 #define MSR_IA32_TSC 0x10
-
-static uint64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static void inject(struct vcpu *vcpu, int vector)
 {
@@ -165,10 +159,10 @@ bool vcpu_irq_mmio(struct vcpu *vcpu)
     if (run->mmio.is_write) {
         memcpy(&value, run->mmio.data, 4);
         if (proper)
-            lapic_mmio_write(lapic, offset, value, monotonic_ns());
+            lapic_mmio_write(lapic, offset, value, clock_monotonic_ns());
     } else {
         if (proper)
-            value = lapic_mmio_read(lapic, offset, monotonic_ns());
+            value = lapic_mmio_read(lapic, offset, clock_monotonic_ns());
         memset(run->mmio.data, 0, sizeof(run->mmio.data));
         memcpy(run->mmio.data, &value, 4);
     }
@@ -182,7 +176,7 @@ static uint64_t tsc_deadline_to_ns(struct vcpu *vcpu, uint64_t tsc)
         struct kvm_msrs hdr;
         struct kvm_msr_entry e;
     } m = {.hdr.nmsrs = 1, .e.index = MSR_IA32_TSC};
-    uint64_t now = monotonic_ns();
+    uint64_t now = clock_monotonic_ns();
     if (!vcpu->tsc_khz || ioctl(vcpu->fd, KVM_GET_MSRS, &m) != 1 || tsc <= m.e.data)
         return now;
     unsigned __int128 ns = (unsigned __int128)(tsc - m.e.data) * 1000000u / vcpu->tsc_khz;
@@ -210,8 +204,8 @@ void vcpu_irq_msr(struct vcpu *vcpu)
         r = 0;
     } else if (lapic && msr >= MSR_X2APIC_FIRST && msr <= MSR_X2APIC_LAST) {
         uint64_t value;
-        r = write ? lapic_msr_write(lapic, msr, run->msr.data, monotonic_ns())
-                  : lapic_msr_read(lapic, msr, &value, monotonic_ns());
+        r = write ? lapic_msr_write(lapic, msr, run->msr.data, clock_monotonic_ns())
+                  : lapic_msr_read(lapic, msr, &value, clock_monotonic_ns());
         if (!write && r == 0)
             run->msr.data = value;
     }

@@ -13,6 +13,7 @@
 #include "kvm/kvm.h"
 #include "memory/layout.h"
 #include "util/log.h"
+#include "util/clock.h"
 
 int irqchip_mode_parse(const char *s, enum irqchip_mode *out)
 {
@@ -202,13 +203,6 @@ static void pic_output(void *ctx, int level)
                 wake_cpu(chip, i);
 }
 
-static uint64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* The timer thread: channel 0 of the PIT drives IRQ 0 (sleep until its
  * output next rises), and in user mode each LAPIC's timerfd fires its timer. */
 static void *timer_thread(void *arg)
@@ -226,7 +220,7 @@ static void *timer_thread(void *arg)
     for (int i = 0; i < nlapic; i++)
         p[2 + i] = (struct pollfd){.fd = chip->slots[i].timer_fd, .events = POLLIN};
     while (__atomic_load_n(&chip->timer_running, __ATOMIC_ACQUIRE)) {
-        uint64_t next = pit_next_irq_ns(&chip->pit, monotonic_ns());
+        uint64_t next = pit_next_irq_ns(&chip->pit, clock_monotonic_ns());
         struct itimerspec its = {0};
         if (next != UINT64_MAX) {
             its.it_value.tv_sec = (time_t)(next / 1000000000ULL);
@@ -244,7 +238,7 @@ static void *timer_thread(void *arg)
             irq_line_pulse(chip, 0);
         for (int i = 0; i < nlapic; i++)
             if ((p[2 + i].revents & POLLIN) && read(p[2 + i].fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
-                lapic_timer_expired(&chip->lapics[i], monotonic_ns());
+                lapic_timer_expired(&chip->lapics[i], clock_monotonic_ns());
     }
     free(p);
     return NULL;

@@ -1,20 +1,14 @@
 #include "irq/pit.h"
+#include "util/clock.h"
 
 #include <string.h>
 #include <time.h>
-
-static uint64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 void pit_init(struct pit *pit, uint64_t (*now_ns)(void))
 {
     memset(pit, 0, sizeof(*pit));
     pthread_mutex_init(&pit->lock, NULL);
-    pit->now_ns = now_ns ? now_ns : monotonic_ns;
+    pit->now_ns = now_ns ? now_ns : clock_monotonic_ns;
     for (int i = 0; i < 3; i++) {
         pit->s.ch[i].gate = i != 2; /* channels 0 and 1 are always gated on; 2 via port 0x61 */
         pit->s.ch[i].reload = 65536;

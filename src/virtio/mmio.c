@@ -151,7 +151,6 @@ int virtio_mmio_attach(struct virtio_mmio *t, struct virtio_device *dev, int vm_
     t->dev = dev;
     t->base = base;
     t->gsi = gsi;
-    t->vm_fd = vm_fd;
     t->irq.fd = -1;
     if (irq_event_init(&t->irq, irq, gsi) < 0)
         return -1;

@@ -20,7 +20,6 @@ struct virtio_mmio {
     struct virtio_device *dev;
     uint64_t base;
     uint32_t gsi;
-    int vm_fd;
     pthread_mutex_t lock;               /* the selector registers */
     uint32_t device_features_sel, driver_features_sel, queue_sel;
     uint32_t interrupt_status;          /* bit 0 used buffer, bit 1 config change */

@@ -43,6 +43,24 @@ run_in_netns() {
     tr -d '\r' <"$TMP/raw" >"$TMP/out"
 }
 
+# check_idle SECONDS NAME [ARGS...]: the kit's idle test (sti; hlt forever)
+# must still be running after SECONDS; then SIGTERM stops it.
+check_idle() {
+    local secs=$1 name=$2
+    shift 2
+    "$EMBER" run "$@" --kernel "$K" --cmdline "test=idle" </dev/null >"$TMP/raw" 2>"$TMP/err" &
+    local pid=$!
+    sleep "$secs"
+    if kill -0 $pid 2>/dev/null; then
+        kill -TERM $pid
+        wait $pid
+        pass "$name"
+    else
+        wait $pid
+        fail "$name" "ember ended by itself: $(tail -1 "$TMP/err")"
+    fi
+}
+
 # An initrd with a known pattern the guest verifies byte by byte.
 INITRD_SIZE=1234567
 build/tools/mkpattern $INITRD_SIZE 77 >"$TMP/initrd.img"
@@ -208,17 +226,7 @@ EMBER_KVM_HIDE_CAPS=189 run_ember --irqchip user --kernel "$K" --cmdline "test=l
 expect "user irqchip on a KVM without KVM_CAP_X86_MSR_FILTER: LAPIC timer works, TSC deadline not offered" 0 "$OFF" \
     "^PASS lapic-timer" "tsc-deadline not offered"
 # An idle guest in user mode halts in ember (KVM_EXIT_HLT) and keeps running.
-"$EMBER" run --irqchip user --kernel "$K" --cmdline "test=idle" </dev/null >"$TMP/raw" 2>"$TMP/err" &
-pid=$!
-sleep 2.5
-if kill -0 $pid 2>/dev/null; then
-    kill -TERM $pid
-    wait $pid
-    pass "user irqchip: an idle guest (sti; hlt) sleeps in ember and keeps running"
-else
-    wait $pid
-    fail "user irqchip: an idle guest keeps running" "ember ended by itself: $(tail -1 "$TMP/err")"
-fi
+check_idle 2.5 "user irqchip: an idle guest (sti; hlt) sleeps in ember and keeps running" --irqchip user
 
 # Host-side decompression: a bzImage whose payload is the kit ELF compressed
 # the way the kernel build compresses vmlinux, for every format.
@@ -283,17 +291,7 @@ for sig in TERM INT; do
 done
 
 # Halted with interrupts enabled is an idle guest: ember keeps it running.
-"$EMBER" run --kernel "$K" --cmdline "test=idle" </dev/null >"$TMP/raw" 2>"$TMP/err" &
-pid=$!
-sleep 3.5
-if kill -0 $pid 2>/dev/null; then
-    kill -TERM $pid
-    wait $pid
-    pass "an idle guest (sti; hlt) keeps running past several stop probes"
-else
-    wait $pid
-    fail "an idle guest keeps running" "ember ended by itself: $(tail -1 "$TMP/err")"
-fi
+check_idle 3.5 "an idle guest (sti; hlt) keeps running past several stop probes"
 
 # A thread per vCPU, named ember-vcpuN.
 "$EMBER" run --kernel "$K" --cpus 2 --cmdline "test=serial" </dev/null >"$TMP/raw" 2>"$TMP/err" &
