@@ -19,8 +19,9 @@ OPT     := -O2
 endif
 CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc -pthread $(SANFLAGS) -MMD -MP
 LDFLAGS := -pthread $(SANFLAGS)
-# Kernel payload decompression (src/boot/decompress.c); io_uring for virtio-blk.
-LDLIBS  := -lz -lbz2 -llzma -llzo2 -llz4 -lzstd -luring
+# Kernel payload decompression (src/boot/decompress.c); io_uring for virtio-blk;
+# jansson and http-parser for the control API (src/api).
+LDLIBS  := -lz -lbz2 -llzma -llzo2 -llz4 -lzstd -luring -ljansson -lhttp_parser
 
 LIB_SRCS  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)

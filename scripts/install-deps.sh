@@ -14,8 +14,10 @@
 #   e2fsprogs                       mkfs.ext4: the disk images of the virtio-blk tests
 #   clang, libclang-rt-14-dev       the libFuzzer harnesses (tests/fuzz)
 #   iproute2, util-linux            ip and unshare/setpriv: the virtio-net tests' tap in a network namespace
+#   libjansson-dev, libhttp-parser-dev  the control API: JSON (jansson) and HTTP/1.1 parsing (http-parser)
+#   curl                            the API tests talk to ember through its Unix socket
 set -eu
-pkgs="gcc make libc6-dev binutils procps bsdutils zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev gzip bzip2 xz-utils lzop lz4 zstd qemu-system-x86 busybox-static cpio acpica-tools liburing-dev e2fsprogs clang libclang-rt-14-dev iproute2 util-linux"
+pkgs="gcc make libc6-dev binutils procps bsdutils zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev gzip bzip2 xz-utils lzop lz4 zstd qemu-system-x86 busybox-static cpio acpica-tools liburing-dev e2fsprogs clang libclang-rt-14-dev iproute2 util-linux libjansson-dev libhttp-parser-dev curl"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

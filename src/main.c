@@ -6,6 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "api/api.h"
 #include "boot/mptable.h"
 #include "kvm/kvm.h"
 #include "memory/layout.h"
@@ -23,6 +28,8 @@ static void usage(FILE *out)
             "\n"
             "Usage:\n"
             "  ember run --kernel PATH [options]   boot a guest kernel\n"
+            "  ember --api-sock PATH [options]     wait for Firecracker API requests\n"
+            "  ember --config-file FILE [--no-api] boot from a Firecracker config file\n"
             "  ember --help | --version\n"
             "\n"
             "Options for 'run':\n"
@@ -53,6 +60,12 @@ static void usage(FILE *out)
             "      --virtio-transport mmio|pci\n"
             "                        how the guest finds virtio devices: virtio-mmio on\n"
             "                        the command line (default) or a PCI bus with MSI-X\n"
+            "      --api-sock PATH   serve Firecracker's REST API on a Unix socket at PATH\n"
+            "                        (mode 0600); without --kernel or --config-file the VM\n"
+            "                        starts on the API's InstanceStart\n"
+            "      --config-file FILE  the VM from a Firecracker JSON config file; it boots\n"
+            "                        at once (with --api-sock, the API serves it too)\n"
+            "      --no-api          with --config-file: no API socket\n"
             "  -v, --verbose         more messages on stderr\n"
             "\n"
             "The guest's first serial port (COM1, ttyS0) is the console. On a terminal,\n"
@@ -190,6 +203,96 @@ static int parse_net(char *arg, struct vm_config *cfg)
     return 0;
 }
 
+static void note_pvm(const struct kvm_system *kvm)
+{
+    /* Said once, and only for a VM that is about to run, so an error stays
+     * the single line on stderr. */
+    if (kvm->is_pvm)
+        log_info("note: this host's KVM is PVM (no VMX/SVM): guest ring-0 code is emulated, so an "
+                 "unmodified kernel runs slowly and may stop at an instruction PVM cannot emulate");
+}
+
+struct run_with_api {
+    const char *api_sock, *config_file;
+    struct vm_config *cfg;   /* the command line's settings */
+    bool memory_given, cpus_given;
+};
+
+/* ember with the Firecracker API and/or a config file: configure (from the
+ * file, the command line or API requests), boot on InstanceStart (at once
+ * with a file or --kernel), serve the API while the VM runs, and end with it. */
+static int run_with_api(struct kvm_system *kvm, const struct run_with_api *run)
+{
+    struct api api;
+    if (api_init(&api) < 0)
+        return 1;
+    struct vm_config *cfg = run->cfg;
+    if (run->memory_given)
+        api.fc.mem_mib = cfg->ram_size >> 20;
+    if (run->cpus_given)
+        api.fc.vcpus = cfg->ncpus;
+    char err[FC_ERR_MAX];
+    bool from_fc = !cfg->boot.kernel_path; /* else the command line describes the VM */
+    if (run->config_file) {
+        char *metrics = NULL;
+        int rc = fc_load_file(&api.fc, run->config_file, &metrics, err);
+        if (rc == 0 && metrics)
+            rc = api_set_metrics(&api, metrics, err);
+        free(metrics);
+        if (rc < 0) {
+            log_error("%s", err);
+            api_close(&api);
+            return 2;
+        }
+    }
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    int sigfd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
+    if (sigfd < 0 || (run->api_sock && api_serve(&api, run->api_sock) < 0)) {
+        if (sigfd >= 0)
+            close(sigfd);
+        api_close(&api);
+        return 1;
+    }
+    bool start_now = run->config_file || !from_fc;
+    int status = 0;
+    for (;;) {
+        if (!start_now && api_wait_for_start(&api, sigfd) < 0)
+            break;
+        err[0] = '\0';
+        struct vm vm;
+        log_capture(err, sizeof(err));
+        int rc = from_fc ? fc_to_vm_config(&api.fc, cfg, err) : 0;
+        if (rc < 0)
+            log_error("%s", err);
+        else if ((rc = vm_create(&vm, kvm, cfg)) == 0 && (rc = vm_start(&vm)) < 0)
+            vm_wait(&vm); /* joins whatever had started */
+        log_capture(NULL, 0);
+        if (rc < 0) {
+            vm_destroy(&vm);
+            api_started(&api, NULL, err[0] ? err : "the VM could not be created");
+            if (start_now) { /* nobody to tell but the user */
+                status = 1;
+                break;
+            }
+            continue; /* the API answered 400; the user may fix and retry */
+        }
+        note_pvm(kvm);
+        api_started(&api, &vm, NULL);
+        status = vm_wait(&vm);
+        api_stopped(&api);
+        vm_destroy(&vm);
+        break;
+    }
+    close(sigfd);
+    api_close(&api);
+    return status;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -204,9 +307,14 @@ static int cmd_run(int argc, char **argv)
         {"net", required_argument, 0, 'N'},
         {"virtio-console", no_argument, 0, 'V'},
         {"virtio-transport", required_argument, 0, 'T'},
+        {"api-sock", required_argument, 0, 'A'},
+        {"config-file", required_argument, 0, 'F'},
+        {"no-api", no_argument, 0, 'n'},
         {0, 0, 0, 0},
     };
     struct vm_config cfg = {.ram_size = DEFAULT_MEMORY_MIB * MiB, .ncpus = 1, .console = {.kind = CONSOLE_STDIO}};
+    const char *api_sock = NULL, *config_file = NULL;
+    bool no_api = false, memory_given = false, cpus_given = false;
     opterr = 0;
     optind = 1;
     int c;
@@ -215,7 +323,11 @@ static int cmd_run(int argc, char **argv)
         case 'k': cfg.boot.kernel_path = optarg; break;
         case 'i': cfg.boot.initrd_path = optarg; break;
         case 'p': cfg.boot.cmdline = optarg; break;
+        case 'A': api_sock = optarg; break;
+        case 'F': config_file = optarg; break;
+        case 'n': no_api = true; break;
         case 'm':
+            memory_given = true;
             if (parse_memory(optarg, &cfg.ram_size) < 0) {
                 log_error("--memory %s: expected a size in MiB from 1 to %llu (e.g. 512, 2G)", optarg,
                           (unsigned long long)MAX_MEMORY_MIB);
@@ -223,6 +335,7 @@ static int cmd_run(int argc, char **argv)
             }
             break;
         case 'c':
+            cpus_given = true;
             if (parse_cpus(optarg, &cfg.ncpus) < 0) {
                 log_error("--cpus %s: expected a number of vCPUs, at least 1", optarg);
                 return 2;
@@ -277,7 +390,15 @@ static int cmd_run(int argc, char **argv)
         log_error("unexpected argument '%s' (see ember --help)", argv[optind]);
         return 2;
     }
-    if (!cfg.boot.kernel_path) {
+    if (no_api && (api_sock || !config_file)) {
+        log_error(api_sock ? "--no-api and --api-sock: choose one" : "--no-api needs --config-file FILE");
+        return 2;
+    }
+    if (config_file && cfg.boot.kernel_path) {
+        log_error("--kernel and --config-file: choose one (the config file's boot-source names the kernel)");
+        return 2;
+    }
+    if (!cfg.boot.kernel_path && !api_sock && !config_file) {
         log_error("--kernel PATH is required (see ember --help)");
         return 2;
     }
@@ -297,14 +418,17 @@ static int cmd_run(int argc, char **argv)
         kvm_system_close(&kvm);
         return 2;
     }
+    if (api_sock || config_file) {
+        struct run_with_api run = {.api_sock = api_sock, .config_file = config_file, .cfg = &cfg,
+                                   .memory_given = memory_given, .cpus_given = cpus_given};
+        int status = run_with_api(&kvm, &run);
+        kvm_system_close(&kvm);
+        return status;
+    }
     struct vm vm;
     int status = 1;
     if (vm_create(&vm, &kvm, &cfg) == 0) {
-        /* Said once, and only for a VM that is about to run, so an error
-         * stays the single line on stderr. */
-        if (kvm.is_pvm)
-            log_info("note: this host's KVM is PVM (no VMX/SVM): guest ring-0 code is emulated, so an "
-                     "unmodified kernel runs slowly and may stop at an instruction PVM cannot emulate");
+        note_pvm(&kvm);
         status = vm_run(&vm);
     }
     vm_destroy(&vm);
@@ -329,6 +453,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 1, argv + 1);
+    /* Firecracker's habit: `ember --api-sock PATH`, `ember --config-file F`. */
+    if (!strncmp(cmd, "--api-sock", 10) || !strncmp(cmd, "--config-file", 13) || !strcmp(cmd, "--no-api"))
+        return cmd_run(argc, argv);
     log_error("unknown command '%s' (try: ember run --kernel PATH; see ember --help)", cmd);
     return 2;
 }

@@ -87,6 +87,7 @@ static int take_events(struct vcpu *vcpu, struct lapic *lapic)
             return -1;
         atomic_store(&vcpu->state, VCPU_HALTED);
         sleep_until_woken(vcpu, true);
+        vm_pause_point(vcpu->vm, vcpu);
         atomic_store(&vcpu->state, VCPU_RUNNING);
     }
 }
@@ -141,6 +142,7 @@ void vcpu_irq_halt(struct vcpu *vcpu)
         if (s.events || (if_on && (lapic_pending_vector(lapic) >= 0 || extint_for(vcpu, lapic))))
             break;
         sleep_until_woken(vcpu, !if_on);
+        vm_pause_point(vcpu->vm, vcpu); /* a pause parks it here, still halted */
     }
     atomic_store(&vcpu->state, VCPU_RUNNING);
 }

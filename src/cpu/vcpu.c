@@ -311,6 +311,8 @@ static void handle_io(struct vcpu *vcpu)
         return;
     }
     uint8_t *data = (uint8_t *)run + run->io.data_offset;
+    atomic_fetch_add_explicit(run->io.direction == KVM_EXIT_IO_OUT ? &vcpu->io_out : &vcpu->io_in, 1,
+                              memory_order_relaxed);
     for (uint32_t i = 0; i < run->io.count; i++, data += size) {
         if (run->io.direction == KVM_EXIT_IO_OUT)
             io_bus_write(&vcpu->vm->pio, run->io.port, data, size);
@@ -325,6 +327,7 @@ static void handle_mmio(struct vcpu *vcpu)
     if (vcpu_irq_mmio(vcpu))
         return;
     uint32_t len = run->mmio.len > 8 ? 8 : run->mmio.len;
+    atomic_fetch_add_explicit(run->mmio.is_write ? &vcpu->mmio_write : &vcpu->mmio_read, 1, memory_order_relaxed);
     if (run->mmio.is_write)
         io_bus_write(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
     else
@@ -433,6 +436,7 @@ static void *vcpu_thread(void *arg)
      * the wait for SIPI happen in ember, which answers probes there. */
     int known_parked = vcpu->vm->irq.mode == IRQCHIP_USER ? 0 : -1;
     while (!vm_stopping(vcpu->vm)) {
+        vm_pause_point(vcpu->vm, vcpu);
         if (vcpu_irq_prepare(vcpu) < 0)
             break;
         if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {

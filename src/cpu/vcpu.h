@@ -35,6 +35,8 @@ struct vcpu {
     pthread_t thread;
     _Atomic int state;      /* enum vcpu_state */
     atomic_ulong exits[VCPU_EXIT_REASONS + 1];
+    /* The I/O exits by direction (Firecracker's metrics count them so). */
+    atomic_ulong io_in, io_out, mmio_read, mmio_write;
     /* Stop probe (see vm.c): the last probe this vCPU answered and whether it
      * was then parked for good: halted with interrupts off, or never started. */
     atomic_uint probe_answered;

@@ -105,12 +105,27 @@ static bool data_write(struct i8042 *k, uint8_t v)
     return false;
 }
 
+void i8042_send_ctrl_alt_del(struct i8042 *k)
+{
+    static const uint8_t keys[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d}; /* make, then break */
+    pthread_mutex_lock(&k->lock);
+    for (size_t i = 0; i < sizeof(keys); i++)
+        push(k, keys[i], false);
+    update_irq(k);
+    pthread_mutex_unlock(&k->lock);
+}
+
 static void i8042_data_read(void *opaque, uint64_t off, uint8_t *data, uint32_t size)
 {
     struct i8042 *k = opaque;
     (void)off;
     pthread_mutex_lock(&k->lock);
     data[0] = pop(k);
+    /* The next byte reaching the output buffer is a new interrupt: an edge
+     * for an edge-triggered IRQ 1, as the real controller's line drops when
+     * the buffer is read. */
+    if (k->set_irq && k->out_count)
+        k->set_irq(k->ctx, 0);
     update_irq(k);
     pthread_mutex_unlock(&k->lock);
     memset(data + 1, 0xff, size - 1);

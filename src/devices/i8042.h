@@ -31,6 +31,10 @@ struct i8042 {
 
 void i8042_init(struct i8042 *kbc, void (*reset)(void *), void (*set_irq)(void *, int), void *ctx);
 void i8042_destroy(struct i8042 *kbc);
+/* Ctrl-Alt-Del pressed and released on the keyboard (the API's
+ * SendCtrlAltDel): scan codes as the guest reads them through the
+ * controller's translation (set 1). */
+void i8042_send_ctrl_alt_del(struct i8042 *kbc);
 extern const struct bus_device_ops i8042_data_ops; /* register at 0x60, len 1 */
 extern const struct bus_device_ops i8042_cmd_ops;  /* register at 0x64, len 1 */
 

@@ -102,6 +102,9 @@ void event_loop_stop(struct event_loop *loop)
     (void)r;
     pthread_join(loop->thread, NULL);
     loop->running = false;
+    /* Consume the stop request, so that the loop can be started again. */
+    uint64_t v;
+    r = read(loop->stop_fd, &v, sizeof(v));
 }
 
 void event_loop_destroy(struct event_loop *loop)

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -61,4 +62,49 @@ void file_blob_free(struct file_blob *blob)
     free(blob->data);
     blob->data = NULL;
     blob->size = 0;
+}
+
+int file_check_readable(const char *path, const char *what, char *err, size_t errsize)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errsize, "%s %s: cannot open: %s.", what, path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    int r = fstat(fd, &st);
+    close(fd);
+    if (r < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+        snprintf(err, errsize, "%s %s: not a regular file or block device.", what, path);
+        return -1;
+    }
+    return 0;
+}
+
+char *file_read_text(const char *path, size_t max, size_t *len, char *err, size_t errsize)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errsize, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(max + 1);
+    size_t n = 0;
+    ssize_t r = 0;
+    while (buf && n <= max && (r = read(fd, buf + n, max + 1 - n)) > 0)
+        n += (size_t)r;
+    close(fd);
+    if (!buf || r < 0) {
+        snprintf(err, errsize, "%s: cannot read: %s", path, buf ? strerror(errno) : "out of memory");
+        free(buf);
+        return NULL;
+    }
+    if (n > max) {
+        snprintf(err, errsize, "%s: larger than %zu bytes", path, max);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
 }

@@ -1,39 +1,113 @@
 #include "util/log.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
-static enum log_level current_level = LOG_INFO;
+static _Atomic int current_level = LOG_INFO;
 static volatile bool raw_terminal;
+static _Atomic int log_fd = -1;          /* the log file, or -1 for stderr */
+static atomic_bool log_show_level;
+static atomic_ulong lines_written, lines_failed;
+static __thread char *capture_buf;
+static __thread size_t capture_size;
 
 void log_set_raw_terminal(bool raw) { raw_terminal = raw; }
+void log_set_level(enum log_level level) { atomic_store(&current_level, level); }
+enum log_level log_get_level(void) { return (enum log_level)atomic_load(&current_level); }
+bool log_enabled(enum log_level level) { return level != LOG_OFF && (int)level <= atomic_load(&current_level); }
+unsigned long log_lines_written(void) { return atomic_load(&lines_written); }
+unsigned long log_lines_failed(void) { return atomic_load(&lines_failed); }
 
-void log_set_level(enum log_level level) { current_level = level; }
+static const char *const level_names[] = {[LOG_ERROR] = "Error", [LOG_WARN] = "Warning", [LOG_INFO] = "Info",
+                                          [LOG_DEBUG] = "Debug"};
 
-bool log_enabled(enum log_level level) { return level <= current_level; }
+const char *log_level_name(enum log_level level)
+{
+    return level == LOG_OFF ? "Off" : level_names[level];
+}
+
+bool log_level_parse(const char *name, enum log_level *out)
+{
+    for (int l = LOG_ERROR; l <= LOG_DEBUG; l++)
+        if (!strcasecmp(name, level_names[l])) {
+            *out = (enum log_level)l;
+            return true;
+        }
+    if (!strcasecmp(name, "Trace")) /* ember has no finer level than Debug */
+        *out = LOG_DEBUG;
+    else if (!strcasecmp(name, "Off"))
+        *out = LOG_OFF;
+    else
+        return false;
+    return true;
+}
+
+void log_set_file(int fd, bool show_level)
+{
+    atomic_store(&log_show_level, show_level);
+    int old = atomic_exchange(&log_fd, fd);
+    if (old >= 0 && old != fd)
+        close(old);
+}
+
+void log_capture(char *buf, size_t size)
+{
+    capture_buf = size ? buf : NULL;
+    capture_size = size;
+    if (capture_buf)
+        capture_buf[0] = '\0';
+}
+
+static void write_line(int fd, char *line, size_t len)
+{
+    if (raw_terminal && fd == STDERR_FILENO && isatty(fd))
+        line[len++] = '\r';
+    line[len++] = '\n';
+    /* One write(2) per line, so lines from vCPU threads never interleave. */
+    if (write(fd, line, len) == (ssize_t)len)
+        atomic_fetch_add(&lines_written, 1);
+    else
+        atomic_fetch_add(&lines_failed, 1);
+}
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
     static const char *const prefix[] = {
         [LOG_ERROR] = "error: ", [LOG_WARN] = "warning: ", [LOG_INFO] = "", [LOG_DEBUG] = "debug: ",
     };
-    if (!log_enabled(level))
-        return;
-    /* Format into one buffer and write it with a single write(2) so lines from
-     * vCPU threads never interleave mid-line. */
-    char line[1024];
-    int n = snprintf(line, sizeof(line), "ember: %s", prefix[level]);
+    char text[1000];
     va_list ap;
     va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 3, fmt, ap);
+    vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof(line) - 3)
-        len = sizeof(line) - 3;
-    if (raw_terminal && isatty(STDERR_FILENO))
-        line[len++] = '\r';
-    line[len++] = '\n';
-    ssize_t r = write(STDERR_FILENO, line, len);
-    (void)r;
+    if (level == LOG_ERROR && capture_buf && !capture_buf[0])
+        snprintf(capture_buf, capture_size, "%s", text);
+    if (!log_enabled(level))
+        return;
+    char line[1100];
+    size_t max = sizeof(line) - 3; /* room for \r\n */
+    int fd = atomic_load(&log_fd);
+    if (fd >= 0) {
+        /* Firecracker's shape: time, [instance:thread], optional level, text. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        char thread[16] = "?";
+        pthread_getname_np(pthread_self(), thread, sizeof(thread));
+        int n = snprintf(line, max, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ [ember:%s] %s%s%s", tm.tm_year + 1900,
+                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec, thread,
+                         atomic_load(&log_show_level) ? log_level_name(level) : "",
+                         atomic_load(&log_show_level) ? " " : "", text);
+        write_line(fd, line, n < 0 ? 0 : (size_t)n > max ? max : (size_t)n);
+        if (level != LOG_ERROR)
+            return;
+    }
+    int n = snprintf(line, max, "ember: %s%s", prefix[level], text);
+    write_line(STDERR_FILENO, line, n < 0 ? 0 : (size_t)n > max ? max : (size_t)n);
 }

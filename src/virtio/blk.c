@@ -49,7 +49,6 @@ struct virtio_blk {
     struct inflight *slots;  /* indexed by chain head */
     unsigned inflight;
     struct virtq_chain chain;
-    uint64_t reads, writes, flushes, errors;
 };
 
 /* --- request parsing (pure: the fuzz harness drives it) -------------------- */
@@ -153,7 +152,7 @@ static void complete(struct virtio_blk *blk, uint16_t head, uint8_t *status, uin
 {
     *status = value;
     if (value != VIRTIO_BLK_S_OK)
-        blk->errors++;
+        blk->dev.stats.fail_count++;
     virtio_push(&blk->dev, 0, head, used_len);
 }
 
@@ -223,12 +222,13 @@ static bool submit(struct virtio_blk *blk, const struct virtq_chain *c, const st
     }
     s->expect = (int64_t)r->data_len;
     s->used_len = (uint32_t)(r->type == VIRTIO_BLK_T_IN ? r->data_len + 1 : 1);
+    struct virtio_stats *st = &blk->dev.stats;
     if (r->type == VIRTIO_BLK_T_IN)
-        blk->reads++;
+        st->in_count++, st->in_bytes += r->data_len;
     else if (r->type == VIRTIO_BLK_T_OUT)
-        blk->writes++;
+        st->out_count++, st->out_bytes += r->data_len;
     else
-        blk->flushes++;
+        st->flush_count++;
     struct io_uring_sqe *sqe = blk->uring ? io_uring_get_sqe(&blk->ring) : NULL;
     if (!sqe) {
         int64_t res = do_sync(blk, r->type, s->iov, n, r->offset);
@@ -275,7 +275,7 @@ static void handle(struct virtio_blk *blk, const struct virtq_chain *c, bool *qu
     }
 }
 
-static void reap(struct virtio_blk *blk, bool wait_all);
+static void reap(struct virtio_blk *blk, bool wait, bool answer);
 
 static void blk_kick(struct virtio_device *dev, int q)
 {
@@ -289,24 +289,25 @@ static void blk_kick(struct virtio_device *dev, int q)
             io_uring_submit(&blk->ring); /* one system call for the whole batch */
             /* Page-cache hits often complete inside the submit: return them
              * now rather than after another trip through the event loop. */
-            reap(blk, false);
+            reap(blk, false, true);
         }
         virtio_flush_interrupt(dev, q);
     } while (!dev->broken && virtq_arm_notify(&dev->vq[q]));
 }
 
-/* Lock held: takes finished io_uring requests back to the used ring. */
-static void reap(struct virtio_blk *blk, bool wait_all)
+/* Lock held: takes finished io_uring requests back to the used ring (answer),
+ * or forgets them (a reset). wait: until none is in flight. */
+static void reap(struct virtio_blk *blk, bool wait, bool answer)
 {
     struct io_uring_cqe *cqe;
     while (blk->inflight > 0) {
-        int r = wait_all ? io_uring_wait_cqe(&blk->ring, &cqe) : io_uring_peek_cqe(&blk->ring, &cqe);
+        int r = wait ? io_uring_wait_cqe(&blk->ring, &cqe) : io_uring_peek_cqe(&blk->ring, &cqe);
         if (r == -EINTR)
             continue;
         if (r < 0)
             break;
         struct inflight *s = &blk->slots[io_uring_cqe_get_data64(cqe) % blk->dev.queue_max];
-        if (!wait_all) /* on reset the requests are dropped, not returned */
+        if (answer)
             complete(blk, s->head, s->status, cqe->res == s->expect ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR,
                      s->used_len);
         io_uring_cqe_seen(&blk->ring, cqe);
@@ -324,7 +325,7 @@ static void on_completion(void *ctx, uint32_t events)
         return;
     pthread_mutex_lock(&blk->dev.lock);
     if (blk->dev.active) {
-        reap(blk, false);
+        reap(blk, false, true);
         virtio_flush_interrupt(&blk->dev, 0);
     }
     pthread_mutex_unlock(&blk->dev.lock);
@@ -335,7 +336,17 @@ static void blk_reset(struct virtio_device *dev)
     struct virtio_blk *blk = dev->impl;
     /* In-flight requests still write into guest memory: let them finish. */
     if (blk->uring)
-        reap(blk, true);
+        reap(blk, true, false);
+}
+
+/* Pause: requests in flight still write guest memory; finish and answer them. */
+static void blk_quiesce(struct virtio_device *dev)
+{
+    struct virtio_blk *blk = dev->impl;
+    if (blk->uring && blk->inflight) {
+        reap(blk, true, true);
+        virtio_flush_interrupt(dev, 0);
+    }
 }
 
 static void blk_destroy(struct virtio_device *dev)
@@ -352,7 +363,7 @@ static void blk_destroy(struct virtio_device *dev)
 }
 
 static const struct virtio_device_ops blk_ops = {
-    .kind = "blk", .device_id = VIRTIO_ID_BLOCK, .queue_kick = blk_kick, .reset = blk_reset, .destroy = blk_destroy,
+    .kind = "blk", .device_id = VIRTIO_ID_BLOCK, .queue_kick = blk_kick, .reset = blk_reset, .quiesce = blk_quiesce, .destroy = blk_destroy,
 };
 
 /* --- creation ----------------------------------------------------------------------- */

@@ -19,7 +19,7 @@ static void on_kick(void *ctx, uint32_t events)
     if (read(dev->kick_fd[k->q], &v, sizeof(v)) != (ssize_t)sizeof(v))
         return;
     pthread_mutex_lock(&dev->lock);
-    dev->kicks++;
+    dev->stats.kicks++;
     if (dev->active && !dev->broken && dev->vq[k->q].enabled)
         dev->ops->queue_kick(dev, k->q);
     pthread_mutex_unlock(&dev->lock);
@@ -66,6 +66,25 @@ int virtio_device_init(struct virtio_device *dev, const struct virtio_device_ops
 int virtio_device_start(struct virtio_device *dev) { return event_loop_start(&dev->loop); }
 
 void virtio_device_stop(struct virtio_device *dev) { event_loop_stop(&dev->loop); }
+
+void virtio_device_pause(struct virtio_device *dev)
+{
+    event_loop_stop(&dev->loop);
+    pthread_mutex_lock(&dev->lock);
+    if (dev->ops->quiesce && dev->active)
+        dev->ops->quiesce(dev);
+    pthread_mutex_unlock(&dev->lock);
+}
+
+int virtio_device_resume(struct virtio_device *dev) { return event_loop_start(&dev->loop); }
+
+struct virtio_stats virtio_device_stats(struct virtio_device *dev)
+{
+    pthread_mutex_lock(&dev->lock);
+    struct virtio_stats s = dev->stats;
+    pthread_mutex_unlock(&dev->lock);
+    return s;
+}
 
 /* Lock held. Back to the state after power-on. */
 static void reset_locked(struct virtio_device *dev)
@@ -213,6 +232,7 @@ void virtio_mark_broken(struct virtio_device *dev, const char *why)
     if (dev->broken)
         return;
     dev->broken = true;
+    dev->stats.broken++;
     dev->status |= VIRTIO_STATUS_NEEDS_RESET;
     log_warn("%s: the driver broke the device's rules (%s); it needs a reset", dev->name, why);
     if (dev->status & VIRTIO_STATUS_DRIVER_OK)
@@ -248,7 +268,7 @@ void virtio_push(struct virtio_device *dev, int q, uint16_t head, uint32_t writt
 void virtio_flush_interrupt(struct virtio_device *dev, int q)
 {
     if (virtq_should_interrupt(&dev->vq[q]) && dev->transport.interrupt) {
-        dev->interrupts++;
+        dev->stats.interrupts++;
         dev->transport.interrupt(dev, q);
     }
 }

@@ -47,6 +47,18 @@
 
 struct virtio_device;
 
+/* What a device did, for the metrics; kept and read under the device lock.
+ * "in" is device to driver (blk reads, net receive, rng bytes), "out" driver
+ * to device (blk writes, net transmit). */
+struct virtio_stats {
+    uint64_t kicks, interrupts;
+    uint64_t in_count, in_bytes, out_count, out_bytes;
+    uint64_t flush_count;
+    uint64_t fail_count;            /* requests answered with an error status */
+    uint64_t in_dropped, out_dropped; /* packets lost: no buffer, bad frame, tap error */
+    uint64_t broken;                /* times the driver broke a ring */
+};
+
 struct virtio_device_ops {
     const char *kind;        /* "blk", "rng", ... */
     uint32_t device_id;
@@ -58,6 +70,9 @@ struct virtio_device_ops {
     void (*queue_kick)(struct virtio_device *dev, int q);
     /* The driver wrote the config space (optional; device lock held). */
     void (*config_write)(struct virtio_device *dev, uint32_t offset, const uint8_t *data, uint32_t len);
+    /* The VM pauses and the I/O thread has stopped: finish or hold work so
+     * that guest memory no longer changes (optional; device lock held). */
+    void (*quiesce)(struct virtio_device *dev);
     /* Frees the device's own state after its thread stopped. */
     void (*destroy)(struct virtio_device *dev);
 };
@@ -98,7 +113,7 @@ struct virtio_device {
     struct virtio_transport_hooks transport;
 
     struct event_loop loop;         /* the device's I/O thread */
-    uint64_t kicks, interrupts;     /* counters */
+    struct virtio_stats stats;      /* device lock */
 };
 
 /* Sets up the generic part; the device then fills host_features (VERSION_1,
@@ -109,6 +124,12 @@ int virtio_device_init(struct virtio_device *dev, const struct virtio_device_ops
 int virtio_device_start(struct virtio_device *dev);
 /* Stops the I/O thread (the VM stopped); destroy follows. */
 void virtio_device_stop(struct virtio_device *dev);
+/* Pause: stops the I/O thread and quiesces the device; kicks and host input
+ * wait in their eventfds and file descriptors until virtio_device_resume. */
+void virtio_device_pause(struct virtio_device *dev);
+int virtio_device_resume(struct virtio_device *dev);
+/* A copy of the device's counters. */
+struct virtio_stats virtio_device_stats(struct virtio_device *dev);
 /* Stops the I/O thread, resets the device, frees everything (the concrete
  * device too, through ops->destroy). Also undoes a failed init. */
 void virtio_device_destroy(struct virtio_device *dev);

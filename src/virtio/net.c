@@ -39,7 +39,6 @@ struct virtio_net {
     size_t rx_pending;               /* bytes of it not yet given to the guest */
     struct virtq_chain first, chain; /* receive: the packet's first chain, the others */
     struct net_tx_packet tx;
-    uint64_t rx_packets, rx_bytes, rx_dropped, tx_packets, tx_bytes, tx_dropped;
 };
 
 int net_parse_mac(const char *s, uint8_t mac[6])
@@ -103,7 +102,7 @@ static int deliver(struct virtio_net *net)
             /* Without mergeable buffers one chain must take the whole packet. */
             virtq_add_used(vq, c->head, 0);
             virtq_publish_used(vq);
-            net->rx_dropped++;
+            dev->stats.in_dropped++;
             return 1;
         }
         size_t n = room < len - off ? room : len - off;
@@ -114,8 +113,8 @@ static int deliver(struct virtio_net *net)
     uint16_t nbuf = popped; /* num_buffers: the chains the packet took */
     virtq_chain_write(&net->first, 10, &nbuf, sizeof(nbuf));
     virtq_publish_used(vq);
-    net->rx_packets++;
-    net->rx_bytes += len - NET_HDR_LEN;
+    dev->stats.in_count++;
+    dev->stats.in_bytes += len - NET_HDR_LEN;
     return 1;
 }
 
@@ -167,17 +166,17 @@ static void transmit(struct virtio_net *net)
         virtq_suppress_notify(&dev->vq[TXQ]);
         while (!dev->broken && virtio_pop(dev, TXQ, &net->chain) == 1) {
             if (net_parse_tx(&net->chain, &net->tx) < 0) {
-                net->tx_dropped++;
+                dev->stats.out_dropped++;
             } else {
                 ssize_t n;
                 do
                     n = writev(net->tap_fd, net->tx.iov, net->tx.niov);
                 while (n < 0 && errno == EINTR);
                 if (n < 0) {
-                    net->tx_dropped++; /* the tap is down or its queue full: a lost packet, as on a wire */
+                    dev->stats.out_dropped++; /* the tap is down or its queue full: a lost packet, as on a wire */
                 } else {
-                    net->tx_packets++;
-                    net->tx_bytes += net->tx.len - NET_HDR_LEN;
+                    dev->stats.out_count++;
+                    dev->stats.out_bytes += net->tx.len - NET_HDR_LEN;
                 }
             }
             virtio_push(dev, TXQ, net->chain.head, 0);

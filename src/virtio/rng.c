@@ -11,7 +11,6 @@
 struct virtio_rng {
     struct virtio_device dev;
     struct virtq_chain chain;
-    uint64_t bytes;
 };
 
 /* Fills the writable part of a chain; returns the bytes written. */
@@ -43,7 +42,8 @@ static void rng_kick(struct virtio_device *dev, int q)
         virtq_suppress_notify(&dev->vq[q]);
         while (virtio_pop(dev, q, &rng->chain) == 1) {
             uint32_t n = fill(&rng->chain);
-            rng->bytes += n;
+            dev->stats.in_count++;
+            dev->stats.in_bytes += n;
             virtio_push(dev, q, rng->chain.head, n);
         }
         virtio_flush_interrupt(dev, q);

@@ -19,6 +19,7 @@
 
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...)
 {
+    bool first = false;
     pthread_mutex_lock(&vm->stop_lock);
     if (atomic_load(&vm->stop_reason) == VM_STOP_NONE) {
         va_list ap;
@@ -29,8 +30,103 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, const char *fmt,
         uint64_t one = 1;
         ssize_t r = write(vm->stop_efd, &one, sizeof(one));
         (void)r;
+        first = true;
     }
     pthread_mutex_unlock(&vm->stop_lock);
+    if (first) { /* a paused vCPU leaves its park to stop */
+        pthread_mutex_lock(&vm->pause_lock);
+        pthread_cond_broadcast(&vm->pause_cond);
+        pthread_mutex_unlock(&vm->pause_lock);
+    }
+}
+
+/* --- pause and resume ----------------------------------------------------------- */
+
+void vm_pause_point(struct vm *vm, struct vcpu *vcpu)
+{
+    if (!atomic_load_explicit(&vm->pause_requested, memory_order_acquire))
+        return;
+    pthread_mutex_lock(&vm->pause_lock);
+    int before = atomic_load(&vcpu->state);
+    atomic_store(&vcpu->state, VCPU_PAUSED);
+    vm->paused_vcpus++;
+    pthread_cond_broadcast(&vm->pause_cond);
+    while (atomic_load(&vm->pause_requested) && !vm_stopping(vm))
+        pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+    vm->paused_vcpus--;
+    atomic_store(&vcpu->state, before);
+    pthread_mutex_unlock(&vm->pause_lock);
+}
+
+bool vm_is_paused(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->pause_lock);
+    bool p = vm->paused;
+    pthread_mutex_unlock(&vm->pause_lock);
+    return p;
+}
+
+int vm_pause(struct vm *vm, int timeout_ms)
+{
+    pthread_mutex_lock(&vm->pause_lock);
+    if (vm->paused) {
+        pthread_mutex_unlock(&vm->pause_lock);
+        return 0;
+    }
+    atomic_store_explicit(&vm->pause_requested, true, memory_order_release);
+    pthread_mutex_unlock(&vm->pause_lock);
+    /* Out of KVM_RUN (a kick) or out of ember's own HLT/SIPI wait (the wake
+     * eventfd); each vCPU then parks at its next pause point. */
+    for (int i = 0; i < vm->started; i++) {
+        vcpu_kick(&vm->vcpus[i]);
+        vcpu_wake(&vm->vcpus[i]);
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L)
+        deadline.tv_sec++, deadline.tv_nsec -= 1000000000L;
+    pthread_mutex_lock(&vm->pause_lock);
+    int r = 0;
+    while (vm->paused_vcpus < vm->started && !vm_stopping(vm) && r != ETIMEDOUT)
+        r = pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &deadline);
+    bool ok = vm->paused_vcpus == vm->started && !vm_stopping(vm);
+    if (!ok) {
+        atomic_store(&vm->pause_requested, false);
+        pthread_cond_broadcast(&vm->pause_cond);
+        pthread_mutex_unlock(&vm->pause_lock);
+        if (!vm_stopping(vm))
+            log_error("pause: the vCPUs did not stop within %d ms; the VM keeps running", timeout_ms);
+        return -1;
+    }
+    pthread_mutex_unlock(&vm->pause_lock);
+    /* The vCPUs are parked: no MMIO or PIO can reach the devices now. */
+    for (int i = 0; i < vm->nvirtio; i++)
+        virtio_device_pause(vm->virtio[i]);
+    pthread_mutex_lock(&vm->pause_lock);
+    vm->paused = true;
+    pthread_mutex_unlock(&vm->pause_lock);
+    log_info("VM paused");
+    return 0;
+}
+
+void vm_resume(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->pause_lock);
+    bool was = vm->paused;
+    vm->paused = false;
+    pthread_mutex_unlock(&vm->pause_lock);
+    if (!was)
+        return;
+    for (int i = 0; i < vm->nvirtio; i++)
+        if (virtio_device_resume(vm->virtio[i]) < 0)
+            vm_request_stop(vm, VM_STOP_ERROR, "resume: could not restart %s", vm->virtio[i]->name);
+    pthread_mutex_lock(&vm->pause_lock);
+    atomic_store(&vm->pause_requested, false);
+    pthread_cond_broadcast(&vm->pause_cond);
+    pthread_mutex_unlock(&vm->pause_lock);
+    log_info("VM resumed");
 }
 
 /* --- device glue: callbacks from device models into the VM --------------------- */
@@ -163,7 +259,9 @@ int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg
     memset(vm, 0, sizeof(*vm));
     vm->kvm = kvm;
     vm->fd = -1;
-    vm->stop_efd = -1;
+    vm->stop_efd = vm->signal_fd = -1;
+    pthread_mutex_init(&vm->pause_lock, NULL);
+    pthread_cond_init(&vm->pause_cond, NULL);
     vm->irq.timer_fd = vm->irq.wake_fd = -1; /* irq_chip_destroy() is safe before irq_chip_create() */
     vm->ncpus = cfg->ncpus;
     pthread_mutex_init(&vm->stop_lock, NULL);
@@ -304,7 +402,7 @@ static void stop_probe_tick(struct vm *vm, int started)
         vcpu_kick(&vm->vcpus[i]);
 }
 
-int vm_run(struct vm *vm)
+int vm_start(struct vm *vm)
 {
     /* SIGINT/SIGTERM/SIGHUP are taken synchronously by this thread through a
      * signalfd; every other thread inherits them blocked. */
@@ -315,53 +413,50 @@ int vm_run(struct vm *vm)
     sigaddset(&stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
-    int sfd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
-    if (sfd < 0) {
+    /* A failure below has logged its own line; the stop message stays empty. */
+    vm->signal_fd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
+    if (vm->signal_fd < 0) {
         log_error("vm: signalfd: %s", strerror(errno));
-        return 1;
-    }
-    if (vcpu_signals_init() < 0) {
-        close(sfd);
-        return 1;
+        vm_request_stop(vm, VM_STOP_ERROR, "%s", "");
+        return -1;
     }
     struct console_input_sink sink = {.receive = vm->virtio_console ? console_to_virtio : console_to_com1,
                                       .quit = console_quit, .ctx = vm};
-    if (console_start_input(&vm->console, &sink) < 0) {
-        close(sfd);
-        return 1;
-    }
-    if (irq_chip_start(&vm->irq) < 0) {
-        console_close(&vm->console);
-        close(sfd);
-        return 1;
+    if (vcpu_signals_init() < 0 || console_start_input(&vm->console, &sink) < 0 || irq_chip_start(&vm->irq) < 0) {
+        vm_request_stop(vm, VM_STOP_ERROR, "%s", "");
+        return -1;
     }
     for (int i = 0; i < vm->nvirtio; i++)
         if (virtio_device_start(vm->virtio[i]) < 0) {
             vm_request_stop(vm, VM_STOP_ERROR, "could not start %s", vm->virtio[i]->name);
-            break;
+            return -1;
         }
-    int started = 0;
-    for (; started < vm->ncpus && !vm_stopping(vm); started++)
-        if (vcpu_start(&vm->vcpus[started]) < 0) {
-            vm_request_stop(vm, VM_STOP_ERROR, "could not start vcpu %d", started);
-            break;
+    for (; vm->started < vm->ncpus && !vm_stopping(vm); vm->started++)
+        if (vcpu_start(&vm->vcpus[vm->started]) < 0) {
+            vm_request_stop(vm, VM_STOP_ERROR, "could not start vcpu %d", vm->started);
+            return -1;
         }
+    return vm_stopping(vm) ? -1 : 0;
+}
 
+int vm_wait(struct vm *vm)
+{
     while (!vm_stopping(vm)) {
-        struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = vm->stop_efd, .events = POLLIN}};
+        struct pollfd p[2] = {{.fd = vm->signal_fd, .events = POLLIN}, {.fd = vm->stop_efd, .events = POLLIN}};
         int n = poll(p, 2, STOP_PROBE_INTERVAL_MS);
         if (n < 0 && errno != EINTR)
             break;
         if (n == 0) {
-            stop_probe_tick(vm, started);
+            stop_probe_tick(vm, vm->started);
             continue;
         }
         if (p[0].revents & POLLIN) {
             struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+            if (read(vm->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
                 vm_request_stop(vm, VM_STOP_SIGNAL, "stopped by %s", strsignal((int)si.ssi_signo));
         }
     }
+    int started = vm->started;
     for (int i = 0; i < started; i++)
         vcpu_kick(&vm->vcpus[i]);
     for (int i = 0; i < started; i++)
@@ -370,15 +465,24 @@ int vm_run(struct vm *vm)
         virtio_device_stop(vm->virtio[i]);
     irq_chip_stop(&vm->irq);
     console_close(&vm->console);
-    close(sfd);
+    if (vm->signal_fd >= 0)
+        close(vm->signal_fd);
+    vm->signal_fd = -1;
 
     vm_log_exit_counters(vm);
     enum vm_stop_reason reason = atomic_load(&vm->stop_reason);
-    if (reason == VM_STOP_ERROR || reason == VM_STOP_PANIC)
+    /* An empty message: the failure has said why already. */
+    if (vm->stop_message[0] && (reason == VM_STOP_ERROR || reason == VM_STOP_PANIC))
         log_error("%s", vm->stop_message);
-    else
+    else if (vm->stop_message[0])
         log_info("%s", vm->stop_message);
     return exit_status_for(reason);
+}
+
+int vm_run(struct vm *vm)
+{
+    vm_start(vm);
+    return vm_wait(vm);
 }
 
 void vm_destroy(struct vm *vm)
@@ -413,4 +517,6 @@ void vm_destroy(struct vm *vm)
     if (vm->stop_efd >= 0)
         close(vm->stop_efd);
     vm->fd = vm->stop_efd = -1;
+    pthread_mutex_destroy(&vm->pause_lock);
+    pthread_cond_destroy(&vm->pause_cond);
 }

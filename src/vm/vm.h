@@ -97,11 +97,38 @@ struct vm {
     char stop_message[512];
     int stop_efd;            /* signalled once a stop is requested */
     atomic_uint stop_probe;  /* bumped by the main thread to ask every vCPU if it is parked */
+
+    /* Pause (the API's PATCH /vm): vCPUs park at their next pause point and
+     * the device I/O threads stop; resume undoes both. */
+    pthread_mutex_t pause_lock;
+    pthread_cond_t pause_cond;
+    atomic_bool pause_requested;
+    int paused_vcpus;        /* vCPU threads parked (pause_lock) */
+    bool paused;             /* the whole VM is paused (pause_lock) */
+
+    int signal_fd;           /* SIGINT/SIGTERM/SIGHUP, from vm_start to the end of vm_wait */
+    int started;             /* vCPU threads started */
 };
 
 int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg);
-/* Runs the VM until it stops; returns ember's exit status. */
+/* Runs the VM until it stops; returns ember's exit status. Same as vm_start,
+ * then vm_wait. */
 int vm_run(struct vm *vm);
+/* Starts the console, chips, device threads and vCPUs (call on the thread
+ * that will call vm_wait: it takes the stop signals). 0, or -1 with the VM
+ * already stopping. */
+int vm_start(struct vm *vm);
+/* Waits until the VM stops, tears its threads down; returns the exit status. */
+int vm_wait(struct vm *vm);
+
+/* Pause and resume, from any thread but a vCPU's. vm_pause returns once every
+ * vCPU is parked and every device thread has stopped (0), or -1 when that did
+ * not happen within timeout_ms (the VM is then resumed) or the VM stops. */
+int vm_pause(struct vm *vm, int timeout_ms);
+void vm_resume(struct vm *vm);
+bool vm_is_paused(struct vm *vm);
+/* For vCPU threads: parks while a pause is requested. */
+void vm_pause_point(struct vm *vm, struct vcpu *vcpu);
 void vm_destroy(struct vm *vm);
 
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...)

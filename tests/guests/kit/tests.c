@@ -730,6 +730,39 @@ static void test_x2apic(void)
 }
 
 /* ---- hello: the demo guest ---------------------------------------------------- */
+/* ticker: "tick N" each time the RTC's second changes, for the API's pause
+ * test, until Ctrl-Alt-Del arrives on the keyboard controller (the API's
+ * SendCtrlAltDel) or max= seconds pass. The i8042 is polled, so the test
+ * needs no interrupts. */
+static void test_ticker(void)
+{
+    static const u8 cad[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
+    u64 max = cmdline_get_u64("max", 60);
+    u8 last = cmos(0);
+    unsigned got = 0;
+    kprintf("ticker: running\n");
+    for (u64 ticks = 0; ticks < max;) {
+        for (volatile int i = 0; i < 20000; i++)
+            cpu_relax();
+        while (inb(0x64) & 1) { /* a byte from the keyboard */
+            u8 b = inb(0x60);
+            got = b == cad[got] ? got + 1 : b == cad[0];
+            if (got == sizeof(cad)) {
+                kprintf("ticker: ctrl-alt-del received after %lu ticks\n", ticks);
+                kit_finish("ticker");
+                return;
+            }
+        }
+        u8 now = cmos(0);
+        if (now != last) {
+            last = now;
+            kprintf("tick %lu\n", ++ticks);
+        }
+    }
+    CHECK(false, "no ctrl-alt-del within %lu seconds", max);
+    kit_finish("ticker");
+}
+
 static void test_hello(void)
 {
     kprintf("\nHello from ember's test guest (%s boot).\n", boot.kind == 1 ? "bzImage" : "PVH");
@@ -746,7 +779,7 @@ void run_test(const char *name)
         {"ipi", test_ipi}, {"ipi-flood", test_ipi_flood}, {"tpr", test_tpr}, {"extint", test_extint}, {"x2apic", test_x2apic},
         {"nonsense", test_nonsense}, {"virtio-rng", test_virtio_rng}, {"virtio-blk", test_virtio_blk},
         {"virtio-hostile", test_virtio_hostile}, {"virtio-net", test_virtio_net},
-        {"virtio-console", test_virtio_console},
+        {"virtio-console", test_virtio_console}, {"ticker", test_ticker},
     };
     if (!strncmp(name, "reboot", 7))
         reboot_i8042();

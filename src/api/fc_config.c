@@ -1,0 +1,567 @@
+#include "api/fc_config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/file.h"
+#include "util/log.h"
+
+/* Firecracker's wording for a body that does not fit the schema. */
+#define DESER "An error occurred when deserializing the json body of a request: "
+
+static int errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int errf(char *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, FC_ERR_MAX, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+static void replace(char **slot, const char *value)
+{
+    free(*slot);
+    *slot = dup_or_null(value);
+}
+
+json_t *fc_parse_body(const char *text, size_t len, char *err)
+{
+    if (len == 0) {
+        errf(err, "The body of the request is empty; this request needs a JSON object.");
+        return NULL;
+    }
+    json_error_t je;
+    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!o) {
+        errf(err, DESER "%s at line %d column %d.", je.text, je.line, je.column);
+        return NULL;
+    }
+    if (!json_is_object(o)) {
+        json_decref(o);
+        errf(err, DESER "expected a JSON object.");
+        return NULL;
+    }
+    return o;
+}
+
+/* --- typed field access -------------------------------------------------------- */
+
+static int check_fields(json_t *o, const char *const *allowed, char *err)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v) {
+        bool ok = false;
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = !strcmp(key, *a);
+        if (ok)
+            continue;
+        char list[300] = "";
+        size_t n = 0;
+        for (const char *const *a = allowed; *a && n < sizeof(list); a++)
+            n += (size_t)snprintf(list + n, sizeof(list) - n, "%s`%s`", a == allowed ? "" : ", ", *a);
+        return errf(err, DESER "unknown field `%s`, expected one of %s.", key, list);
+    }
+    return 0;
+}
+
+/* A field that is absent or null counts as not given (Firecracker's Option). */
+static json_t *field(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return v && !json_is_null(v) ? v : NULL;
+}
+
+static int get_string(json_t *o, const char *key, bool required, const char **out, char *err)
+{
+    json_t *v = field(o, key);
+    *out = NULL;
+    if (!v)
+        return required ? errf(err, DESER "missing field `%s`.", key) : 0;
+    if (!json_is_string(v))
+        return errf(err, DESER "invalid type for `%s`: expected a string.", key);
+    *out = json_string_value(v);
+    return 0;
+}
+
+static int get_bool(json_t *o, const char *key, bool required, bool *out, char *err)
+{
+    json_t *v = field(o, key);
+    if (!v)
+        return required ? errf(err, DESER "missing field `%s`.", key) : 0;
+    if (!json_is_boolean(v))
+        return errf(err, DESER "invalid type for `%s`: expected a boolean.", key);
+    *out = json_is_true(v);
+    return 0;
+}
+
+/* *given tells whether it was there. */
+static int get_uint(json_t *o, const char *key, bool required, uint64_t *out, bool *given, char *err)
+{
+    json_t *v = field(o, key);
+    *given = v != NULL;
+    if (!v)
+        return required ? errf(err, DESER "missing field `%s`.", key) : 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return errf(err, DESER "invalid type for `%s`: expected a non-negative integer.", key);
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+static int not_built(json_t *o, const char *key, const char *what, char *err)
+{
+    return field(o, key) ? errf(err, "%s: not built in ember yet.", what) : 0;
+}
+
+/* A path-given id and the body's id must agree (Firecracker's rule). */
+static int check_id(const char *path_id, const char *body_id, char *err)
+{
+    if (path_id && strcmp(path_id, body_id))
+        return errf(err, "The id from the path [%s] does not match the id from the body [%s]!", path_id, body_id);
+    if (!*body_id || strlen(body_id) >= FC_ID_MAX)
+        return errf(err, "Invalid id [%s]: an id has 1 to %d characters.", body_id, FC_ID_MAX - 1);
+    for (const char *p = body_id; *p; p++)
+        if (!(*p == '_' || *p == '-' || *p == '.' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+              (*p >= 'A' && *p <= 'Z')))
+            return errf(err, "Invalid id [%s]: use letters, digits, '_', '-' and '.'.", body_id);
+    return 0;
+}
+
+/* --- sections ------------------------------------------------------------------ */
+
+void fc_config_init(struct fc_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->vcpus = 1;
+    c->mem_mib = FC_DEFAULT_MEM_MIB;
+}
+
+void fc_config_free(struct fc_config *c)
+{
+    free(c->kernel);
+    free(c->initrd);
+    free(c->boot_args);
+    free(c->cmdline);
+    for (int i = 0; i < c->ndrives; i++)
+        free(c->drives[i].path), free(c->drives[i].partuuid);
+    for (int i = 0; i < c->nnics; i++)
+        free(c->nics[i].host_dev);
+    fc_config_init(c);
+}
+
+int fc_put_boot_source(struct fc_config *c, json_t *body, char *err)
+{
+    static const char *const fields[] = {"kernel_image_path", "initrd_path", "boot_args", NULL};
+    const char *kernel, *initrd, *args;
+    if (check_fields(body, fields, err) < 0 || get_string(body, "kernel_image_path", true, &kernel, err) < 0 ||
+        get_string(body, "initrd_path", false, &initrd, err) < 0 || get_string(body, "boot_args", false, &args, err) < 0)
+        return -1;
+    /* Firecracker checks the files when they are given, not at boot. */
+    if (file_check_readable(kernel, "kernel_image_path", err, FC_ERR_MAX) < 0 ||
+        (initrd && file_check_readable(initrd, "initrd_path", err, FC_ERR_MAX) < 0))
+        return -1;
+    replace(&c->kernel, kernel);
+    replace(&c->initrd, initrd);
+    replace(&c->boot_args, args);
+    return 0;
+}
+
+int fc_put_machine_config(struct fc_config *c, json_t *body, bool partial, char *err)
+{
+    static const char *const fields[] = {"vcpu_count", "mem_size_mib", "smt", "track_dirty_pages", "cpu_template",
+                                         "huge_pages", NULL};
+    uint64_t vcpus = (uint64_t)c->vcpus, mem = c->mem_mib;
+    bool has_vcpus, has_mem, smt = false, dirty = false;
+    const char *tmpl, *huge;
+    if (check_fields(body, fields, err) < 0 || get_uint(body, "vcpu_count", !partial, &vcpus, &has_vcpus, err) < 0 ||
+        get_uint(body, "mem_size_mib", !partial, &mem, &has_mem, err) < 0 ||
+        get_bool(body, "smt", false, &smt, err) < 0 || get_bool(body, "track_dirty_pages", false, &dirty, err) < 0 ||
+        get_string(body, "cpu_template", false, &tmpl, err) < 0 || get_string(body, "huge_pages", false, &huge, err) < 0)
+        return -1;
+    if (vcpus < 1 || vcpus > FC_MAX_VCPUS)
+        return errf(err, "The vCPU number is invalid! The vCPU number can only be 1 or an even number when SMT is "
+                         "enabled (and from 1 to %d).", FC_MAX_VCPUS);
+    if (mem < 1 || mem > 1024 * 1024)
+        return errf(err, "The memory size (MiB) is invalid.");
+    if (smt)
+        return errf(err, "smt: simultaneous multithreading in the guest's CPU topology is not built in ember yet.");
+    if (dirty)
+        return errf(err, "track_dirty_pages: dirty page tracking (diff snapshots) is not built in ember yet.");
+    if (tmpl && strcmp(tmpl, "None"))
+        return errf(err, "cpu_template %s: CPU templates are not built in ember yet (only \"None\").", tmpl);
+    if (huge && strcmp(huge, "None"))
+        return errf(err, "huge_pages %s: huge-page guest memory is not built in ember yet (only \"None\").", huge);
+    c->vcpus = (int)vcpus;
+    c->mem_mib = mem;
+    return 0;
+}
+
+static const char *const drive_fields[] = {"drive_id", "path_on_host", "is_root_device", "is_read_only", "partuuid",
+                                           "cache_type", "rate_limiter", "io_engine", "socket", NULL};
+
+int fc_put_drive(struct fc_config *c, const char *id, json_t *body, char *err)
+{
+    const char *body_id, *path, *partuuid, *cache, *engine;
+    bool root = false, ro = false;
+    if (check_fields(body, drive_fields, err) < 0 || get_string(body, "drive_id", true, &body_id, err) < 0 ||
+        check_id(id, body_id, err) < 0 || get_bool(body, "is_root_device", true, &root, err) < 0 ||
+        not_built(body, "socket", "socket: vhost-user block devices", err) < 0 ||
+        not_built(body, "rate_limiter", "rate_limiter: I/O rate limiters", err) < 0 ||
+        get_string(body, "path_on_host", true, &path, err) < 0 || get_bool(body, "is_read_only", true, &ro, err) < 0 ||
+        get_string(body, "partuuid", false, &partuuid, err) < 0 || get_string(body, "cache_type", false, &cache, err) < 0 ||
+        get_string(body, "io_engine", false, &engine, err) < 0)
+        return -1;
+    if (cache && strcmp(cache, "Unsafe") && strcmp(cache, "Writeback"))
+        return errf(err, DESER "unknown variant `%s`, expected `Unsafe` or `Writeback` for `cache_type`.", cache);
+    if (engine && strcmp(engine, "Sync") && strcmp(engine, "Async"))
+        return errf(err, DESER "unknown variant `%s`, expected `Sync` or `Async` for `io_engine`.", engine);
+    if (file_check_readable(path, "path_on_host", err, FC_ERR_MAX) < 0)
+        return -1;
+    int slot = c->ndrives;
+    for (int i = 0; i < c->ndrives; i++)
+        if (!strcmp(c->drives[i].id, body_id))
+            slot = i; /* an update of that drive */
+    for (int i = 0; i < c->ndrives; i++) {
+        if (i != slot && root && c->drives[i].root)
+            return errf(err, "A root block device already exists!");
+        if (i != slot && !strcmp(c->drives[i].path, path))
+            return errf(err, "The drive's path_on_host %s is already drive %s's.", path, c->drives[i].id);
+    }
+    if (slot == VM_MAX_DISKS)
+        return errf(err, "Too many drives: ember takes at most %d.", VM_MAX_DISKS);
+    struct fc_drive *d = &c->drives[slot];
+    if (slot == c->ndrives) {
+        memset(d, 0, sizeof(*d));
+        c->ndrives++;
+    }
+    snprintf(d->id, sizeof(d->id), "%s", body_id);
+    snprintf(d->serial, sizeof(d->serial), "%s", body_id);
+    replace(&d->path, path);
+    replace(&d->partuuid, partuuid);
+    d->root = root;
+    d->read_only = ro;
+    d->cache_writeback = cache && !strcmp(cache, "Writeback");
+    return 0;
+}
+
+int fc_put_network_interface(struct fc_config *c, const char *id, json_t *body, char *err)
+{
+    static const char *const fields[] = {"iface_id", "host_dev_name", "guest_mac", "mtu", "rx_rate_limiter",
+                                         "tx_rate_limiter", NULL};
+    const char *body_id, *dev, *mac;
+    uint8_t m[6];
+    if (check_fields(body, fields, err) < 0 || get_string(body, "iface_id", true, &body_id, err) < 0 ||
+        check_id(id, body_id, err) < 0 || get_string(body, "host_dev_name", true, &dev, err) < 0 ||
+        get_string(body, "guest_mac", false, &mac, err) < 0 ||
+        not_built(body, "rx_rate_limiter", "rx_rate_limiter: network rate limiters", err) < 0 ||
+        not_built(body, "tx_rate_limiter", "tx_rate_limiter: network rate limiters", err) < 0 ||
+        not_built(body, "mtu", "mtu: advertising an MTU (VIRTIO_NET_F_MTU)", err) < 0)
+        return -1;
+    if (!*dev || strlen(dev) >= 16)
+        return errf(err, "host_dev_name [%s]: an interface name has 1 to 15 characters.", dev);
+    if (mac && net_parse_mac(mac, m) < 0)
+        return errf(err, DESER "invalid guest_mac [%s]: expected six hex bytes like 06:00:AC:10:00:02, not multicast.",
+                    mac);
+    int slot = c->nnics;
+    for (int i = 0; i < c->nnics; i++)
+        if (!strcmp(c->nics[i].id, body_id))
+            slot = i;
+    for (int i = 0; i < c->nnics; i++) {
+        if (i == slot)
+            continue;
+        if (!strcmp(c->nics[i].host_dev, dev))
+            return errf(err, "The host device %s is already used by interface %s.", dev, c->nics[i].id);
+        if (mac && c->nics[i].mac_set && !memcmp(c->nics[i].mac, m, 6))
+            return errf(err, "The guest MAC address %s is already in use.", mac);
+    }
+    if (slot == VM_MAX_NICS)
+        return errf(err, "Too many network interfaces: ember takes at most %d.", VM_MAX_NICS);
+    struct fc_nic *n = &c->nics[slot];
+    if (slot == c->nnics) {
+        memset(n, 0, sizeof(*n));
+        c->nnics++;
+    }
+    snprintf(n->id, sizeof(n->id), "%s", body_id);
+    replace(&n->host_dev, dev);
+    n->mac_set = mac != NULL;
+    if (mac)
+        memcpy(n->mac, m, 6);
+    return 0;
+}
+
+int fc_put_entropy(struct fc_config *c, json_t *body, char *err)
+{
+    static const char *const fields[] = {"rate_limiter", NULL};
+    if (check_fields(body, fields, err) < 0 || not_built(body, "rate_limiter", "rate_limiter: I/O rate limiters", err) < 0)
+        return -1;
+    c->entropy = true;
+    return 0;
+}
+
+int fc_check_drive_patch(struct fc_config *c, const char *id, json_t *body, const char **path, char *err)
+{
+    static const char *const fields[] = {"drive_id", "path_on_host", "rate_limiter", NULL};
+    const char *body_id;
+    if (check_fields(body, fields, err) < 0 || get_string(body, "drive_id", true, &body_id, err) < 0 ||
+        check_id(id, body_id, err) < 0 || get_string(body, "path_on_host", false, path, err) < 0 ||
+        not_built(body, "rate_limiter", "rate_limiter: I/O rate limiters", err) < 0)
+        return -1;
+    for (int i = 0; i < c->ndrives; i++)
+        if (!strcmp(c->drives[i].id, body_id))
+            return *path ? file_check_readable(*path, "path_on_host", err, FC_ERR_MAX) : 0;
+    return errf(err, "Invalid block device ID: %s: no such drive.", body_id);
+}
+
+int fc_check_network_patch(struct fc_config *c, const char *id, json_t *body, char *err)
+{
+    static const char *const fields[] = {"iface_id", "rx_rate_limiter", "tx_rate_limiter", NULL};
+    const char *body_id;
+    if (check_fields(body, fields, err) < 0 || get_string(body, "iface_id", true, &body_id, err) < 0 ||
+        check_id(id, body_id, err) < 0 ||
+        not_built(body, "rx_rate_limiter", "rx_rate_limiter: network rate limiters", err) < 0 ||
+        not_built(body, "tx_rate_limiter", "tx_rate_limiter: network rate limiters", err) < 0)
+        return -1;
+    for (int i = 0; i < c->nnics; i++)
+        if (!strcmp(c->nics[i].id, body_id))
+            return 0;
+    return errf(err, "Invalid network interface ID: %s: no such interface.", body_id);
+}
+
+int fc_put_logger(json_t *body, char *err)
+{
+    static const char *const fields[] = {"log_path", "level", "show_level", "show_log_origin", "module", NULL};
+    const char *path, *level, *module;
+    bool show_level = false, origin = false;
+    if (check_fields(body, fields, err) < 0 || get_string(body, "log_path", false, &path, err) < 0 ||
+        get_string(body, "level", false, &level, err) < 0 || get_bool(body, "show_level", false, &show_level, err) < 0 ||
+        get_bool(body, "show_log_origin", false, &origin, err) < 0 || get_string(body, "module", false, &module, err) < 0)
+        return -1;
+    enum log_level lvl = LOG_INFO;
+    if (level && !log_level_parse(level, &lvl))
+        return errf(err, DESER "unknown variant `%s`, expected one of `Error`, `Warning`, `Info`, `Debug`, `Trace`, "
+                               "`Off` for `level`.", level);
+    if (module)
+        return errf(err, "module: filtering the log by module is not built in ember yet.");
+    int fd = -1;
+    if (path) {
+        /* A named pipe or a file, as Firecracker takes; never blocking ember. */
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return errf(err, "Cannot open the log file %s: %s.", path, strerror(errno));
+    }
+    log_set_level(lvl);
+    if (fd >= 0)
+        log_set_file(fd, show_level);
+    return 0;
+}
+
+int fc_parse_metrics(json_t *body, const char **path, char *err)
+{
+    static const char *const fields[] = {"metrics_path", NULL};
+    return check_fields(body, fields, err) < 0 || get_string(body, "metrics_path", true, path, err) < 0 ? -1 : 0;
+}
+
+/* --- a whole config file ------------------------------------------------------- */
+
+static int each_in_array(json_t *root, const char *key, int (*put)(struct fc_config *, const char *, json_t *, char *),
+                         struct fc_config *c, char *err)
+{
+    json_t *a = field(root, key);
+    if (!a)
+        return 0;
+    if (!json_is_array(a))
+        return errf(err, "%s: expected an array.", key);
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+        if (!json_is_object(v))
+            return errf(err, "%s[%zu]: expected an object.", key, i);
+        char inner[FC_ERR_MAX];
+        if (put(c, NULL, v, inner) < 0)
+            return errf(err, "%s[%zu]: %.400s", key, i, inner);
+    }
+    return 0;
+}
+
+static int section(json_t *root, const char *key, json_t **out, char *err)
+{
+    *out = field(root, key);
+    if (*out && !json_is_object(*out))
+        return errf(err, "%s: expected an object.", key);
+    return 0;
+}
+
+int fc_load_file(struct fc_config *c, const char *path, char **metrics_path, char *err)
+{
+    *metrics_path = NULL;
+    size_t len;
+    char *text = file_read_text(path, 1 << 20, &len, err, FC_ERR_MAX);
+    if (!text)
+        return -1;
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    free(text);
+    if (!root)
+        return errf(err, "%s: not valid JSON: %s at line %d column %d", path, je.text, je.line, je.column);
+    static const char *const fields[] = {"boot-source", "machine-config", "drives", "network-interfaces", "entropy",
+                                         "logger", "metrics", "balloon", "vsock", "mmds-config", "cpu-config",
+                                         "serial", "pmem", "memory-hotplug", NULL};
+    static const char *const missing[] = {"balloon", "vsock", "mmds-config", "cpu-config", "serial", "pmem",
+                                          "memory-hotplug", NULL};
+    char inner[FC_ERR_MAX] = "";
+    int r = -1;
+    json_t *boot, *machine, *entropy, *logger, *metrics;
+    if (!json_is_object(root)) {
+        snprintf(inner, sizeof(inner), "expected a JSON object");
+        goto out;
+    }
+    if (check_fields(root, fields, inner) < 0)
+        goto out;
+    for (const char *const *m = missing; *m; m++)
+        if (field(root, *m)) {
+            snprintf(inner, sizeof(inner), "%s: not built in ember yet", *m);
+            goto out;
+        }
+    if (section(root, "boot-source", &boot, inner) < 0 || section(root, "machine-config", &machine, inner) < 0 ||
+        section(root, "entropy", &entropy, inner) < 0 || section(root, "logger", &logger, inner) < 0 ||
+        section(root, "metrics", &metrics, inner) < 0)
+        goto out;
+    if (!boot) {
+        snprintf(inner, sizeof(inner), "boot-source is required");
+        goto out;
+    }
+    char sub[FC_ERR_MAX];
+    const char *mpath = NULL;
+#define SECTION(name, call)                                     \
+    if ((call) < 0) {                                           \
+        snprintf(inner, sizeof(inner), "%s: %.400s", name, sub); \
+        goto out;                                               \
+    }
+    if (logger)
+        SECTION("logger", fc_put_logger(logger, sub));
+    SECTION("boot-source", fc_put_boot_source(c, boot, sub));
+    if (machine)
+        SECTION("machine-config", fc_put_machine_config(c, machine, false, sub));
+    if (entropy)
+        SECTION("entropy", fc_put_entropy(c, entropy, sub));
+    if (metrics)
+        SECTION("metrics", fc_parse_metrics(metrics, &mpath, sub));
+#undef SECTION
+    if (each_in_array(root, "drives", fc_put_drive, c, inner) < 0 ||
+        each_in_array(root, "network-interfaces", fc_put_network_interface, c, inner) < 0)
+        goto out;
+    if (mpath)
+        *metrics_path = strdup(mpath);
+    r = 0;
+out:
+    json_decref(root);
+    if (r < 0)
+        errf(err, "--config-file %s: %s", path, inner);
+    return r;
+}
+
+/* --- to ember's configuration ---------------------------------------------------- */
+
+int fc_check_startable(const struct fc_config *c, char *err)
+{
+    if (!c->kernel)
+        return errf(err, "Cannot start the microVM: no boot source (PUT /boot-source with kernel_image_path first).");
+    return 0;
+}
+
+int fc_to_vm_config(struct fc_config *c, struct vm_config *cfg, char *err)
+{
+    if (fc_check_startable(c, err) < 0)
+        return -1;
+    cfg->ncpus = c->vcpus;
+    cfg->ram_size = c->mem_mib << 20;
+    cfg->boot.kernel_path = c->kernel;
+    cfg->boot.initrd_path = c->initrd;
+    /* The root device is the first disk, /dev/vda, as in Firecracker. */
+    cfg->ndisks = 0;
+    const struct fc_drive *root = NULL;
+    for (int i = 0; i < c->ndrives; i++)
+        if (c->drives[i].root)
+            root = &c->drives[i];
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < c->ndrives; i++) {
+            const struct fc_drive *d = &c->drives[i];
+            if ((pass == 0) != (d == root))
+                continue;
+            c->disk_order[cfg->ndisks] = i;
+            cfg->disks[cfg->ndisks++] = (struct virtio_blk_config){.path = d->path, .read_only = d->read_only,
+                                                                   .serial = d->serial};
+        }
+    cfg->nnics = c->nnics;
+    for (int i = 0; i < c->nnics; i++) {
+        struct virtio_net_config *n = &cfg->nics[i];
+        *n = (struct virtio_net_config){.tap = c->nics[i].host_dev, .mac_set = c->nics[i].mac_set};
+        memcpy(n->mac, c->nics[i].mac, 6);
+    }
+    cfg->rng = cfg->rng || c->entropy;
+    const char *args = c->boot_args ? c->boot_args : FC_DEFAULT_BOOT_ARGS;
+    size_t len = strlen(args) + 128;
+    free(c->cmdline);
+    c->cmdline = malloc(len);
+    if (!c->cmdline)
+        return errf(err, "Out of memory.");
+    int n = snprintf(c->cmdline, len, "%s", args);
+    if (root && root->partuuid)
+        snprintf(c->cmdline + n, len - (size_t)n, " root=PARTUUID=%s %s", root->partuuid, root->read_only ? "ro" : "rw");
+    else if (root)
+        snprintf(c->cmdline + n, len - (size_t)n, " root=/dev/vda %s", root->read_only ? "ro" : "rw");
+    cfg->boot.cmdline = c->cmdline;
+    return 0;
+}
+
+json_t *fc_machine_config_json(const struct fc_config *c)
+{
+    return json_pack("{s:i, s:I, s:b, s:b, s:s}", "vcpu_count", c->vcpus, "mem_size_mib", (json_int_t)c->mem_mib,
+                     "smt", 0, "track_dirty_pages", 0, "huge_pages", "None");
+}
+
+json_t *fc_full_config_json(const struct fc_config *c)
+{
+    json_t *o = json_object();
+    json_t *boot = json_null();
+    if (c->kernel) {
+        boot = json_pack("{s:s}", "kernel_image_path", c->kernel);
+        if (c->initrd)
+            json_object_set_new(boot, "initrd_path", json_string(c->initrd));
+        json_object_set_new(boot, "boot_args", json_string(c->boot_args ? c->boot_args : FC_DEFAULT_BOOT_ARGS));
+    }
+    json_object_set_new(o, "boot-source", boot);
+    json_object_set_new(o, "machine-config", fc_machine_config_json(c));
+    json_t *drives = json_array();
+    for (int i = 0; i < c->ndrives; i++) {
+        const struct fc_drive *d = &c->drives[i];
+        json_t *j = json_pack("{s:s, s:s, s:b, s:b, s:s, s:s}", "drive_id", d->id, "path_on_host", d->path,
+                              "is_root_device", d->root, "is_read_only", d->read_only, "cache_type",
+                              d->cache_writeback ? "Writeback" : "Unsafe", "io_engine", "Async");
+        json_object_set_new(j, "partuuid", d->partuuid ? json_string(d->partuuid) : json_null());
+        json_array_append_new(drives, j);
+    }
+    json_object_set_new(o, "drives", drives);
+    json_t *nics = json_array();
+    for (int i = 0; i < c->nnics; i++) {
+        const struct fc_nic *n = &c->nics[i];
+        json_t *j = json_pack("{s:s, s:s}", "iface_id", n->id, "host_dev_name", n->host_dev);
+        if (n->mac_set) {
+            char mac[18];
+            snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0], n->mac[1], n->mac[2], n->mac[3],
+                     n->mac[4], n->mac[5]);
+            json_object_set_new(j, "guest_mac", json_string(mac));
+        }
+        json_array_append_new(nics, j);
+    }
+    json_object_set_new(o, "network-interfaces", nics);
+    json_object_set_new(o, "entropy", c->entropy ? json_object() : json_null());
+    return o;
+}

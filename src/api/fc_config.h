@@ -1,0 +1,93 @@
+/* The VM's configuration in Firecracker's shape: what the API's PUT requests
+ * and a --config-file describe (boot-source, machine-config, drives,
+ * network-interfaces, entropy), parsed from JSON with Firecracker's rules:
+ * unknown fields, wrong types and missing required fields are refused, and
+ * features ember does not have (rate limiters, vhost-user, SMT, CPU
+ * templates, dirty tracking, huge pages) are refused by name rather than
+ * silently ignored. The strings are owned here, and the whole description
+ * turns into ember's struct vm_config at InstanceStart. */
+#ifndef EMBER_API_FC_CONFIG_H
+#define EMBER_API_FC_CONFIG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vm/vm.h"
+
+#define FC_ID_MAX 64
+#define FC_MAX_VCPUS 32              /* Firecracker's machine-config range */
+#define FC_DEFAULT_MEM_MIB 128
+#define FC_DEFAULT_BOOT_ARGS \
+    "reboot=k panic=1 pci=off nomodule 8250.nr_uarts=0 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
+#define FC_ERR_MAX 512
+
+struct fc_drive {
+    char id[FC_ID_MAX];
+    char *path;
+    char *partuuid;
+    bool read_only;
+    bool root;
+    bool cache_writeback;            /* "Writeback"; ember honours flushes either way */
+    char serial[21];                 /* the drive id, as the guest's GET_ID sees it */
+};
+
+struct fc_nic {
+    char id[FC_ID_MAX];
+    char *host_dev;
+    uint8_t mac[6];
+    bool mac_set;
+};
+
+struct fc_config {
+    char *kernel;
+    char *initrd;
+    char *boot_args;                 /* NULL: Firecracker's default */
+    int vcpus;
+    uint64_t mem_mib;
+    struct fc_drive drives[VM_MAX_DISKS];
+    int ndrives;
+    struct fc_nic nics[VM_MAX_NICS];
+    int nnics;
+    bool entropy;
+    /* Built at start: the guest command line (the boot args plus root=), and
+     * the drive behind each of ember's disks (the root drive comes first). */
+    char *cmdline;
+    int disk_order[VM_MAX_DISKS];
+};
+
+void fc_config_init(struct fc_config *c);
+void fc_config_free(struct fc_config *c);
+
+/* Each takes a request body already parsed as JSON; 0, or -1 with a
+ * Firecracker-style reason in err. id: the {id} of the URL (NULL in a config
+ * file, where the body's own id counts). */
+int fc_put_boot_source(struct fc_config *c, json_t *body, char *err);
+int fc_put_machine_config(struct fc_config *c, json_t *body, bool partial, char *err);
+int fc_put_drive(struct fc_config *c, const char *id, json_t *body, char *err);
+int fc_put_network_interface(struct fc_config *c, const char *id, json_t *body, char *err);
+int fc_put_entropy(struct fc_config *c, json_t *body, char *err);
+/* PATCH bodies after boot: checks them; *path gets a new path_on_host or NULL. */
+int fc_check_drive_patch(struct fc_config *c, const char *id, json_t *body, const char **path, char *err);
+int fc_check_network_patch(struct fc_config *c, const char *id, json_t *body, char *err);
+/* The process-wide parts: logger and metrics (metrics path to *path). */
+int fc_put_logger(json_t *body, char *err);
+int fc_parse_metrics(json_t *body, const char **path, char *err);
+
+/* A whole Firecracker config file. metrics_path: its metrics section (or NULL). */
+int fc_load_file(struct fc_config *c, const char *path, char **metrics_path, char *err);
+
+/* Ready to boot? (a kernel is set). 0, or -1 with the reason. */
+int fc_check_startable(const struct fc_config *c, char *err);
+/* Fills ember's config from this one (pointers into c, which must outlive
+ * the VM); keeps cfg's other settings (irqchip, console, transport). */
+int fc_to_vm_config(struct fc_config *c, struct vm_config *cfg, char *err);
+/* GET /machine-config and GET /vm/config bodies. */
+json_t *fc_machine_config_json(const struct fc_config *c);
+json_t *fc_full_config_json(const struct fc_config *c);
+
+/* The JSON helpers, shared with the API. */
+/* Parses text as one JSON object: NULL with the reason in err otherwise. */
+json_t *fc_parse_body(const char *text, size_t len, char *err);
+
+#endif

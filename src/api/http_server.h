@@ -1,0 +1,74 @@
+/* A small HTTP/1.1 server on a Unix socket, for the control API. It runs on
+ * its own thread ("ember-api") with an epoll loop; requests are parsed with
+ * http-parser (Node's C parser, Debian's libhttp-parser) and handed whole to
+ * one handler on that thread, one at a time.
+ *
+ * Everything a client sends is bounded: the request line and headers
+ * (HTTP_MAX_HEADER_BYTES, HTTP_MAX_HEADERS), the body (HTTP_MAX_BODY, as
+ * Firecracker's 51200 bytes), the number of connections, and time: a request
+ * must arrive whole within HTTP_REQUEST_TIMEOUT_S of its first byte, and an
+ * idle connection is closed after HTTP_IDLE_TIMEOUT_S. A request that breaks
+ * a rule gets 400 with a fault_message saying which, and its connection is
+ * closed, since the byte stream can no longer be trusted. */
+#ifndef EMBER_API_HTTP_SERVER_H
+#define EMBER_API_HTTP_SERVER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define HTTP_MAX_BODY 51200
+#define HTTP_MAX_HEADER_BYTES 8192
+#define HTTP_MAX_HEADERS 64
+#define HTTP_MAX_URL 1024
+#define HTTP_MAX_CONNECTIONS 32
+#define HTTP_REQUEST_TIMEOUT_S 5
+#define HTTP_IDLE_TIMEOUT_S 300
+
+struct http_request {
+    const char *method;      /* "GET", "PUT", ... */
+    const char *path;        /* the URL's path, without a query */
+    const char *body;        /* NUL-terminated; "" when there is none */
+    size_t body_len;
+};
+
+struct http_response {
+    int status;
+    char *body;              /* malloc'd JSON, or NULL for none */
+};
+
+typedef void (*http_handler_fn)(void *ctx, const struct http_request *req, struct http_response *resp);
+/* Called on the server thread about once a second (periodic work: metrics). */
+typedef void (*http_tick_fn)(void *ctx);
+
+struct http_connection;
+
+struct http_server {
+    int listen_fd;
+    int epoll_fd;
+    int stop_fd;
+    int tick_fd;
+    char *path;
+    pthread_t thread;
+    bool running;
+    http_handler_fn handler;
+    http_tick_fn tick;
+    void *ctx;
+    struct http_connection *conns[HTTP_MAX_CONNECTIONS];
+    unsigned long requests, bad_requests, refused_connections;
+};
+
+/* Binds the socket at path, mode 0600. A path that exists is refused with one
+ * line unless it is a socket nobody listens on (a stale one left by a killed
+ * VMM), which is replaced. */
+int http_server_open(struct http_server *srv, const char *path, http_handler_fn handler, http_tick_fn tick,
+                     void *ctx);
+int http_server_start(struct http_server *srv);
+/* Stops the thread, closes every connection and removes the socket file. */
+void http_server_close(struct http_server *srv);
+
+/* {"fault_message": msg} as a malloc'd string (for handlers). */
+char *http_fault_body(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *http_status_text(int status);
+
+#endif
