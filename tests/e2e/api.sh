@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# ember's Firecracker-compatible API, driven with curl over its Unix socket:
+# Firecracker's getting-started sequence (configure, InstanceStart), pause
+# and resume, FlushMetrics, SendCtrlAltDel; the same VM from a config file;
+# and the bad requests a client can send. The guest is the kit's "ticker",
+# which prints a tick each RTC second and powers off on Ctrl-Alt-Del.
+# Usage: api.sh [EMBER_BINARY]
+cd "$(dirname "$0")/../.."
+EMBER=${1:-build/ember}
+. tests/e2e/lib.sh
+KIT=$PWD/build/guests/kit.elf
+SOCK=$TMP/api.sock
+
+# api METHOD PATH [BODY]: one request; sets CODE and leaves the body in $TMP/body.
+api() {
+    local data=()
+    [ $# -ge 3 ] && data=(-H 'Content-Type: application/json' -d "$3")
+    CODE=$(curl -s --max-time 30 --unix-socket "$SOCK" -X "$1" "http://localhost$2" "${data[@]}" \
+        -o "$TMP/body" -w '%{http_code}')
+}
+# check NAME WANT_CODE [BODY_REGEX]: the last request's answer.
+check() {
+    local why=""
+    [ "$CODE" = "$2" ] || why="HTTP $CODE, expected $2"
+    [ -z "$why" ] && [ $# -ge 3 ] && ! grep -qE -- "$3" "$TMP/body" && why="body lacks /$3/: $(head -c 300 "$TMP/body")"
+    if [ -z "$why" ]; then pass "$1"; else fail "$1" "$why"; fi
+}
+# start_ember ARGS...: ember in the background, its socket ready.
+start_ember() {
+    rm -f "$TMP/raw" "$TMP/err"
+    "$EMBER" "$@" </dev/null >"$TMP/raw" 2>"$TMP/err" &
+    EMBER_PID=$!
+    # Ready when it answers (a stale socket file may be there before).
+    for _ in $(seq 100); do
+        curl -s --max-time 2 --unix-socket "$SOCK" http://localhost/ -o /dev/null 2>/dev/null && return 0
+        kill -0 "$EMBER_PID" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
+}
+# finish: waits for ember to end; sets STATUS and $TMP/out.
+finish() {
+    local i
+    for i in $(seq 600); do kill -0 "$EMBER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$EMBER_PID" 2>/dev/null && kill -9 "$EMBER_PID"
+    wait "$EMBER_PID"
+    STATUS=$?
+    tr -d '\r' <"$TMP/raw" >"$TMP/out"
+    # A sanitizer report from a background ember reaches the suite's log.
+    grep -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$TMP/err" && cat "$TMP/err"
+}
+ticks() { tr -d '\r' <"$TMP/raw" | grep -c '^tick '; }
+wait_ticks() { for _ in $(seq 200); do [ "$(ticks)" -ge "$1" ] && return 0; sleep 0.1; done; return 1; }
+
+# --- Firecracker's getting-started sequence, pause, resume, metrics, Ctrl-Alt-Del
+for mode in kernel user; do
+    t="api ($mode irqchip)"
+    rm -f "$TMP/metrics" "$TMP/log"
+    truncate -s 16M "$TMP/root.img"
+    if ! start_ember --api-sock "$SOCK" --irqchip "$mode"; then fail "$t: socket" "ember did not create it"; continue; fi
+    perm=$(stat -c %a "$SOCK")
+    if [ "$perm" = 600 ]; then pass "$t: the socket is mode 0600"; else fail "$t: the socket is mode 0600" "$perm"; fi
+    api GET /; check "$t: GET / before boot" 200 '"state":"Not started"'
+    api PUT /logger "{\"log_path\":\"$TMP/log\",\"level\":\"Info\",\"show_level\":true}"; check "$t: PUT /logger" 204
+    api PUT /metrics "{\"metrics_path\":\"$TMP/metrics\"}"; check "$t: PUT /metrics" 204
+    api PUT /boot-source "{\"kernel_image_path\":\"$KIT\",\"boot_args\":\"console=ttyS0 test=ticker max=60\"}"
+    check "$t: PUT /boot-source" 204
+    api PUT /machine-config '{"vcpu_count":2,"mem_size_mib":64}'; check "$t: PUT /machine-config" 204
+    api GET /machine-config; check "$t: GET /machine-config" 200 '"vcpu_count":2,"mem_size_mib":64'
+    api PUT /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$TMP/root.img\",\"is_root_device\":true,\"is_read_only\":false}"
+    check "$t: PUT /drives/rootfs" 204
+    api PUT /entropy '{}'; check "$t: PUT /entropy" 204
+    api GET /vm/config; check "$t: GET /vm/config" 200 '"drive_id":"rootfs".*"is_root_device":true'
+    api PATCH /vm '{"state":"Paused"}'; check "$t: PATCH /vm before boot is refused" 400 'not supported before starting'
+    api PUT /actions '{"action_type":"InstanceStart"}'; check "$t: InstanceStart" 204
+    api GET /; check "$t: GET / after boot" 200 '"state":"Running"'
+    api PUT /actions '{"action_type":"InstanceStart"}'; check "$t: a second InstanceStart is refused" 400 'not supported after starting'
+    api PUT /machine-config '{"vcpu_count":1,"mem_size_mib":64}'; check "$t: machine-config after boot is refused" 400 'not supported after starting'
+    api PUT /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$TMP/root.img\",\"is_root_device\":true,\"is_read_only\":true}"
+    check "$t: PUT /drives after boot is refused" 400 'not supported after starting'
+    if wait_ticks 2; then pass "$t: the guest runs (ticks)"; else fail "$t: the guest runs" "no ticks"; fi
+    api PATCH /vm '{"state":"Paused"}'; check "$t: PATCH /vm Paused" 204
+    api GET /; check "$t: GET / while paused" 200 '"state":"Paused"'
+    api GET /vcpus; check "$t: every vCPU is paused" 200 '^\[\{"id":0,"state":"paused"\},\{"id":1,"state":"paused"\}\]$'
+    before=$(ticks); sleep 2.5; after=$(ticks)
+    if [ "$after" -le $((before + 1)) ]; then pass "$t: no ticks while paused"; else
+        fail "$t: no ticks while paused" "$before then $after"; fi
+    api PATCH /vm '{"state":"Resumed"}'; check "$t: PATCH /vm Resumed" 204
+    api GET /; check "$t: GET / after resume" 200 '"state":"Running"'
+    if wait_ticks $((after + 2)); then pass "$t: ticks again after resume"; else fail "$t: ticks after resume" "none"; fi
+    api PUT /actions '{"action_type":"FlushMetrics"}'; check "$t: FlushMetrics" 204
+    if grep -q '"put_api_requests":{.*"actions_count"' "$TMP/metrics" && grep -q '"exit_io_out":[1-9]' "$TMP/metrics" &&
+        grep -q '"block_rootfs":{' "$TMP/metrics" && grep -q '"entropy":{' "$TMP/metrics"; then
+        pass "$t: the metrics line has request, vCPU and device counters"
+    else fail "$t: metrics" "$(head -c 400 "$TMP/metrics")"; fi
+    api PUT /actions '{"action_type":"SendCtrlAltDel"}'; check "$t: SendCtrlAltDel" 204
+    finish
+    # With a log file, ember's lines go there and stderr keeps the errors only.
+    if [ "$STATUS" = 0 ] && grep -q "ctrl-alt-del received" "$TMP/out" && grep -q "^PASS ticker" "$TMP/out"; then
+        pass "$t: the guest saw Ctrl-Alt-Del and powered off"
+    else fail "$t: the guest saw Ctrl-Alt-Del" "exit $STATUS"; dump_last; fi
+    if grep -q "guest powered off" "$TMP/log" && [ ! -s "$TMP/err" ]; then pass "$t: the log file, not stderr, has the end"
+    else fail "$t: the log file has the end" "log: $(tail -1 "$TMP/log"); stderr: $(head -1 "$TMP/err")"; fi
+    if [ ! -e "$SOCK" ]; then pass "$t: the socket is removed at exit"; else fail "$t: the socket is removed" "still there"; fi
+    if grep -q "Info VM paused" "$TMP/log"; then pass "$t: the log file has leveled lines"; else
+        fail "$t: the log file" "$(head -3 "$TMP/log")"; fi
+    n=$(wc -l <"$TMP/metrics")
+    if [ "$n" -ge 2 ]; then pass "$t: a last metrics line at exit"; else fail "$t: a last metrics line at exit" "$n lines"; fi
+done
+
+# --- the same kind of VM from a config file, with and without the API
+cat >"$TMP/vm.json" <<JSON
+{
+  "boot-source": {"kernel_image_path": "$KIT", "boot_args": "console=ttyS0 test=virtio-blk expect_serial=rootfs expect_sectors=32768 sector=7"},
+  "drives": [{"drive_id": "rootfs", "path_on_host": "$TMP/root.img", "is_root_device": true, "is_read_only": false}],
+  "machine-config": {"vcpu_count": 2, "mem_size_mib": 64},
+  "entropy": {}
+}
+JSON
+timeout 120 "$EMBER" --no-api --config-file "$TMP/vm.json" </dev/null >"$TMP/raw" 2>"$TMP/err"
+STATUS=$?
+tr -d '\r' <"$TMP/raw" >"$TMP/out"
+expect "config file, --no-api: boots and drives the disk (serial = drive id)" 0 "guest powered off" "^PASS virtio-blk"
+start_ember --api-sock "$SOCK" --config-file "$TMP/vm.json" >/dev/null
+api GET /vm/config; check "config file with --api-sock: GET /vm/config" 200 '"drive_id":"rootfs"'
+finish
+expect "config file with --api-sock: the VM ran" 0 "guest powered off" "^PASS virtio-blk"
+
+# --- bad requests, answered as Firecracker does (400 and a fault_message)
+start_ember --api-sock "$SOCK"
+api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": '; check "bad: invalid JSON" 400 '"fault_message":"An error occurred when deserializing'
+api PUT /machine-config '{"vcpu_count":2,"mem_size_mib":64,"cpus":3}'; check "bad: an unknown field" 400 'unknown field `cpus`'
+api PUT /machine-config '{"vcpu_count":"2","mem_size_mib":64}'; check "bad: a wrong type" 400 'invalid type for `vcpu_count`'
+api PUT /machine-config '{"vcpu_count":2}'; check "bad: a missing field" 400 'missing field `mem_size_mib`'
+api PUT /machine-config '{"vcpu_count":0,"mem_size_mib":64}'; check "bad: zero vCPUs" 400 'vCPU number is invalid'
+api PUT /machine-config '[1,2]'; check "bad: not an object" 400 'expected a JSON object'
+api PUT /machine-config ''; check "bad: an empty body" 400 'body of the request is empty'
+big=$(head -c 60000 /dev/zero | tr '\0' ' ')
+api PUT /machine-config "{\"vcpu_count\":2,\"mem_size_mib\":64}$big"; check "bad: an oversized body" 400 'larger than the limit of 51200'
+api DELETE /machine-config; check "bad: a wrong method" 400 'Invalid request method and/or path: DELETE /machine-config'
+api GET /no-such-thing; check "bad: an unknown path" 400 'Invalid request method and/or path'
+api PUT /vsock '{"guest_cid":3,"uds_path":"/tmp/v"}'; check "bad: a feature not built yet" 400 'not built in ember yet'
+api PUT /drives/a '{"drive_id":"b","path_on_host":"/dev/null","is_root_device":false,"is_read_only":true}'
+check "bad: path and body ids differ" 400 'does not match the id from the body'
+api PUT /drives/a '{"drive_id":"a","path_on_host":"/no/such.img","is_root_device":false,"is_read_only":true}'
+check "bad: a drive image that does not exist" 400 '/no/such.img: cannot open'
+api PUT /boot-source '{"kernel_image_path":"/no/such/kernel"}'; check "bad: a missing kernel" 400 '/no/such/kernel: cannot open'
+api PUT /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name":"tap0","guest_mac":"01:00:00:00:00:01"}'
+check "bad: a multicast MAC" 400 'invalid guest_mac'
+api PUT /drives/r '{"drive_id":"r","path_on_host":"/dev/null","is_root_device":false,"is_read_only":true,"rate_limiter":{"ops":{"size":1,"refill_time":1}}}'
+check "bad: a rate limiter (not built)" 400 'rate_limiter: I/O rate limiters: not built'
+api PUT /actions '{"action_type":"InstanceStart"}'; check "bad: InstanceStart without a boot source" 400 'no boot source'
+api PUT /actions '{"action_type":"Reboot"}'; check "bad: an unknown action" 400 'unknown variant `Reboot`'
+api PUT /actions '{"action_type":"SendCtrlAltDel"}'; check "bad: SendCtrlAltDel before boot" 400 'not supported before starting'
+api PUT /actions '{"action_type":"FlushMetrics"}'; check "bad: FlushMetrics without metrics" 400 'no metrics path'
+api PATCH /drives/a '{"drive_id":"a"}'; check "bad: PATCH /drives before boot" 400 'not supported before starting'
+curl -s --unix-socket "$SOCK" http://localhost/ $(for i in $(seq 80); do printf -- '-H X-%d:1 ' "$i"; done) \
+    -o "$TMP/body" -w '%{http_code}' >"$TMP/code"; CODE=$(cat "$TMP/code")
+check "bad: too many headers" 400 'more than 64 headers'
+# A kernel that is not one: InstanceStart fails with the reason, ember stays,
+# and a good kernel then boots.
+head -c 4096 /dev/urandom >"$TMP/garbage"
+api PUT /boot-source "{\"kernel_image_path\":\"$TMP/garbage\"}"; check "bad kernel: accepted as a path" 204
+api PUT /actions '{"action_type":"InstanceStart"}'; check "bad kernel: InstanceStart answers why" 400 'Cannot start the microVM: .*garbage'
+api GET /; check "bad kernel: ember still serves, not started" 200 '"state":"Not started"'
+api PUT /boot-source "{\"kernel_image_path\":\"$KIT\",\"boot_args\":\"console=ttyS0 test=boot\"}"
+api PUT /actions '{"action_type":"InstanceStart"}'; check "bad kernel: then a good one starts" 204
+finish
+expect "bad kernel: then a good one runs" 0 "guest powered off" "^PASS boot"
+
+# --- the socket path, and bad config files
+start_ember --api-sock "$SOCK" && "$EMBER" --api-sock "$SOCK" </dev/null >"$TMP/out" 2>"$TMP/err2"
+rc=$?
+if [ $rc -ne 0 ] && grep -q "another process is serving" "$TMP/err2" && [ "$(wc -l <"$TMP/err2")" = 1 ]; then
+    pass "a live socket is refused"; else fail "a live socket is refused" "exit $rc: $(cat "$TMP/err2")"; fi
+kill -9 "$EMBER_PID"; wait "$EMBER_PID" 2>/dev/null
+if start_ember --api-sock "$SOCK"; then pass "a stale socket (killed VMM) is replaced"; else fail "a stale socket is replaced" "no socket"; fi
+kill "$EMBER_PID"; finish
+expect "SIGTERM before boot ends ember cleanly" 0 "stopped by"
+echo "keep me" >"$TMP/file"
+timeout 10 "$EMBER" --api-sock "$TMP/file" </dev/null >/dev/null 2>"$TMP/err"; STATUS=$?
+if [ $STATUS -ne 0 ] && grep -q "not a socket" "$TMP/err" && [ "$(cat "$TMP/file")" = "keep me" ]; then
+    pass "a socket path that is a file is refused and kept"; else fail "a socket path that is a file" "exit $STATUS"; fi
+bad_config() {
+    local name=$1 re=$2
+    timeout 10 "$EMBER" --no-api --config-file "$TMP/bad.json" </dev/null >/dev/null 2>"$TMP/err"; STATUS=$?
+    : >"$TMP/out"
+    expect "bad config file: $name" 2 "$re"
+    [ "$(wc -l <"$TMP/err")" = 1 ] || fail "bad config file: $name: one line" "$(wc -l <"$TMP/err") lines"
+}
+rm -f "$TMP/bad.json"; bad_config "missing" "bad.json: cannot open"
+echo '{"boot-source": {' >"$TMP/bad.json"; bad_config "invalid JSON" "not valid JSON"
+echo "{\"boot-source\":{\"kernel_image_path\":\"$KIT\"},\"cpus\":2}" >"$TMP/bad.json"; bad_config "unknown section" 'unknown field `cpus`'
+echo "{\"boot-source\":{\"kernel_image_path\":\"$KIT\"},\"vsock\":{\"guest_cid\":3,\"uds_path\":\"/v\"}}" >"$TMP/bad.json"
+bad_config "a section not built yet" "vsock: not built"
+echo "{\"boot-source\":{\"kernel_image_path\":\"$KIT\"},\"drives\":[{\"drive_id\":\"x\"}]}" >"$TMP/bad.json"
+bad_config "a drive without its fields" 'drives\[0\]: .*missing field'
+echo '{"drives":[]}' >"$TMP/bad.json"; bad_config "no boot-source" "boot-source is required"
+timeout 10 "$EMBER" --no-api </dev/null >/dev/null 2>"$TMP/err"; STATUS=$?; : >"$TMP/out"
+expect "--no-api without a config file" 2 "needs --config-file"
+summary
