@@ -11,10 +11,19 @@ C="console=ttyS0 quiet panic=-1"
 # guest writes one back, and L1 (ember's host) looks for it in the image.
 mkdir -p "$TMP/files" "$TMP/rootfs"
 echo "hello from the host's ext4 image" >"$TMP/rootfs/hello.txt"
-for img in kernel split user pci-kernel pci-split pci-user deb-pci; do
+for img in kernel split user pci-kernel pci-split pci-user deb-pci api fcfile; do
     mkfs.ext4 -q -F -d "$TMP/rootfs" "$TMP/files/disk-$img.img" 16M || { fail "mkfs.ext4 for the disk test" "mkfs failed"; summary; exit 1; }
 done
 export TESTBED_FILES="$TMP/files"
+# The Firecracker API: the getting-started sequence with curl in L1, and the
+# same kind of VM from a config file.
+cp tests/testbed/api-flow.sh "$TMP/files/"
+cat >"$TMP/files/vm.json" <<JSON
+{"boot-source": {"kernel_image_path": "/microvm.bzImage", "initrd_path": "/l2.cpio.gz",
+   "boot_args": "$C ember.cmd=mkdir+/mnt;mount+-t+ext4+/dev/vda+/mnt;cat+/mnt/hello.txt;umount+/mnt ember.action=poweroff"},
+ "drives": [{"drive_id": "rootfs", "path_on_host": "/files/disk-fcfile.img", "is_root_device": true, "is_read_only": false}],
+ "machine-config": {"vcpu_count": 2, "mem_size_mib": 256}}
+JSON
 D="ember.cmd=mkdir+/mnt;mount+-t+ext4+/dev/vda+/mnt;cat+/mnt/hello.txt;echo+written-by-the-guest>/mnt/guest.txt;sync;umount+/mnt;cat+/sys/block/vda/serial;echo;cat+/sys/class/misc/hw_random/rng_current;head+-c+16+/dev/hwrng|od+-An+-tx1;grep+virtio+/proc/interrupts"
 # virtio-net: L1 (ember's host) holds the tap. It serves 4 MiB over HTTP and
 # listens for 4 MiB more; the guest pings it, fetches, and sends.
@@ -60,6 +69,8 @@ cmd:net-kernel-host $R
 cmd:net-split-setup $T
 net-split --irqchip split --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --net tap=tap0 --cmdline "$C $N ember.action=poweroff"
 cmd:net-split-host $R
+cmd:api-linux sh /files/api-flow.sh
+fcfile --no-api --config-file /files/vm.json
 noacpi --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=poweroff"
 noacpireboot --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=reboot"
 PLAN
@@ -186,6 +197,14 @@ for mode in kernel split pci deb; do
         "=== END net-$mode status=0"
     has cmd:net-$mode-host "virtio-net, $mode: the host received the guest's 4 MiB" "L1: received 4194304 bytes"
 done
+has cmd:api-linux "Firecracker API with curl: configure, InstanceStart, Debian Linux mounts the root drive, pause, resume, FlushMetrics, SendCtrlAltDel reboots it and ember ends" \
+    "API: PUT /boot-source -> +204" "API: PUT /drives/rootfs -> +204" "API: PUT /machine-config -> +204" \
+    "API: PUT /actions -> +204" "API out: L2: init reached" "API out: hello from the host's ext4 image" \
+    "API: PATCH /vm -> +204" '"state":"Paused"' '"id":1,"state":"paused"' '"state":"Running"' \
+    "API out: L2: waiting for ctrl-alt-del" "API out: .*reboot: Restarting system" "API out: ember: guest rebooted" "API: ember exit 0" \
+    'API: metrics "block_rootfs":\{"read_count":[1-9]'
+has fcfile "--config-file --no-api: the microVM kernel boots with the file's root drive (virtio-mmio) and powers off" \
+    "L2: init reached" "L2: cpus online: 0-1" "hello from the host's ext4 image" "=== END fcfile status=0"
 has noacpi "acpi=off (MP table, 2 vCPUs): poweroff halts every CPU, ember ends it as a power-off with 0" \
     "L2: init reached" "L2: cpus online: 0-1" "ember: guest halted every vCPU with interrupts off" "=== END noacpi status=0"
 has noacpireboot "acpi=off: reboot (i8042 or triple fault) ends ember as a reboot with 0" \

@@ -38,6 +38,12 @@ if [ -n "${TESTBED_FILES:-}" ]; then
     cp -r "$TESTBED_FILES"/. "$out/l1/files/"
 fi
 # ember's microVM kernel too, when the caller built it (MICROVM_KERNEL=path).
+# curl, with the libraries it links, to drive ember's API as a client would.
+mkdir -p "$out/l1/curl/lib"
+cp /usr/bin/curl "$out/l1/curl/"
+ldd /usr/bin/curl | awk '$3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | while read -r lib; do
+    cp -L "$lib" "$out/l1/curl/lib/"
+done
 if [ -n "${MICROVM_KERNEL:-}" ]; then
     cp "$MICROVM_KERNEL" "$out/l1/microvm.bzImage"
     cp "$(dirname "$MICROVM_KERNEL")/vmlinux" "$out/l1/microvm.vmlinux"

@@ -1,0 +1,313 @@
+/* The control API's pieces on their own: the HTTP server's limits and
+ * framing (raw bytes over its Unix socket, answered by a test handler), the
+ * Firecracker-shaped configuration parser, and the metrics' differences. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "api/fc_config.h"
+#include "api/http_server.h"
+#include "api/metrics.h"
+#include "check.h"
+
+static char sock_path[108];
+static struct http_server srv;
+static int handled;
+
+/* Echoes "METHOD PATH BODYLEN" in a fault body, 200 for GET, 204 otherwise. */
+static void echo_handler(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+    (void)ctx;
+    handled++;
+    resp->status = !strcmp(req->method, "GET") ? 200 : 204;
+    resp->body = http_fault_body("%s %s %zu", req->method, req->path, req->body_len);
+}
+
+static void start(void)
+{
+    snprintf(sock_path, sizeof(sock_path), "/tmp/ember-test-api-%d.sock", getpid());
+    unlink(sock_path);
+    handled = 0;
+    CHECK(http_server_open(&srv, sock_path, echo_handler, NULL, NULL) == 0);
+    CHECK(http_server_start(&srv) == 0);
+}
+
+static int client(void)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock_path);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        close(fd);
+        return -1;
+    }
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+/* Sends req, reads until the server closes or `answers` responses came. */
+static size_t exchange(int fd, const char *req, size_t len, char *out, size_t cap, int answers)
+{
+    if (len && write(fd, req, len) != (ssize_t)len)
+        return 0;
+    size_t n = 0;
+    while (n < cap - 1) {
+        ssize_t r = read(fd, out + n, cap - 1 - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        out[n] = '\0';
+        int seen = 0;
+        for (const char *p = out; (p = strstr(p, "HTTP/1.1 ")); p++)
+            seen++;
+        /* each answer here has a body ending in "}" */
+        if (answers && seen >= answers && out[n - 1] == '}')
+            break;
+    }
+    out[n] = '\0';
+    return n;
+}
+
+TEST(a_request_is_answered_and_the_socket_is_private)
+{
+    start();
+    struct stat st;
+    CHECK(stat(sock_path, &st) == 0 && (st.st_mode & 0777) == 0600);
+    int fd = client();
+    char out[4096];
+    const char req[] = "PUT /machine-config?x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello";
+    exchange(fd, req, sizeof(req) - 1, out, sizeof(out), 0); /* until the server closes */
+    CHECK(strstr(out, "HTTP/1.1 204 No Content\r\n") != NULL);
+    CHECK(strstr(out, "Connection: close") != NULL);
+    CHECK(strstr(out, "Content-Length") == NULL); /* 204 has no body */
+    close(fd);
+    http_server_close(&srv);
+    CHECK(access(sock_path, F_OK) < 0); /* removed */
+}
+
+TEST(pipelined_and_kept_alive_requests_each_get_an_answer)
+{
+    start();
+    int fd = client();
+    char out[8192];
+    const char req[] = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+    exchange(fd, req, sizeof(req) - 1, out, sizeof(out), 2);
+    const char *a = strstr(out, "GET /a 0"), *b = strstr(out, "GET /b 0");
+    CHECK(a && b && a < b);
+    exchange(fd, "GET /c HTTP/1.1\r\n\r\n", 19, out, sizeof(out), 1); /* same connection */
+    CHECK(strstr(out, "GET /c 0") != NULL);
+    close(fd);
+    http_server_close(&srv);
+}
+
+TEST(an_oversized_body_is_refused_before_it_is_read)
+{
+    start();
+    int fd = client();
+    char out[4096];
+    const char req[] = "PUT /x HTTP/1.1\r\nContent-Length: 51201\r\n\r\n";
+    exchange(fd, req, sizeof(req) - 1, out, sizeof(out), 0);
+    CHECK(strstr(out, "HTTP/1.1 400 ") != NULL);
+    CHECK(strstr(out, "larger than the limit of 51200") != NULL);
+    CHECK(strstr(out, "Connection: close") != NULL);
+    CHECK_EQ(handled, 0);
+    close(fd);
+    http_server_close(&srv);
+}
+
+TEST(a_chunked_body_is_counted_as_it_comes)
+{
+    start();
+    int fd = client();
+    char out[4096];
+    const char head[] = "PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    CHECK(write(fd, head, sizeof(head) - 1) == (ssize_t)sizeof(head) - 1);
+    char chunk[40000 + 32];
+    int n = snprintf(chunk, sizeof(chunk), "%x\r\n", 40000);
+    memset(chunk + n, 'a', 40000);
+    memcpy(chunk + n + 40000, "\r\n", 2);
+    CHECK(write(fd, chunk, (size_t)n + 40002) == (ssize_t)n + 40002);
+    exchange(fd, chunk, (size_t)n + 40002, out, sizeof(out), 0); /* 80000 bytes in all */
+    CHECK(strstr(out, "larger than the limit") != NULL);
+    CHECK_EQ(handled, 0);
+    close(fd);
+    http_server_close(&srv);
+}
+
+TEST(garbage_and_too_many_headers_get_400)
+{
+    start();
+    char out[4096];
+    int fd = client();
+    exchange(fd, "\x01\x02 nonsense\r\n\r\n", 15, out, sizeof(out), 0);
+    CHECK(strstr(out, "HTTP/1.1 400 ") && strstr(out, "not valid HTTP/1.1"));
+    close(fd);
+    fd = client();
+    char req[8192];
+    int n = snprintf(req, sizeof(req), "GET / HTTP/1.1\r\n");
+    for (int i = 0; i < HTTP_MAX_HEADERS + 1; i++)
+        n += snprintf(req + n, sizeof(req) - (size_t)n, "X-%d: 1\r\n", i);
+    n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n");
+    exchange(fd, req, (size_t)n, out, sizeof(out), 0);
+    CHECK(strstr(out, "more than 64 headers") != NULL);
+    close(fd);
+    fd = client(); /* one header line longer than the header limit */
+    memset(req, 'a', sizeof(req));
+    memcpy(req, "GET / HTTP/1.1\r\nX: ", 19);
+    exchange(fd, req, sizeof(req), out, sizeof(out), 0);
+    CHECK(strstr(out, "HTTP/1.1 400 ") != NULL);
+    close(fd);
+    CHECK_EQ(handled, 0);
+    http_server_close(&srv);
+}
+
+TEST(a_slow_client_is_told_and_dropped)
+{
+    start();
+    int fd = client();
+    char out[4096];
+    /* Half a request, then nothing: after the request timeout, 400 and close. */
+    exchange(fd, "PUT /x HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc", 42, out, sizeof(out), 0);
+    CHECK(strstr(out, "did not arrive whole in time") != NULL);
+    CHECK_EQ(handled, 0);
+    close(fd);
+    http_server_close(&srv);
+}
+
+TEST(a_path_that_is_a_file_is_kept_and_refused)
+{
+    snprintf(sock_path, sizeof(sock_path), "/tmp/ember-test-api-file-%d", getpid());
+    FILE *f = fopen(sock_path, "w");
+    fputs("data", f);
+    fclose(f);
+    CHECK(http_server_open(&srv, sock_path, echo_handler, NULL, NULL) < 0);
+    http_server_close(&srv);
+    struct stat st;
+    CHECK(stat(sock_path, &st) == 0 && st.st_size == 4);
+    unlink(sock_path);
+}
+
+/* --- configuration -------------------------------------------------------------- */
+
+static json_t *j(const char *text)
+{
+    char err[FC_ERR_MAX];
+    json_t *o = fc_parse_body(text, strlen(text), err);
+    CHECK(o != NULL);
+    return o;
+}
+
+TEST(machine_config_rules)
+{
+    struct fc_config c;
+    fc_config_init(&c);
+    char err[FC_ERR_MAX];
+    json_t *o;
+    CHECK(fc_put_machine_config(&c, o = j("{\"vcpu_count\":4,\"mem_size_mib\":512}"), false, err) == 0);
+    json_decref(o);
+    CHECK(c.vcpus == 4 && c.mem_mib == 512);
+    CHECK(fc_put_machine_config(&c, o = j("{\"mem_size_mib\":256}"), true, err) == 0); /* PATCH: partial */
+    json_decref(o);
+    CHECK(c.vcpus == 4 && c.mem_mib == 256);
+    CHECK(fc_put_machine_config(&c, o = j("{\"mem_size_mib\":256}"), false, err) < 0); /* PUT: both needed */
+    json_decref(o);
+    CHECK(strstr(err, "missing field `vcpu_count`") != NULL);
+    CHECK(fc_put_machine_config(&c, o = j("{\"vcpu_count\":33,\"mem_size_mib\":256}"), false, err) < 0);
+    json_decref(o);
+    CHECK(fc_put_machine_config(&c, o = j("{\"vcpu_count\":2,\"mem_size_mib\":256,\"smt\":true}"), false, err) < 0);
+    json_decref(o);
+    CHECK(strstr(err, "not built") != NULL);
+    CHECK(fc_put_machine_config(&c, o = j("{\"vcpu_count\":-1,\"mem_size_mib\":256}"), false, err) < 0);
+    json_decref(o);
+    CHECK(c.vcpus == 4); /* a failed update changes nothing */
+    char *e2 = err;
+    CHECK(fc_parse_body("{\"a\":1,\"a\":2}", 13, e2) == NULL); /* duplicate keys */
+    fc_config_free(&c);
+}
+
+TEST(drives_root_first_and_command_line)
+{
+    struct fc_config c;
+    fc_config_init(&c);
+    char err[FC_ERR_MAX];
+    json_t *o;
+    CHECK(fc_put_boot_source(&c, o = j("{\"kernel_image_path\":\"/dev/null\"}"), err) < 0); /* not a file */
+    json_decref(o);
+    char k[64];
+    snprintf(k, sizeof(k), "/tmp/ember-test-kernel-%d", getpid());
+    FILE *f = fopen(k, "w");
+    fputs("k", f);
+    fclose(f);
+    char body[256];
+    snprintf(body, sizeof(body), "{\"kernel_image_path\":\"%s\",\"boot_args\":\"console=ttyS0\"}", k);
+    CHECK(fc_put_boot_source(&c, o = j(body), err) == 0);
+    json_decref(o);
+    snprintf(body, sizeof(body), "{\"drive_id\":\"data\",\"path_on_host\":\"%s\",\"is_root_device\":false,\"is_read_only\":true}", k);
+    CHECK(fc_put_drive(&c, "data", o = j(body), err) == 0);
+    json_decref(o);
+    snprintf(body, sizeof(body), "{\"drive_id\":\"root\",\"path_on_host\":\"%s\",\"is_root_device\":true,\"is_read_only\":true}", k);
+    CHECK(fc_put_drive(&c, "root", o = j(body), err) < 0); /* same image twice */
+    json_decref(o);
+    CHECK(strstr(err, "already drive data") != NULL);
+    snprintf(body, sizeof(body), "{\"drive_id\":\"root\",\"path_on_host\":\"/proc/self/exe\",\"is_root_device\":true,\"is_read_only\":false,\"partuuid\":\"abcd-01\"}");
+    CHECK(fc_put_drive(&c, "root", o = j(body), err) == 0);
+    json_decref(o);
+    struct vm_config cfg = {0};
+    CHECK(fc_to_vm_config(&c, &cfg, err) == 0);
+    CHECK(cfg.ndisks == 2 && !strcmp(cfg.disks[0].serial, "root") && !strcmp(cfg.disks[1].serial, "data"));
+    CHECK(cfg.disks[1].read_only && !cfg.disks[0].read_only);
+    CHECK(!strcmp(cfg.boot.cmdline, "console=ttyS0 root=PARTUUID=abcd-01 rw"));
+    CHECK(cfg.ncpus == 1 && cfg.ram_size == 128ULL << 20); /* Firecracker's defaults */
+    unlink(k);
+    fc_config_free(&c);
+}
+
+TEST(network_interfaces)
+{
+    struct fc_config c;
+    fc_config_init(&c);
+    char err[FC_ERR_MAX];
+    json_t *o;
+    CHECK(fc_put_network_interface(&c, "eth0", o = j("{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\",\"guest_mac\":\"06:00:AC:10:00:02\"}"), err) == 0);
+    json_decref(o);
+    CHECK(fc_put_network_interface(&c, "eth1", o = j("{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap0\"}"), err) < 0);
+    json_decref(o);
+    CHECK(strstr(err, "already used by interface eth0") != NULL);
+    CHECK(fc_put_network_interface(&c, "eth1", o = j("{\"iface_id\":\"eth1\",\"host_dev_name\":\"tap1\",\"mtu\":1400}"), err) < 0);
+    json_decref(o);
+    CHECK(fc_put_network_interface(&c, "e/1", o = j("{\"iface_id\":\"e/1\",\"host_dev_name\":\"tap1\"}"), err) < 0);
+    json_decref(o);
+    CHECK(c.nnics == 1 && c.nics[0].mac[0] == 0x06 && c.nics[0].mac[5] == 0x02);
+    fc_config_free(&c);
+}
+
+/* --- metrics --------------------------------------------------------------------- */
+
+TEST(metrics_lines_count_what_happened_since_the_last_one)
+{
+    json_t *last = json_pack("{s:{s:i, s:i}, s:I, s:{s:s, s:i}}", "block", "read_count", 5, "write_count", 1,
+                             "utc_timestamp_ms", (json_int_t)1000, "ember", "state", "Running", "total", 7);
+    json_t *now = json_pack("{s:{s:i, s:i, s:i}, s:I, s:{s:s, s:i}}", "block", "read_count", 8, "write_count", 1,
+                            "flush_count", 2, "utc_timestamp_ms", (json_int_t)2000, "ember", "state", "Paused", "total", 9);
+    json_t *d = metrics_delta(now, last);
+    CHECK_EQ(json_integer_value(json_object_get(json_object_get(d, "block"), "read_count")), 3);
+    CHECK_EQ(json_integer_value(json_object_get(json_object_get(d, "block"), "write_count")), 0);
+    CHECK_EQ(json_integer_value(json_object_get(json_object_get(d, "block"), "flush_count")), 2); /* new */
+    CHECK_EQ(json_integer_value(json_object_get(d, "utc_timestamp_ms")), 2000);                  /* a reading */
+    CHECK_EQ(json_integer_value(json_object_get(json_object_get(d, "ember"), "total")), 9);      /* totals */
+    json_decref(d);
+    json_decref(now);
+    json_decref(last);
+}
+
+RUN_TESTS(CASE(a_request_is_answered_and_the_socket_is_private), CASE(pipelined_and_kept_alive_requests_each_get_an_answer),
+          CASE(an_oversized_body_is_refused_before_it_is_read), CASE(a_chunked_body_is_counted_as_it_comes),
+          CASE(garbage_and_too_many_headers_get_400), CASE(a_slow_client_is_told_and_dropped),
+          CASE(a_path_that_is_a_file_is_kept_and_refused), CASE(machine_config_rules),
+          CASE(drives_root_first_and_command_line), CASE(network_interfaces),
+          CASE(metrics_lines_count_what_happened_since_the_last_one))
