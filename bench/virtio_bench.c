@@ -175,8 +175,13 @@ static double floor_blk(int fd, int qd, bool write, uint32_t len, int ops, uint6
     }
     io_uring_submit(&ring);
     while (done < ops) {
+        /* Spin for the completion, as the synthetic driver spins on the used
+         * ring: a floor that sleeps in io_uring_wait_cqe pays a thread wake-up
+         * per request that ember's side does not (that made the 128 KiB
+         * write ratio 2.2 before). */
         struct io_uring_cqe *cqe;
-        io_uring_wait_cqe(&ring, &cqe);
+        while (io_uring_peek_cqe(&ring, &cqe) != 0)
+            __builtin_ia32_pause();
         int slot = (int)io_uring_cqe_get_data64(cqe);
         io_uring_cqe_seen(&ring, cqe);
         done++;

@@ -246,10 +246,7 @@ static int run_with_api(struct kvm_system *kvm, const struct run_with_api *run)
         }
     }
     sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGHUP);
+    vm_stop_signals(&stop_signals);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     int sigfd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
     if (sigfd < 0 || (run->api_sock && api_serve(&api, run->api_sock) < 0)) {

@@ -209,6 +209,35 @@ static int post_boot_only(struct api *api, struct route *r)
     return -1;
 }
 
+/* PATCH /drives/{id} with a path_on_host after boot: the running disk moves
+ * to that image (or re-reads its size, for the same one). */
+static int replace_drive_image(struct api *api, const char *id, const char *path, char *err)
+{
+    struct fc_config *c = &api->fc;
+    int drive = -1, disk = -1;
+    for (int i = 0; i < c->ndrives; i++) {
+        if (!strcmp(c->drives[i].id, id))
+            drive = i;
+        else if (!strcmp(c->drives[i].path, path))
+            return snprintf(err, FC_ERR_MAX, "The drive's path_on_host %s is already drive %s's.", path,
+                            c->drives[i].id), -1;
+    }
+    /* ember's disks are its first virtio devices, in disk_order. */
+    for (int k = 0; k < c->ndrives && drive >= 0; k++)
+        if (c->disk_order[k] == drive)
+            disk = k;
+    if (disk < 0 || disk >= api->vm->nvirtio)
+        return snprintf(err, FC_ERR_MAX, "Invalid block device ID: %s: no such drive in the running VM.", id), -1;
+    char why[FC_ERR_MAX] = "";
+    log_capture(why, sizeof(why));
+    int rc = virtio_blk_replace_image(api->vm->virtio[disk], path);
+    log_capture(NULL, 0);
+    if (rc < 0)
+        return snprintf(err, FC_ERR_MAX, "Cannot update the drive %s: %.400s", id, why), -1;
+    fc_set_drive_path(c, id, path);
+    return 0;
+}
+
 /* Lock held on entry and exit; dropped while the main thread starts the VM. */
 static int instance_start(struct api *api, struct route *r)
 {
@@ -353,8 +382,7 @@ static void route(struct api *api, struct route *r)
         const char *path = NULL;
         int rc = post_boot_only(api, r) < 0 ? -1 : fc_check_drive_patch(&api->fc, r->id, r->body, &path, r->err);
         if (rc == 0 && path)
-            rc = -1, snprintf(r->err, sizeof(r->err),
-                              "path_on_host: changing a drive's backing file after boot is not built in ember yet.");
+            rc = replace_drive_image(api, r->id, path, r->err);
         done(api, r, rc, "patch_api_requests", "drive");
     } else if (put && r->id && !strncmp(r->path, "/network-interfaces/", 20)) {
         done(api, r, pre_boot_only(api, r) < 0 ? -1 : fc_put_network_interface(&api->fc, r->id, r->body, r->err),

@@ -319,6 +319,16 @@ int fc_check_drive_patch(struct fc_config *c, const char *id, json_t *body, cons
     return errf(err, "Invalid block device ID: %s: no such drive.", body_id);
 }
 
+int fc_set_drive_path(struct fc_config *c, const char *id, const char *path)
+{
+    for (int i = 0; i < c->ndrives; i++)
+        if (!strcmp(c->drives[i].id, id)) {
+            replace(&c->drives[i].path, path);
+            return i;
+        }
+    return -1;
+}
+
 int fc_check_network_patch(struct fc_config *c, const char *id, json_t *body, char *err)
 {
     static const char *const fields[] = {"iface_id", "rx_rate_limiter", "tx_rate_limiter", NULL};

@@ -70,6 +70,9 @@ int fc_put_entropy(struct fc_config *c, json_t *body, char *err);
 /* PATCH bodies after boot: checks them; *path gets a new path_on_host or NULL. */
 int fc_check_drive_patch(struct fc_config *c, const char *id, json_t *body, const char **path, char *err);
 int fc_check_network_patch(struct fc_config *c, const char *id, json_t *body, char *err);
+/* After a successful PATCH: the drive's image is now path; returns the
+ * drive's index, or -1 when there is no such drive. */
+int fc_set_drive_path(struct fc_config *c, const char *id, const char *path);
 /* The process-wide parts: logger and metrics (metrics path to *path). */
 int fc_put_logger(json_t *body, char *err);
 int fc_parse_metrics(json_t *body, const char **path, char *err);

@@ -5,7 +5,6 @@
 #include <http_parser.h>
 #include <limits.h>
 #include <jansson.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 /* epoll data for the server's own descriptors; connections use their slot. */
 #define TAG_LISTEN (HTTP_MAX_CONNECTIONS + 1)
@@ -521,11 +521,7 @@ int http_server_open(struct http_server *srv, const char *path, http_handler_fn 
 
 int http_server_start(struct http_server *srv)
 {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    int r = pthread_create(&srv->thread, NULL, server_thread, srv);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int r = thread_start_no_signals(&srv->thread, server_thread, srv);
     if (r != 0) {
         log_error("api: cannot start its thread: %s", strerror(r));
         return -1;

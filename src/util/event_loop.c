@@ -1,7 +1,6 @@
 #include "util/event_loop.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -9,6 +8,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/thread.h"
 
 int event_loop_init(struct event_loop *loop, const char *thread_name)
 {
@@ -79,12 +79,7 @@ static void *loop_thread(void *arg)
 
 int event_loop_start(struct event_loop *loop)
 {
-    /* The thread must not take the signals the main and vCPU threads handle. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    int r = pthread_create(&loop->thread, NULL, loop_thread, loop);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int r = thread_start_no_signals(&loop->thread, loop_thread, loop);
     if (r != 0) {
         log_error("%s: cannot start its thread: %s", loop->name, strerror(r));
         return -1;

@@ -420,7 +420,61 @@ static int open_image(struct virtio_blk *blk, const struct virtio_blk_config *cf
     return 0;
 }
 
+
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+/* The capacity and the discard/write-zeroes limits that follow from it. */
+static void set_capacity_config(struct virtio_blk *blk)
+{
+    uint8_t *c = blk->dev.config;
+    memcpy(c + 0, &blk->capacity, 8);
+    uint32_t max_sectors = blk->capacity > UINT32_MAX ? UINT32_MAX : (uint32_t)blk->capacity;
+    put32(c + 36, max_sectors); /* max_discard_sectors */
+    put32(c + 48, max_sectors); /* max_write_zeroes_sectors */
+}
+
+int virtio_blk_replace_image(struct virtio_device *dev, const char *path)
+{
+    struct virtio_blk *blk = dev->impl;
+    struct stat now, old;
+    bool same = stat(path, &now) == 0 && fstat(blk->fd, &old) == 0 && now.st_dev == old.st_dev &&
+                now.st_ino == old.st_ino;
+    struct virtio_blk fresh = {.fd = -1};
+    if (same) {
+        /* The same image, perhaps resized: keep the descriptor and its lock. */
+        uint64_t bytes = (uint64_t)now.st_size;
+        if (blk->is_block_device && ioctl(blk->fd, BLKGETSIZE64, &bytes) < 0) {
+            log_error("%s: cannot read the block device's size: %s", path, strerror(errno));
+            return -1;
+        }
+        fresh = (struct virtio_blk){.fd = blk->fd, .is_block_device = blk->is_block_device, .capacity = bytes / SECTOR};
+    } else {
+        struct virtio_blk_config cfg = {.path = path, .read_only = blk->read_only};
+        if (open_image(&fresh, &cfg) < 0) {
+            if (fresh.fd >= 0)
+                close(fresh.fd);
+            return -1;
+        }
+    }
+    pthread_mutex_lock(&dev->lock);
+    /* Requests in flight finish on the old image first. */
+    if (blk->uring && blk->inflight) {
+        reap(blk, true, true);
+        virtio_flush_interrupt(dev, 0);
+    }
+    if (!same)
+        close(blk->fd); /* and with it, its lock */
+    blk->fd = fresh.fd;
+    blk->is_block_device = fresh.is_block_device;
+    blk->capacity = fresh.capacity;
+    snprintf(blk->path, sizeof(blk->path), "%s", path);
+    set_capacity_config(blk);
+    if (dev->status & VIRTIO_STATUS_DRIVER_OK)
+        virtio_config_changed(dev); /* the guest re-reads the capacity */
+    pthread_mutex_unlock(&dev->lock);
+    log_info("%s: now on %s (%llu sectors)", dev->name, path, (unsigned long long)blk->capacity);
+    return 0;
+}
 
 struct virtio_device *virtio_blk_create(const struct guest_memory *mem, const char *name,
                                         const struct virtio_blk_config *cfg)
@@ -461,14 +515,11 @@ struct virtio_device *virtio_blk_create(const struct guest_memory *mem, const ch
     dev->host_features |= (1ULL << F_SEG_MAX) | (1ULL << F_BLK_SIZE) | (1ULL << F_FLUSH) | (1ULL << F_DISCARD) |
                           (1ULL << F_WRITE_ZEROES) | (blk->read_only ? 1ULL << F_RO : 0);
     uint8_t *c = dev->config;
-    memcpy(c + 0, &blk->capacity, 8);
+    set_capacity_config(blk);
     put32(c + 12, SEG_MAX);
     put32(c + 20, SECTOR);
-    uint32_t max_sectors = blk->capacity > UINT32_MAX ? UINT32_MAX : (uint32_t)blk->capacity;
-    put32(c + 36, max_sectors); /* max_discard_sectors */
     put32(c + 40, 1);           /* max_discard_seg */
     put32(c + 44, 8);           /* discard_sector_alignment: 4 KiB */
-    put32(c + 48, max_sectors); /* max_write_zeroes_sectors */
     put32(c + 52, 1);           /* max_write_zeroes_seg */
     c[56] = 1;                  /* write_zeroes_may_unmap */
     dev->config_len = 60;

@@ -21,6 +21,12 @@ struct virtio_blk_config {
 struct virtio_device *virtio_blk_create(const struct guest_memory *mem, const char *name,
                                         const struct virtio_blk_config *cfg);
 
+/* Moves a running disk to another image (the API's PATCH /drives after boot),
+ * or re-reads the size of the same one. Requests in flight finish first; the
+ * guest gets a configuration interrupt for the new capacity. 0, or -1 after
+ * one line naming the path (the disk then stays on its old image). */
+int virtio_blk_replace_image(struct virtio_device *dev, const char *path);
+
 /* Request parsing, shared with the fuzz harness and unit tests. */
 #define VIRTIO_BLK_T_IN 0
 #define VIRTIO_BLK_T_OUT 1

@@ -49,7 +49,7 @@ size_t virtio_console_receive(struct virtio_device *dev, const uint8_t *buf, siz
     struct virtio_console *con = dev->impl;
     size_t done = 0;
     pthread_mutex_lock(&dev->lock);
-    if (dev->active && !dev->broken && dev->vq[RXQ].enabled) {
+    if (dev->active && !dev->broken && !dev->paused && dev->vq[RXQ].enabled) {
         do {
             while (done < len && virtio_pop(dev, RXQ, &con->chain) == 1) {
                 size_t n = virtq_chain_write(&con->chain, 0, buf + done, len - done);

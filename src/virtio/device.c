@@ -71,12 +71,25 @@ void virtio_device_pause(struct virtio_device *dev)
 {
     event_loop_stop(&dev->loop);
     pthread_mutex_lock(&dev->lock);
+    dev->paused = true;
     if (dev->ops->quiesce && dev->active)
         dev->ops->quiesce(dev);
     pthread_mutex_unlock(&dev->lock);
 }
 
-int virtio_device_resume(struct virtio_device *dev) { return event_loop_start(&dev->loop); }
+int virtio_device_resume(struct virtio_device *dev)
+{
+    pthread_mutex_lock(&dev->lock);
+    dev->paused = false;
+    pthread_mutex_unlock(&dev->lock);
+    if (event_loop_start(&dev->loop) < 0)
+        return -1;
+    /* Look at every queue once: work offered during the pause, and host
+     * input that was held back, go on from there. */
+    for (int q = 0; q < dev->num_queues; q++)
+        virtio_notify_queue(dev, (uint16_t)q);
+    return 0;
+}
 
 struct virtio_stats virtio_device_stats(struct virtio_device *dev)
 {

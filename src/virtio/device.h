@@ -110,6 +110,7 @@ struct virtio_device {
     struct virtio_kick kick[VIRTIO_MAX_QUEUES];
     bool active;                    /* DRIVER_OK reached and the device accepted it */
     bool broken;                    /* the driver broke a ring: waits for reset */
+    bool paused;                    /* the VM is paused: host input must wait */
     struct virtio_transport_hooks transport;
 
     struct event_loop loop;         /* the device's I/O thread */

@@ -402,15 +402,20 @@ static void stop_probe_tick(struct vm *vm, int started)
         vcpu_kick(&vm->vcpus[i]);
 }
 
+void vm_stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+}
+
 int vm_start(struct vm *vm)
 {
     /* SIGINT/SIGTERM/SIGHUP are taken synchronously by this thread through a
      * signalfd; every other thread inherits them blocked. */
     sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGHUP);
+    vm_stop_signals(&stop_signals);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* A failure below has logged its own line; the stop message stays empty. */

@@ -7,6 +7,7 @@
 #define EMBER_VM_VM_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -118,6 +119,8 @@ int vm_run(struct vm *vm);
  * that will call vm_wait: it takes the stop signals). 0, or -1 with the VM
  * already stopping. */
 int vm_start(struct vm *vm);
+/* The signals that stop ember: SIGINT, SIGTERM, SIGHUP. */
+void vm_stop_signals(sigset_t *set);
 /* Waits until the VM stops, tears its threads down; returns the exit status. */
 int vm_wait(struct vm *vm);
 

@@ -88,6 +88,13 @@ for mode in kernel user; do
     api PATCH /vm '{"state":"Resumed"}'; check "$t: PATCH /vm Resumed" 204
     api GET /; check "$t: GET / after resume" 200 '"state":"Running"'
     if wait_ticks $((after + 2)); then pass "$t: ticks again after resume"; else fail "$t: ticks after resume" "none"; fi
+    truncate -s 32M "$TMP/other.img"
+    api PATCH /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$TMP/other.img\"}"
+    check "$t: PATCH /drives moves the running disk to another image" 204
+    api GET /vm/config; check "$t: GET /vm/config shows the new image" 200 'other.img'
+    api PATCH /drives/rootfs '{"drive_id":"rootfs","path_on_host":"/no/such.img"}'
+    check "$t: PATCH /drives to a missing image is refused" 400 'no/such.img: cannot open'
+    api PATCH /drives/nodrive '{"drive_id":"nodrive"}'; check "$t: PATCH of an unknown drive" 400 'no such drive'
     api PUT /actions '{"action_type":"FlushMetrics"}'; check "$t: FlushMetrics" 204
     if grep -q '"put_api_requests":{.*"actions_count"' "$TMP/metrics" && grep -q '"exit_io_out":[1-9]' "$TMP/metrics" &&
         grep -q '"block_rootfs":{' "$TMP/metrics" && grep -q '"entropy":{' "$TMP/metrics"; then
@@ -102,6 +109,8 @@ for mode in kernel user; do
     if grep -q "guest powered off" "$TMP/log" && [ ! -s "$TMP/err" ]; then pass "$t: the log file, not stderr, has the end"
     else fail "$t: the log file has the end" "log: $(tail -1 "$TMP/log"); stderr: $(head -1 "$TMP/err")"; fi
     if [ ! -e "$SOCK" ]; then pass "$t: the socket is removed at exit"; else fail "$t: the socket is removed" "still there"; fi
+    if grep -q "Info virtio-blk0: now on $TMP/other.img (65536 sectors)" "$TMP/log"; then
+        pass "$t: the disk reports its new image and capacity"; else fail "$t: the disk's new image" "not in the log"; fi
     if grep -q "Info VM paused" "$TMP/log"; then pass "$t: the log file has leveled lines"; else
         fail "$t: the log file" "$(head -3 "$TMP/log")"; fi
     n=$(wc -l <"$TMP/metrics")
