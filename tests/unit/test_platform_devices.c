@@ -39,6 +39,33 @@ TEST(i8042_self_test_and_command_byte)
     i8042_destroy(&k);
 }
 
+static int irq_level, irq_rises;
+static void on_irq(void *c, int level)
+{
+    (void)c;
+    irq_rises += level && !irq_level;
+    irq_level = level;
+}
+
+TEST(i8042_ctrl_alt_del_one_edge_per_byte)
+{
+    struct i8042 k;
+    i8042_init(&k, on_reset, on_irq, NULL);
+    irq_level = irq_rises = 0;
+    i8042_send_ctrl_alt_del(&k);
+    static const uint8_t want[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
+    for (size_t i = 0; i < sizeof(want); i++) {
+        CHECK(rd8(&i8042_cmd_ops, &k, 0) & 0x01);
+        CHECK_EQ(rd8(&i8042_data_ops, &k, 0), want[i]);
+    }
+    CHECK(!(rd8(&i8042_cmd_ops, &k, 0) & 0x01));
+    /* An edge-triggered IRQ 1 sees every byte: the line drops between them. */
+    CHECK_EQ(irq_rises, sizeof(want));
+    CHECK_EQ(irq_level, 0);
+    CHECK_EQ(resets, 0);
+    i8042_destroy(&k);
+}
+
 TEST(i8042_reset_pulse_and_output_port)
 {
     struct i8042 k;
@@ -149,6 +176,7 @@ TEST(debug_port_keeps_last_code)
     CHECK_EQ(atomic_load(&d.writes), 2);
 }
 
-RUN_TESTS(CASE(i8042_self_test_and_command_byte), CASE(i8042_reset_pulse_and_output_port),
+RUN_TESTS(CASE(i8042_self_test_and_command_byte), CASE(i8042_ctrl_alt_del_one_edge_per_byte),
+          CASE(i8042_reset_pulse_and_output_port),
           CASE(rtc_reads_time_in_bcd_and_binary), CASE(rtc_guest_can_set_its_clock), CASE(rtc_memory_size_bytes),
           CASE(power_s5_powers_off_other_states_do_not), CASE(debug_port_keeps_last_code))

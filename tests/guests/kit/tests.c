@@ -228,18 +228,24 @@ static const u8 *find_mp_table(void)
 }
 
 /* Starts every CPU the MP table lists with INIT and two start-up IPIs;
- * returns how many CPUs there are (0 without a valid MP table). */
+ * returns how many CPUs there are (0 without a valid MP table or cpus=). */
 static int start_aps(void)
 {
     const u8 *mpc = find_mp_table();
-    if (!mpc || memcmp(mpc, "PCMP", 4))
-        return 0;
-    u16 len = *(const u16 *)(mpc + 4);
     int ncpus = 0;
     u32 apic_ids[KIT_MAX_CPUS];
-    for (const u8 *p = mpc + 44, *end = mpc + len; p < end; p += p[0] == 0 ? 20 : 8)
-        if (p[0] == 0 && (p[3] & 1) && ncpus < KIT_MAX_CPUS)
-            apic_ids[ncpus++] = p[1];
+    if (!mpc || memcmp(mpc, "PCMP", 4)) {
+        /* No MP table (another VMM's firmware, for comparisons): cpus=N on
+         * the command line says there are APIC ids 0..N-1. */
+        u64 n = cmdline_get_u64("cpus", 0);
+        for (u64 i = 0; i < n && ncpus < KIT_MAX_CPUS; i++)
+            apic_ids[ncpus++] = (u32)i;
+    } else {
+        u16 len = *(const u16 *)(mpc + 4);
+        for (const u8 *p = mpc + 44, *end = mpc + len; p < end; p += p[0] == 0 ? 20 : 8)
+            if (p[0] == 0 && (p[3] & 1) && ncpus < KIT_MAX_CPUS)
+                apic_ids[ncpus++] = p[1];
+    }
     memcpy((void *)0x8000, ap_trampoline_start, (size_t)(ap_trampoline_end - ap_trampoline_start));
     for (int i = 0; i < ncpus; i++) {
         if (apic_ids[i] == lapic_id())
