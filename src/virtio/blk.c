@@ -368,6 +368,15 @@ static const struct virtio_device_ops blk_ops = {
 
 /* --- creation ----------------------------------------------------------------------- */
 
+/* An image's size in bytes: a block device's from the kernel, a file's from stat. */
+static int image_bytes(int fd, const struct stat *st, uint64_t *bytes)
+{
+    if (S_ISBLK(st->st_mode))
+        return ioctl(fd, BLKGETSIZE64, bytes);
+    *bytes = (uint64_t)st->st_size;
+    return 0;
+}
+
 static int open_image(struct virtio_blk *blk, const struct virtio_blk_config *cfg)
 {
     const char *path = cfg->path;
@@ -385,17 +394,14 @@ static int open_image(struct virtio_blk *blk, const struct virtio_blk_config *cf
         log_error("--disk %s: cannot stat: %s", path, strerror(errno));
         return -1;
     }
-    uint64_t bytes;
-    if (S_ISBLK(st.st_mode)) {
-        blk->is_block_device = true;
-        if (ioctl(blk->fd, BLKGETSIZE64, &bytes) < 0) {
-            log_error("--disk %s: cannot read the block device's size: %s", path, strerror(errno));
-            return -1;
-        }
-    } else if (S_ISREG(st.st_mode)) {
-        bytes = (uint64_t)st.st_size;
-    } else {
+    if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode)) {
         log_error("--disk %s: not a regular file or block device", path);
+        return -1;
+    }
+    blk->is_block_device = S_ISBLK(st.st_mode);
+    uint64_t bytes;
+    if (image_bytes(blk->fd, &st, &bytes) < 0) {
+        log_error("--disk %s: cannot read the block device's size: %s", path, strerror(errno));
         return -1;
     }
     if (bytes < SECTOR) {
@@ -442,8 +448,8 @@ int virtio_blk_replace_image(struct virtio_device *dev, const char *path)
     struct virtio_blk fresh = {.fd = -1};
     if (same) {
         /* The same image, perhaps resized: keep the descriptor and its lock. */
-        uint64_t bytes = (uint64_t)now.st_size;
-        if (blk->is_block_device && ioctl(blk->fd, BLKGETSIZE64, &bytes) < 0) {
+        uint64_t bytes;
+        if (image_bytes(blk->fd, &now, &bytes) < 0) {
             log_error("%s: cannot read the block device's size: %s", path, strerror(errno));
             return -1;
         }
