@@ -263,15 +263,15 @@ static int run_with_api(struct kvm_system *kvm, const struct run_with_api *run)
         err[0] = '\0';
         struct vm vm;
         log_capture(err, sizeof(err));
-        bool created = false;
         int rc = from_fc ? fc_to_vm_config(&api.fc, cfg, err) : 0;
+        bool created = rc == 0; /* vm_create is called: vm_destroy undoes even a failed one */
         if (rc < 0)
             log_error("%s", err);
-        else if (created = true, (rc = vm_create(&vm, kvm, cfg)) == 0 && (rc = vm_start(&vm)) < 0)
+        else if ((rc = vm_create(&vm, kvm, cfg)) == 0 && (rc = vm_start(&vm)) < 0)
             vm_wait(&vm); /* joins whatever had started */
         log_capture(NULL, 0);
         if (rc < 0) {
-            if (created) /* vm_create undoes a partial set-up only through vm_destroy */
+            if (created)
                 vm_destroy(&vm);
             api_started(&api, NULL, err[0] ? err : "the VM could not be created");
             if (start_now) { /* nobody to tell but the user */

@@ -84,8 +84,9 @@ static json_t *collect(struct api *api)
                                                "log_count", (json_int_t)log_lines_written(), "metrics_fails",
                                                (json_int_t)api->metrics.fails));
     json_object_set_new(o, "api_server",
-                        json_pack("{s:I, s:I}", "requests_count", (json_int_t)api->server.requests,
-                                  "bad_requests_count", (json_int_t)api->server.bad_requests));
+                        json_pack("{s:I, s:I, s:I}", "requests_count", (json_int_t)api->server.requests,
+                                  "bad_requests_count", (json_int_t)api->server.bad_requests,
+                                  "refused_connections_count", (json_int_t)api->server.refused_connections));
     json_t *ember = json_pack("{s:s}", "state", state_name(api->state, api->vm));
     json_object_set_new(o, "ember", ember);
     struct vm *vm = api->vm;
@@ -197,16 +198,14 @@ static int pre_boot_only(struct api *api, struct route *r)
 {
     if (api->state == API_NOT_STARTED)
         return 0;
-    snprintf(r->err, sizeof(r->err), NOT_AFTER_BOOT);
-    return -1;
+    return fc_error(r->err, NOT_AFTER_BOOT);
 }
 
 static int post_boot_only(struct api *api, struct route *r)
 {
     if (api->state == API_RUNNING)
         return 0;
-    snprintf(r->err, sizeof(r->err), NOT_BEFORE_BOOT);
-    return -1;
+    return fc_error(r->err, NOT_BEFORE_BOOT);
 }
 
 /* PATCH /drives/{id} with a path_on_host after boot: the running disk moves
@@ -219,21 +218,20 @@ static int replace_drive_image(struct api *api, const char *id, const char *path
         if (!strcmp(c->drives[i].id, id))
             drive = i;
         else if (!strcmp(c->drives[i].path, path))
-            return snprintf(err, FC_ERR_MAX, "The drive's path_on_host %s is already drive %s's.", path,
-                            c->drives[i].id), -1;
+            return fc_error(err, "The drive's path_on_host %s is already drive %s's.", path, c->drives[i].id);
     }
     /* ember's disks are its first virtio devices, in disk_order. */
     for (int k = 0; k < c->ndrives && drive >= 0; k++)
         if (c->disk_order[k] == drive)
             disk = k;
     if (disk < 0 || disk >= api->vm->nvirtio)
-        return snprintf(err, FC_ERR_MAX, "Invalid block device ID: %s: no such drive in the running VM.", id), -1;
+        return fc_error(err, "Invalid block device ID: %s: no such drive in the running VM.", id);
     char why[FC_ERR_MAX] = "";
     log_capture(why, sizeof(why));
     int rc = virtio_blk_replace_image(api->vm->virtio[disk], path);
     log_capture(NULL, 0);
     if (rc < 0)
-        return snprintf(err, FC_ERR_MAX, "Cannot update the drive %s: %.400s", id, why), -1;
+        return fc_error(err, "Cannot update the drive %s: %.400s", id, why);
     fc_set_drive_path(c, id, path);
     return 0;
 }
@@ -249,71 +247,38 @@ static int instance_start(struct api *api, struct route *r)
     (void)w;
     while (api->state == API_STARTING)
         pthread_cond_wait(&api->cond, &api->lock);
-    if (api->start_result < 0) {
-        snprintf(r->err, sizeof(r->err), "Cannot start the microVM: %.450s", api->start_error);
-        return -1;
-    }
+    if (api->start_result < 0)
+        return fc_error(r->err, "Cannot start the microVM: %.450s", api->start_error);
     return 0;
 }
 
 static int action(struct api *api, struct route *r)
 {
-    json_t *t = json_object_get(r->body, "action_type");
-    const char *key;
-    json_t *v;
-    json_object_foreach(r->body, key, v) if (strcmp(key, "action_type")) {
-        snprintf(r->err, sizeof(r->err),
-                 "An error occurred when deserializing the json body of a request: unknown field `%s`, expected "
-                 "`action_type`.", key);
+    enum fc_action a;
+    if (fc_parse_action(r->body, &a, r->err) < 0)
         return -1;
-    }
-    if (!json_is_string(t)) {
-        snprintf(r->err, sizeof(r->err), "An error occurred when deserializing the json body of a request: %s.",
-                 t ? "invalid type for `action_type`: expected a string" : "missing field `action_type`");
-        return -1;
-    }
-    const char *a = json_string_value(t);
-    if (!strcmp(a, "InstanceStart"))
+    switch (a) {
+    case FC_ACTION_INSTANCE_START:
         return instance_start(api, r);
-    if (!strcmp(a, "SendCtrlAltDel")) {
+    case FC_ACTION_SEND_CTRL_ALT_DEL:
         if (post_boot_only(api, r) < 0)
             return -1;
         i8042_send_ctrl_alt_del(&api->vm->kbc);
         return 0;
-    }
-    if (!strcmp(a, "FlushMetrics")) {
-        if (!metrics_configured(&api->metrics)) {
-            snprintf(r->err, sizeof(r->err), "Cannot flush the metrics: no metrics path is configured (PUT /metrics).");
-            return -1;
-        }
-        if (flush_metrics(api) < 0) {
-            snprintf(r->err, sizeof(r->err), "Cannot flush the metrics: writing them failed.");
-            return -1;
-        }
+    case FC_ACTION_FLUSH_METRICS:
+        if (!metrics_configured(&api->metrics))
+            return fc_error(r->err, "Cannot flush the metrics: no metrics path is configured (PUT /metrics).");
+        if (flush_metrics(api) < 0)
+            return fc_error(r->err, "Cannot flush the metrics: writing them failed.");
         return 0;
     }
-    snprintf(r->err, sizeof(r->err),
-             "An error occurred when deserializing the json body of a request: unknown variant `%s`, expected one of "
-             "`FlushMetrics`, `InstanceStart`, `SendCtrlAltDel`.", a);
     return -1;
 }
 
 static int patch_vm(struct api *api, struct route *r)
 {
-    json_t *s = json_object_get(r->body, "state");
-    if (json_object_size(r->body) != 1 || !json_is_string(s)) {
-        snprintf(r->err, sizeof(r->err), "An error occurred when deserializing the json body of a request: expected "
-                                          "exactly one field, `state`, a string.");
-        return -1;
-    }
-    const char *want = json_string_value(s);
-    bool pause = !strcmp(want, "Paused");
-    if (!pause && strcmp(want, "Resumed")) {
-        snprintf(r->err, sizeof(r->err), "An error occurred when deserializing the json body of a request: unknown "
-                                          "variant `%s`, expected `Paused` or `Resumed`.", want);
-        return -1;
-    }
-    if (post_boot_only(api, r) < 0)
+    bool pause;
+    if (fc_parse_vm_state(r->body, &pause, r->err) < 0 || post_boot_only(api, r) < 0)
         return -1;
     if (!pause) {
         vm_resume(api->vm);
@@ -323,7 +288,7 @@ static int patch_vm(struct api *api, struct route *r)
     int rc = vm_pause(api->vm, PAUSE_TIMEOUT_MS);
     log_capture(NULL, 0);
     if (rc < 0 && !r->err[0])
-        snprintf(r->err, sizeof(r->err), "Cannot pause the microVM: it is stopping.");
+        fc_error(r->err, "Cannot pause the microVM: it is stopping.");
     return rc;
 }
 
@@ -456,7 +421,6 @@ int api_init(struct api *api)
     pthread_cond_init(&api->cond, NULL);
     api->requests = json_pack("{s:{}, s:{}, s:{}}", "get_api_requests", "put_api_requests", "patch_api_requests");
     api->start_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    api->start_ns = clock_monotonic_ns();
     if (!api->requests || api->start_efd < 0) {
         log_error("api: cannot set up: %s", strerror(errno));
         return -1;
@@ -476,10 +440,8 @@ int api_serve(struct api *api, const char *path)
 
 int api_set_metrics(struct api *api, const char *path, char *err)
 {
-    if (metrics_configured(&api->metrics)) {
-        snprintf(err, FC_ERR_MAX, "Reinitialization of metrics not allowed.");
-        return -1;
-    }
+    if (metrics_configured(&api->metrics))
+        return fc_error(err, "Reinitialization of metrics not allowed.");
     return metrics_open(&api->metrics, path, err, FC_ERR_MAX);
 }
 

@@ -38,7 +38,6 @@ struct api {
     int start_result;            /* 0 or -1, for the waiting request */
     char start_error[FC_ERR_MAX];
     struct vm *vm;               /* while running */
-    uint64_t start_ns;
 };
 
 int api_init(struct api *api);

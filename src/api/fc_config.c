@@ -13,8 +13,7 @@
 /* Firecracker's wording for a body that does not fit the schema. */
 #define DESER "An error occurred when deserializing the json body of a request: "
 
-static int errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int errf(char *err, const char *fmt, ...)
+int fc_error(char *err, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -34,18 +33,18 @@ static void replace(char **slot, const char *value)
 json_t *fc_parse_body(const char *text, size_t len, char *err)
 {
     if (len == 0) {
-        errf(err, "The body of the request is empty; this request needs a JSON object.");
+        fc_error(err, "The body of the request is empty; this request needs a JSON object.");
         return NULL;
     }
     json_error_t je;
     json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!o) {
-        errf(err, DESER "%s at line %d column %d.", je.text, je.line, je.column);
+        fc_error(err, DESER "%s at line %d column %d.", je.text, je.line, je.column);
         return NULL;
     }
     if (!json_is_object(o)) {
         json_decref(o);
-        errf(err, DESER "expected a JSON object.");
+        fc_error(err, DESER "expected a JSON object.");
         return NULL;
     }
     return o;
@@ -67,7 +66,7 @@ static int check_fields(json_t *o, const char *const *allowed, char *err)
         size_t n = 0;
         for (const char *const *a = allowed; *a && n < sizeof(list); a++)
             n += (size_t)snprintf(list + n, sizeof(list) - n, "%s`%s`", a == allowed ? "" : ", ", *a);
-        return errf(err, DESER "unknown field `%s`, expected one of %s.", key, list);
+        return fc_error(err, DESER "unknown field `%s`, expected one of %s.", key, list);
     }
     return 0;
 }
@@ -84,9 +83,9 @@ static int get_string(json_t *o, const char *key, bool required, const char **ou
     json_t *v = field(o, key);
     *out = NULL;
     if (!v)
-        return required ? errf(err, DESER "missing field `%s`.", key) : 0;
+        return required ? fc_error(err, DESER "missing field `%s`.", key) : 0;
     if (!json_is_string(v))
-        return errf(err, DESER "invalid type for `%s`: expected a string.", key);
+        return fc_error(err, DESER "invalid type for `%s`: expected a string.", key);
     *out = json_string_value(v);
     return 0;
 }
@@ -95,9 +94,9 @@ static int get_bool(json_t *o, const char *key, bool required, bool *out, char *
 {
     json_t *v = field(o, key);
     if (!v)
-        return required ? errf(err, DESER "missing field `%s`.", key) : 0;
+        return required ? fc_error(err, DESER "missing field `%s`.", key) : 0;
     if (!json_is_boolean(v))
-        return errf(err, DESER "invalid type for `%s`: expected a boolean.", key);
+        return fc_error(err, DESER "invalid type for `%s`: expected a boolean.", key);
     *out = json_is_true(v);
     return 0;
 }
@@ -108,29 +107,51 @@ static int get_uint(json_t *o, const char *key, bool required, uint64_t *out, bo
     json_t *v = field(o, key);
     *given = v != NULL;
     if (!v)
-        return required ? errf(err, DESER "missing field `%s`.", key) : 0;
+        return required ? fc_error(err, DESER "missing field `%s`.", key) : 0;
     if (!json_is_integer(v) || json_integer_value(v) < 0)
-        return errf(err, DESER "invalid type for `%s`: expected a non-negative integer.", key);
+        return fc_error(err, DESER "invalid type for `%s`: expected a non-negative integer.", key);
     *out = (uint64_t)json_integer_value(v);
     return 0;
 }
 
+/* A string field that must be one of names (NULL-terminated): *index gets
+ * its position, or -1 when it is absent and not required. */
+static int get_variant(json_t *o, const char *key, bool required, const char *const *names, int *index, char *err)
+{
+    const char *v;
+    *index = -1;
+    if (get_string(o, key, required, &v, err) < 0)
+        return -1;
+    if (!v)
+        return 0;
+    char list[200] = "";
+    size_t n = 0;
+    for (int i = 0; names[i]; i++) {
+        if (!strcmp(v, names[i])) {
+            *index = i;
+            return 0;
+        }
+        n += (size_t)snprintf(list + n, n < sizeof(list) ? sizeof(list) - n : 0, "%s`%s`", i ? ", " : "", names[i]);
+    }
+    return fc_error(err, DESER "unknown variant `%s`, expected one of %s for `%s`.", v, list, key);
+}
+
 static int not_built(json_t *o, const char *key, const char *what, char *err)
 {
-    return field(o, key) ? errf(err, "%s: not built in ember yet.", what) : 0;
+    return field(o, key) ? fc_error(err, "%s: not built in ember yet.", what) : 0;
 }
 
 /* A path-given id and the body's id must agree (Firecracker's rule). */
 static int check_id(const char *path_id, const char *body_id, char *err)
 {
     if (path_id && strcmp(path_id, body_id))
-        return errf(err, "The id from the path [%s] does not match the id from the body [%s]!", path_id, body_id);
+        return fc_error(err, "The id from the path [%s] does not match the id from the body [%s]!", path_id, body_id);
     if (!*body_id || strlen(body_id) >= FC_ID_MAX)
-        return errf(err, "Invalid id [%s]: an id has 1 to %d characters.", body_id, FC_ID_MAX - 1);
+        return fc_error(err, "Invalid id [%s]: an id has 1 to %d characters.", body_id, FC_ID_MAX - 1);
     for (const char *p = body_id; *p; p++)
         if (!(*p == '_' || *p == '-' || *p == '.' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
               (*p >= 'A' && *p <= 'Z')))
-            return errf(err, "Invalid id [%s]: use letters, digits, '_', '-' and '.'.", body_id);
+            return fc_error(err, "Invalid id [%s]: use letters, digits, '_', '-' and '.'.", body_id);
     return 0;
 }
 
@@ -186,18 +207,18 @@ int fc_put_machine_config(struct fc_config *c, json_t *body, bool partial, char 
         get_string(body, "cpu_template", false, &tmpl, err) < 0 || get_string(body, "huge_pages", false, &huge, err) < 0)
         return -1;
     if (vcpus < 1 || vcpus > FC_MAX_VCPUS)
-        return errf(err, "The vCPU number is invalid! The vCPU number can only be 1 or an even number when SMT is "
+        return fc_error(err, "The vCPU number is invalid! The vCPU number can only be 1 or an even number when SMT is "
                          "enabled (and from 1 to %d).", FC_MAX_VCPUS);
     if (mem < 1 || mem > 1024 * 1024)
-        return errf(err, "The memory size (MiB) is invalid.");
+        return fc_error(err, "The memory size (MiB) is invalid.");
     if (smt)
-        return errf(err, "smt: simultaneous multithreading in the guest's CPU topology is not built in ember yet.");
+        return fc_error(err, "smt: simultaneous multithreading in the guest's CPU topology is not built in ember yet.");
     if (dirty)
-        return errf(err, "track_dirty_pages: dirty page tracking (diff snapshots) is not built in ember yet.");
+        return fc_error(err, "track_dirty_pages: dirty page tracking (diff snapshots) is not built in ember yet.");
     if (tmpl && strcmp(tmpl, "None"))
-        return errf(err, "cpu_template %s: CPU templates are not built in ember yet (only \"None\").", tmpl);
+        return fc_error(err, "cpu_template %s: CPU templates are not built in ember yet (only \"None\").", tmpl);
     if (huge && strcmp(huge, "None"))
-        return errf(err, "huge_pages %s: huge-page guest memory is not built in ember yet (only \"None\").", huge);
+        return fc_error(err, "huge_pages %s: huge-page guest memory is not built in ember yet (only \"None\").", huge);
     c->vcpus = (int)vcpus;
     c->mem_mib = mem;
     return 0;
@@ -208,20 +229,19 @@ static const char *const drive_fields[] = {"drive_id", "path_on_host", "is_root_
 
 int fc_put_drive(struct fc_config *c, const char *id, json_t *body, char *err)
 {
-    const char *body_id, *path, *partuuid, *cache, *engine;
+    static const char *const caches[] = {"Unsafe", "Writeback", NULL}, *const engines[] = {"Sync", "Async", NULL};
+    const char *body_id, *path, *partuuid;
+    int cache, engine;
     bool root = false, ro = false;
     if (check_fields(body, drive_fields, err) < 0 || get_string(body, "drive_id", true, &body_id, err) < 0 ||
         check_id(id, body_id, err) < 0 || get_bool(body, "is_root_device", true, &root, err) < 0 ||
         not_built(body, "socket", "socket: vhost-user block devices", err) < 0 ||
         not_built(body, "rate_limiter", "rate_limiter: I/O rate limiters", err) < 0 ||
         get_string(body, "path_on_host", true, &path, err) < 0 || get_bool(body, "is_read_only", true, &ro, err) < 0 ||
-        get_string(body, "partuuid", false, &partuuid, err) < 0 || get_string(body, "cache_type", false, &cache, err) < 0 ||
-        get_string(body, "io_engine", false, &engine, err) < 0)
+        get_string(body, "partuuid", false, &partuuid, err) < 0 ||
+        get_variant(body, "cache_type", false, caches, &cache, err) < 0 ||
+        get_variant(body, "io_engine", false, engines, &engine, err) < 0)
         return -1;
-    if (cache && strcmp(cache, "Unsafe") && strcmp(cache, "Writeback"))
-        return errf(err, DESER "unknown variant `%s`, expected `Unsafe` or `Writeback` for `cache_type`.", cache);
-    if (engine && strcmp(engine, "Sync") && strcmp(engine, "Async"))
-        return errf(err, DESER "unknown variant `%s`, expected `Sync` or `Async` for `io_engine`.", engine);
     if (file_check_readable(path, "path_on_host", err, FC_ERR_MAX) < 0)
         return -1;
     int slot = c->ndrives;
@@ -230,12 +250,12 @@ int fc_put_drive(struct fc_config *c, const char *id, json_t *body, char *err)
             slot = i; /* an update of that drive */
     for (int i = 0; i < c->ndrives; i++) {
         if (i != slot && root && c->drives[i].root)
-            return errf(err, "A root block device already exists!");
+            return fc_error(err, "A root block device already exists!");
         if (i != slot && !strcmp(c->drives[i].path, path))
-            return errf(err, "The drive's path_on_host %s is already drive %s's.", path, c->drives[i].id);
+            return fc_error(err, "The drive's path_on_host %s is already drive %s's.", path, c->drives[i].id);
     }
     if (slot == VM_MAX_DISKS)
-        return errf(err, "Too many drives: ember takes at most %d.", VM_MAX_DISKS);
+        return fc_error(err, "Too many drives: ember takes at most %d.", VM_MAX_DISKS);
     struct fc_drive *d = &c->drives[slot];
     if (slot == c->ndrives) {
         memset(d, 0, sizeof(*d));
@@ -247,7 +267,7 @@ int fc_put_drive(struct fc_config *c, const char *id, json_t *body, char *err)
     replace(&d->partuuid, partuuid);
     d->root = root;
     d->read_only = ro;
-    d->cache_writeback = cache && !strcmp(cache, "Writeback");
+    d->cache_writeback = cache == 1;
     return 0;
 }
 
@@ -265,9 +285,9 @@ int fc_put_network_interface(struct fc_config *c, const char *id, json_t *body, 
         not_built(body, "mtu", "mtu: advertising an MTU (VIRTIO_NET_F_MTU)", err) < 0)
         return -1;
     if (!*dev || strlen(dev) >= 16)
-        return errf(err, "host_dev_name [%s]: an interface name has 1 to 15 characters.", dev);
+        return fc_error(err, "host_dev_name [%s]: an interface name has 1 to 15 characters.", dev);
     if (mac && net_parse_mac(mac, m) < 0)
-        return errf(err, DESER "invalid guest_mac [%s]: expected six hex bytes like 06:00:AC:10:00:02, not multicast.",
+        return fc_error(err, DESER "invalid guest_mac [%s]: expected six hex bytes like 06:00:AC:10:00:02, not multicast.",
                     mac);
     int slot = c->nnics;
     for (int i = 0; i < c->nnics; i++)
@@ -277,12 +297,12 @@ int fc_put_network_interface(struct fc_config *c, const char *id, json_t *body, 
         if (i == slot)
             continue;
         if (!strcmp(c->nics[i].host_dev, dev))
-            return errf(err, "The host device %s is already used by interface %s.", dev, c->nics[i].id);
+            return fc_error(err, "The host device %s is already used by interface %s.", dev, c->nics[i].id);
         if (mac && c->nics[i].mac_set && !memcmp(c->nics[i].mac, m, 6))
-            return errf(err, "The guest MAC address %s is already in use.", mac);
+            return fc_error(err, "The guest MAC address %s is already in use.", mac);
     }
     if (slot == VM_MAX_NICS)
-        return errf(err, "Too many network interfaces: ember takes at most %d.", VM_MAX_NICS);
+        return fc_error(err, "Too many network interfaces: ember takes at most %d.", VM_MAX_NICS);
     struct fc_nic *n = &c->nics[slot];
     if (slot == c->nnics) {
         memset(n, 0, sizeof(*n));
@@ -316,7 +336,7 @@ int fc_check_drive_patch(struct fc_config *c, const char *id, json_t *body, cons
     for (int i = 0; i < c->ndrives; i++)
         if (!strcmp(c->drives[i].id, body_id))
             return *path ? file_check_readable(*path, "path_on_host", err, FC_ERR_MAX) : 0;
-    return errf(err, "Invalid block device ID: %s: no such drive.", body_id);
+    return fc_error(err, "Invalid block device ID: %s: no such drive.", body_id);
 }
 
 int fc_set_drive_path(struct fc_config *c, const char *id, const char *path)
@@ -341,7 +361,29 @@ int fc_check_network_patch(struct fc_config *c, const char *id, json_t *body, ch
     for (int i = 0; i < c->nnics; i++)
         if (!strcmp(c->nics[i].id, body_id))
             return 0;
-    return errf(err, "Invalid network interface ID: %s: no such interface.", body_id);
+    return fc_error(err, "Invalid network interface ID: %s: no such interface.", body_id);
+}
+
+int fc_parse_action(json_t *body, enum fc_action *action, char *err)
+{
+    /* In enum fc_action's order. */
+    static const char *const fields[] = {"action_type", NULL},
+                             *const names[] = {"FlushMetrics", "InstanceStart", "SendCtrlAltDel", NULL};
+    int i;
+    if (check_fields(body, fields, err) < 0 || get_variant(body, "action_type", true, names, &i, err) < 0)
+        return -1;
+    *action = (enum fc_action)i;
+    return 0;
+}
+
+int fc_parse_vm_state(json_t *body, bool *pause, char *err)
+{
+    static const char *const fields[] = {"state", NULL}, *const names[] = {"Paused", "Resumed", NULL};
+    int i;
+    if (check_fields(body, fields, err) < 0 || get_variant(body, "state", true, names, &i, err) < 0)
+        return -1;
+    *pause = i == 0;
+    return 0;
 }
 
 int fc_put_logger(json_t *body, char *err)
@@ -355,16 +397,16 @@ int fc_put_logger(json_t *body, char *err)
         return -1;
     enum log_level lvl = LOG_INFO;
     if (level && !log_level_parse(level, &lvl))
-        return errf(err, DESER "unknown variant `%s`, expected one of `Error`, `Warning`, `Info`, `Debug`, `Trace`, "
+        return fc_error(err, DESER "unknown variant `%s`, expected one of `Error`, `Warning`, `Info`, `Debug`, `Trace`, "
                                "`Off` for `level`.", level);
     if (module)
-        return errf(err, "module: filtering the log by module is not built in ember yet.");
+        return fc_error(err, "module: filtering the log by module is not built in ember yet.");
     int fd = -1;
     if (path) {
         /* A named pipe or a file, as Firecracker takes; never blocking ember. */
         fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
         if (fd < 0)
-            return errf(err, "Cannot open the log file %s: %s.", path, strerror(errno));
+            return fc_error(err, "Cannot open the log file %s: %s.", path, strerror(errno));
     }
     log_set_level(lvl);
     if (fd >= 0)
@@ -387,15 +429,15 @@ static int each_in_array(json_t *root, const char *key, int (*put)(struct fc_con
     if (!a)
         return 0;
     if (!json_is_array(a))
-        return errf(err, "%s: expected an array.", key);
+        return fc_error(err, "%s: expected an array.", key);
     size_t i;
     json_t *v;
     json_array_foreach(a, i, v) {
         if (!json_is_object(v))
-            return errf(err, "%s[%zu]: expected an object.", key, i);
+            return fc_error(err, "%s[%zu]: expected an object.", key, i);
         char inner[FC_ERR_MAX];
         if (put(c, NULL, v, inner) < 0)
-            return errf(err, "%s[%zu]: %.400s", key, i, inner);
+            return fc_error(err, "%s[%zu]: %.400s", key, i, inner);
     }
     return 0;
 }
@@ -404,7 +446,7 @@ static int section(json_t *root, const char *key, json_t **out, char *err)
 {
     *out = field(root, key);
     if (*out && !json_is_object(*out))
-        return errf(err, "%s: expected an object.", key);
+        return fc_error(err, "%s: expected an object.", key);
     return 0;
 }
 
@@ -419,7 +461,7 @@ int fc_load_file(struct fc_config *c, const char *path, char **metrics_path, cha
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     free(text);
     if (!root)
-        return errf(err, "%s: not valid JSON: %s at line %d column %d", path, je.text, je.line, je.column);
+        return fc_error(err, "%s: not valid JSON: %s at line %d column %d", path, je.text, je.line, je.column);
     static const char *const fields[] = {"boot-source", "machine-config", "drives", "network-interfaces", "entropy",
                                          "logger", "metrics", "balloon", "vsock", "mmds-config", "cpu-config",
                                          "serial", "pmem", "memory-hotplug", NULL};
@@ -473,7 +515,7 @@ int fc_load_file(struct fc_config *c, const char *path, char **metrics_path, cha
 out:
     json_decref(root);
     if (r < 0)
-        errf(err, "--config-file %s: %s", path, inner);
+        fc_error(err, "--config-file %s: %s", path, inner);
     return r;
 }
 
@@ -482,7 +524,7 @@ out:
 int fc_check_startable(const struct fc_config *c, char *err)
 {
     if (!c->kernel)
-        return errf(err, "Cannot start the microVM: no boot source (PUT /boot-source with kernel_image_path first).");
+        return fc_error(err, "Cannot start the microVM: no boot source (PUT /boot-source with kernel_image_path first).");
     return 0;
 }
 
@@ -521,7 +563,7 @@ int fc_to_vm_config(struct fc_config *c, struct vm_config *cfg, char *err)
     free(c->cmdline);
     c->cmdline = malloc(len);
     if (!c->cmdline)
-        return errf(err, "Out of memory.");
+        return fc_error(err, "Out of memory.");
     int n = snprintf(c->cmdline, len, "%s", args);
     if (root && root->partuuid)
         snprintf(c->cmdline + n, len - (size_t)n, " root=PARTUUID=%s %s", root->partuuid, root->read_only ? "ro" : "rw");

@@ -73,6 +73,10 @@ int fc_check_network_patch(struct fc_config *c, const char *id, json_t *body, ch
 /* After a successful PATCH: the drive's image is now path; returns the
  * drive's index, or -1 when there is no such drive. */
 int fc_set_drive_path(struct fc_config *c, const char *id, const char *path);
+/* PUT /actions and PATCH /vm bodies. */
+enum fc_action { FC_ACTION_FLUSH_METRICS, FC_ACTION_INSTANCE_START, FC_ACTION_SEND_CTRL_ALT_DEL };
+int fc_parse_action(json_t *body, enum fc_action *action, char *err);
+int fc_parse_vm_state(json_t *body, bool *pause, char *err); /* Paused: true; Resumed: false */
 /* The process-wide parts: logger and metrics (metrics path to *path). */
 int fc_put_logger(json_t *body, char *err);
 int fc_parse_metrics(json_t *body, const char **path, char *err);
@@ -88,6 +92,9 @@ int fc_to_vm_config(struct fc_config *c, struct vm_config *cfg, char *err);
 /* GET /machine-config and GET /vm/config bodies. */
 json_t *fc_machine_config_json(const struct fc_config *c);
 json_t *fc_full_config_json(const struct fc_config *c);
+
+/* The reason into err (FC_ERR_MAX bytes); returns -1. */
+int fc_error(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The JSON helpers, shared with the API. */
 /* Parses text as one JSON object: NULL with the reason in err otherwise. */
