@@ -250,6 +250,24 @@ static uint64_t current_rip(struct vcpu *vcpu)
     return ioctl(vcpu->fd, KVM_GET_REGS, &regs) == 0 ? regs.rip : ~0ULL;
 }
 
+/* A triple fault. On AMD, KVM has already reset the vCPU when it reports one
+ * (the VMCB is undefined after a shutdown), so a reset-vector RIP says
+ * nothing about where the fault was: say so rather than print it as the
+ * place. */
+static void report_shutdown(struct vcpu *vcpu)
+{
+    struct kvm_sregs sregs;
+    uint64_t rip = current_rip(vcpu);
+    bool reset = rip == 0xfff0 && ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) == 0 && sregs.cs.base == 0xffff0000;
+    if (reset)
+        vm_request_stop(vcpu->vm, VM_STOP_REBOOT,
+                        "guest rebooted (triple fault on vcpu %d; KVM reset its registers, so the RIP is unknown)",
+                        vcpu->id);
+    else
+        vm_request_stop(vcpu->vm, VM_STOP_REBOOT, "guest rebooted (triple fault on vcpu %d at RIP 0x%llx)", vcpu->id,
+                        (unsigned long long)rip);
+}
+
 /* Instruction bytes at the guest's RIP, for a failure report: from KVM when it
  * provides them, else read through the guest's page tables. */
 static int fetch_insn_bytes(struct vcpu *vcpu, uint8_t *out, int max)
@@ -381,8 +399,7 @@ static void handle_exit(struct vcpu *vcpu)
         break;
     case KVM_EXIT_SHUTDOWN:
         /* A triple fault: a PC resets. Linux uses it as its last reboot method. */
-        vm_request_stop(vcpu->vm, VM_STOP_REBOOT, "guest rebooted (triple fault on vcpu %d at RIP 0x%llx)",
-                        vcpu->id, (unsigned long long)current_rip(vcpu));
+        report_shutdown(vcpu);
         break;
     case KVM_EXIT_SYSTEM_EVENT:
         handle_system_event(vcpu);
