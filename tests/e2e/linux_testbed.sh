@@ -15,6 +15,9 @@ for img in kernel split user pci-kernel pci-split pci-user deb-pci api fcfile; d
     mkfs.ext4 -q -F -d "$TMP/rootfs" "$TMP/files/disk-$img.img" 16M || { fail "mkfs.ext4 for the disk test" "mkfs failed"; summary; exit 1; }
 done
 export TESTBED_FILES="$TMP/files"
+# ember's test-guest kit, for the IPI round-trip flood between two vCPUs.
+make -s guests >/dev/null || { fail "build the test-guest kit" "make guests failed"; summary; exit 1; }
+cp build/guests/kit.elf "$TMP/files/"
 # The Firecracker API: the getting-started sequence with curl in L1, and the
 # same kind of VM from a config file.
 cp tests/testbed/api-flow.sh "$TMP/files/"
@@ -69,6 +72,10 @@ cmd:net-kernel-host $R
 cmd:net-split-setup $T
 net-split --irqchip split --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --net tap=tap0 --cmdline "$C $N ember.action=poweroff"
 cmd:net-split-host $R
+cmd:net-user-setup $T
+net-user --irqchip user --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --net tap=tap0 --cmdline "$C $N ember.action=poweroff"
+cmd:net-user-host $R
+ipi-user --irqchip user --kernel /files/kit.elf --memory 64 --cpus 2 --cmdline "test=ipi-flood count=20000"
 cmd:api-linux sh /files/api-flow.sh
 fcfile --no-api --config-file /files/vm.json
 noacpi --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=poweroff"
@@ -82,35 +89,60 @@ export MICROVM_KERNEL
 # stops QEMU; the entries that did not finish then run again in a fresh QEMU,
 # and the output says so loudly. Assertions are never retried: only entries
 # that never finished are, and a fourth stall fails.
+#
+# --irqchip user runs on single-threaded TCG. On multi-threaded TCG, QEMU's
+# emulated SVM breaks event injection into L2 under user mode's exit load
+# (measured with the kit's IPI flood, 20000 round trips: 1 of 4 runs passed;
+# two triple-faulted while delivering an injected interrupt, with its vector
+# in service in ember's LAPIC and the kit's IDT and stack intact, and one lost
+# an interrupt-window exit; earlier, L1's own kernel oopsed in ember's vCPU
+# thread). The same runs on single-threaded TCG passed 8 of 8. Single-threaded
+# TCG has a fault of its own, so it is not used for everything: L1 froze
+# booting the microVM kernel in kernel mode, 2 of 2 times.
+group() { local n=${1#cmd:}; n=${n%-setup}; echo "${n%-host}"; }
+user_groups=" $(grep -- "--irqchip user" "$TMP/plan" | while read -r name rest; do group "$name"; done | tr '\n' ' ')"
+: >"$TMP/plan-mttcg"
+: >"$TMP/plan-stcg"
+while read -r name rest; do
+    case "$user_groups" in
+    *" $(group "$name") "*) echo "$name $rest" >>"$TMP/plan-stcg" ;;
+    *) echo "$name $rest" >>"$TMP/plan-mttcg" ;;
+    esac
+done <"$TMP/plan"
+# run_plan PLAN ACCEL TAG: runs PLAN, rerunning what a stall left unfinished.
+run_plan() {
+    local plan=$1 accel=$2 tag=$3 attempt
+    for attempt in 1 2 3 4; do
+        TESTBED_ACCEL=$accel tests/testbed/run.sh "$plan" "$LOG.$tag$attempt" "${TESTBED_LIMIT:-420}"
+        cat "$LOG.$tag$attempt" >>"$LOG"
+        # Entries whose END line never came, with the rest of their group: a
+        # guest run and its cmd:NAME-setup / cmd:NAME-host steps go together, as
+        # a fresh QEMU has none of the set-up the first one did.
+        : >"$TMP/left"
+        unfinished=" "
+        while read -r name rest; do
+            grep -q "^=== END $name " "$LOG" || unfinished="$unfinished$(group "$name") "
+        done <"$plan"
+        while read -r name rest; do
+            case "$unfinished" in *" $(group "$name") "*) echo "$name $rest" >>"$TMP/left" ;; esac
+        done <"$plan"
+        [ -s "$TMP/left" ] || return
+        echo "!! test bed ($accel) stalled (attempt $attempt) before finishing: $(cut -d' ' -f1 "$TMP/left" | tr '\n' ' ')"
+        grep -E "^L1: (heartbeat|  )" "$LOG.$tag$attempt" | tail -6
+        if [ "$attempt" = 4 ]; then
+            fail "test bed ($accel) ran every entry" "stalled four times (see $LOG)"
+        else
+            echo "!! rerunning only those entries in a fresh QEMU"
+            cp "$TMP/left" "$TMP/plan-$tag-rerun"
+            plan="$TMP/plan-$tag-rerun"
+        fi
+    done
+}
 start=$(date +%s)
 : >"$LOG"
-plan="$TMP/plan"
-for attempt in 1 2 3 4; do
-    tests/testbed/run.sh "$plan" "$LOG.$attempt" 420
-    cat "$LOG.$attempt" >>"$LOG"
-    # Entries whose END line never came, with the rest of their group: a
-    # guest run and its cmd:NAME-setup / cmd:NAME-host steps go together, as
-    # a fresh QEMU has none of the set-up the first one did.
-    : >"$TMP/left"
-    group() { local n=${1#cmd:}; n=${n%-setup}; echo "${n%-host}"; }
-    unfinished=" "
-    while read -r name rest; do
-        grep -q "^=== END $name " "$LOG" || unfinished="$unfinished$(group "$name") "
-    done <"$plan"
-    while read -r name rest; do
-        case "$unfinished" in *" $(group "$name") "*) echo "$name $rest" >>"$TMP/left" ;; esac
-    done <"$plan"
-    [ -s "$TMP/left" ] || break
-    echo "!! test bed stalled (attempt $attempt) before finishing: $(cut -d' ' -f1 "$TMP/left" | tr '\n' ' ')"
-    grep -E "^L1: (heartbeat|  )" "$LOG.$attempt" | tail -6
-    if [ "$attempt" = 4 ]; then
-        fail "test bed ran every entry" "stalled four times (see $LOG)"
-    else
-        echo "!! rerunning only those entries in a fresh QEMU"
-        cp "$TMP/left" "$TMP/plan2"
-        plan="$TMP/plan2"
-    fi
-done
+run_plan "$TMP/plan-mttcg" tcg,thread=multi m
+echo "test bed: the --irqchip user entries on single-threaded TCG:$user_groups"
+run_plan "$TMP/plan-stcg" tcg,thread=single s
 echo "test bed: QEMU run(s) took $(($(date +%s) - start)) s (log: $LOG)"
 if ! grep -q "L1: /dev/kvm ready" "$LOG"; then
     fail "L1: kvm-amd loaded on QEMU's emulated AMD-V" "$(tail -5 "$LOG" | tr '\n' '|')"
@@ -183,13 +215,7 @@ has deb-pci "Debian's stock kernel (virtio as modules) over virtio-pci: ext4 on 
     "PCI-MSI +[0-9]+-edge +virtio[01]-req.0" "L2: command status 0" "=== END deb-pci status=0"
 has cmd:deb-pci-host "Debian's kernel over virtio-pci: the guest's file is in the image afterwards" \
     "^[1-9]" "=== END cmd:deb-pci-host status=0"
-# Not --irqchip user: there, 4 MiB each way broke the test bed itself. In
-# trials, L2 triple-faulted in 2 of 4 runs, and in another run L1's own kernel
-# oopsed in ember-vcpu1's context ("stack guard page was hit"), which no user
-# program can cause legitimately. That points at QEMU's emulated SVM under this
-# exit load; it is not proven. The kit tests cover user-mode virtio-net on the
-# host's KVM.
-for mode in kernel split pci deb; do
+for mode in kernel split user pci deb; do
     section cmd:net-$mode-setup
     sum=$(sed -n 's/^L1: serving md5 \([0-9a-f]*\).*/\1/p' "$TMP/sec")
     has net-$mode "virtio-net on a tap, $mode: ping, 4 MiB fetched over HTTP intact (md5 ${sum:-?})" \
@@ -197,6 +223,8 @@ for mode in kernel split pci deb; do
         "=== END net-$mode status=0"
     has cmd:net-$mode-host "virtio-net, $mode: the host received the guest's 4 MiB" "L1: received 4194304 bytes"
 done
+has ipi-user "--irqchip user, 2 vCPUs: 20000 IPI round trips between ember's LAPICs (kit ipi-flood)" \
+    "PASS ipi-flood" "=== END ipi-user status=0"
 has cmd:api-linux "Firecracker API with curl: configure, InstanceStart, Debian Linux mounts the root drive, pause, resume, FlushMetrics, SendCtrlAltDel reboots it and ember ends" \
     "API: PUT /boot-source -> +204" "API: PUT /drives/rootfs -> +204" "API: PUT /machine-config -> +204" \
     "API: PUT /actions -> +204" "API out: L2: init reached" "API out: hello from the host's ext4 image" \
