@@ -79,7 +79,7 @@ $(BUILD)/bench/benchtool: bench/benchtool.c $(BUILD)/libember.a
 # libFuzzer harnesses (clang): the virtqueue walker and the blk/net request
 # parsers, with the sources they exercise compiled with coverage and ASan/UBSan.
 FUZZ_SRCS := src/memory/guest_memory.c src/virtio/virtqueue.c src/virtio/device.c src/virtio/blk.c \
-             src/virtio/net.c src/util/event_loop.c src/util/log.c
+             src/virtio/net.c src/virtio/rate_limiter.c src/util/event_loop.c src/util/log.c
 FUZZ_FLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -Isrc -pthread -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined -Wall -Wextra -Werror
 .PHONY: fuzz

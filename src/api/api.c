@@ -46,20 +46,22 @@ static void bump(struct api *api, const char *group, const char *what, bool fail
 static json_t *device_metrics(const struct virtio_stats *s, const char *kind)
 {
     if (!strcmp(kind, "blk"))
-        return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "read_count", (json_int_t)s->in_count,
+        return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "read_count", (json_int_t)s->in_count,
                          "read_bytes", (json_int_t)s->in_bytes, "write_count", (json_int_t)s->out_count, "write_bytes",
                          (json_int_t)s->out_bytes, "flush_count", (json_int_t)s->flush_count, "execute_fails",
                          (json_int_t)s->fail_count, "queue_event_count", (json_int_t)s->kicks, "event_fails",
-                         (json_int_t)s->broken);
+                         (json_int_t)s->broken, "rate_limiter_throttled_events",
+                         (json_int_t)(s->in_throttled + s->out_throttled));
     if (!strcmp(kind, "net"))
-        return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rx_packets_count", (json_int_t)s->in_count,
-                         "rx_bytes_count", (json_int_t)s->in_bytes, "tx_packets_count", (json_int_t)s->out_count,
-                         "tx_bytes_count", (json_int_t)s->out_bytes, "rx_fails", (json_int_t)s->in_dropped,
-                         "tx_fails", (json_int_t)s->out_dropped, "tx_queue_event_count", (json_int_t)s->kicks,
-                         "event_fails", (json_int_t)s->broken);
-    return json_pack("{s:I, s:I, s:I, s:I}", "entropy_event_count", (json_int_t)s->kicks, "entropy_bytes",
+        return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rx_packets_count",
+                         (json_int_t)s->in_count, "rx_bytes_count", (json_int_t)s->in_bytes, "tx_packets_count",
+                         (json_int_t)s->out_count, "tx_bytes_count", (json_int_t)s->out_bytes, "rx_fails",
+                         (json_int_t)s->in_dropped, "tx_fails", (json_int_t)s->out_dropped, "tx_queue_event_count",
+                         (json_int_t)s->kicks, "event_fails", (json_int_t)s->broken, "rx_rate_limiter_throttled",
+                         (json_int_t)s->in_throttled, "tx_rate_limiter_throttled", (json_int_t)s->out_throttled);
+    return json_pack("{s:I, s:I, s:I, s:I, s:I}", "entropy_event_count", (json_int_t)s->kicks, "entropy_bytes",
                      (json_int_t)s->in_bytes, "entropy_event_fails", (json_int_t)s->broken, "host_rng_fails",
-                     (json_int_t)0);
+                     (json_int_t)0, "entropy_rate_limiter_throttled", (json_int_t)s->in_throttled);
 }
 
 /* Adds b's integers into a (both objects of counters). */
@@ -208,31 +210,64 @@ static int post_boot_only(struct api *api, struct route *r)
     return fc_error(r->err, NOT_BEFORE_BOOT);
 }
 
-/* PATCH /drives/{id} with a path_on_host after boot: the running disk moves
- * to that image (or re-reads its size, for the same one). */
-static int replace_drive_image(struct api *api, const char *id, const char *path, char *err)
+/* The running VM's n-th virtio device of a kind ("blk", "net"), or NULL. */
+static struct virtio_device *running_device(struct api *api, const char *kind, int n)
+{
+    for (int i = 0; i < api->vm->nvirtio; i++)
+        if (!strcmp(api->vm->virtio[i]->ops->kind, kind) && n-- == 0)
+            return api->vm->virtio[i];
+    return NULL;
+}
+
+/* PATCH /drives/{id} after boot: a path_on_host moves the running disk to
+ * that image (or re-reads its size, for the same one); a rate_limiter
+ * changes its limits at once. */
+static int patch_drive(struct api *api, struct route *r)
 {
     struct fc_config *c = &api->fc;
-    int drive = -1, disk = -1;
-    for (int i = 0; i < c->ndrives; i++) {
-        if (!strcmp(c->drives[i].id, id))
-            drive = i;
-        else if (!strcmp(c->drives[i].path, path))
-            return fc_error(err, "The drive's path_on_host %s is already drive %s's.", path, c->drives[i].id);
-    }
-    /* ember's disks are its first virtio devices, in disk_order. */
-    for (int k = 0; k < c->ndrives && drive >= 0; k++)
+    const char *path = NULL;
+    struct rate_limiter_config limiter;
+    int drive = -1;
+    if (post_boot_only(api, r) < 0 || fc_check_drive_patch(c, r->id, r->body, &drive, &path, &limiter, r->err) < 0)
+        return -1;
+    for (int i = 0; path && i < c->ndrives; i++)
+        if (i != drive && !strcmp(c->drives[i].path, path))
+            return fc_error(r->err, "The drive's path_on_host %s is already drive %s's.", path, c->drives[i].id);
+    /* ember's disks are its virtio-blk devices, in disk_order. */
+    struct virtio_device *dev = NULL;
+    for (int k = 0; k < c->ndrives; k++)
         if (c->disk_order[k] == drive)
-            disk = k;
-    if (disk < 0 || disk >= api->vm->nvirtio)
-        return fc_error(err, "Invalid block device ID: %s: no such drive in the running VM.", id);
-    char why[FC_ERR_MAX] = "";
-    log_capture(why, sizeof(why));
-    int rc = virtio_blk_replace_image(api->vm->virtio[disk], path);
-    log_capture(NULL, 0);
-    if (rc < 0)
-        return fc_error(err, "Cannot update the drive %s: %.400s", id, why);
-    fc_set_drive_path(c, id, path);
+            dev = running_device(api, "blk", k);
+    if (!dev)
+        return fc_error(r->err, "Invalid block device ID: %s: no such drive in the running VM.", r->id);
+    if (path) {
+        char why[FC_ERR_MAX] = "";
+        log_capture(why, sizeof(why));
+        int rc = virtio_blk_replace_image(dev, path);
+        log_capture(NULL, 0);
+        if (rc < 0)
+            return fc_error(r->err, "Cannot update the drive %s: %.400s", r->id, why);
+        fc_set_drive_path(c, r->id, path);
+    }
+    virtio_blk_set_rate_limiter(dev, &limiter);
+    c->drives[drive].limiter = limiter;
+    return 0;
+}
+
+/* PATCH /network-interfaces/{id} after boot: new rate limits at once. */
+static int patch_network_interface(struct api *api, struct route *r)
+{
+    struct fc_config *c = &api->fc;
+    struct rate_limiter_config rx, tx;
+    int nic = -1;
+    if (post_boot_only(api, r) < 0 || fc_check_network_patch(c, r->id, r->body, &nic, &rx, &tx, r->err) < 0)
+        return -1;
+    struct virtio_device *dev = running_device(api, "net", nic);
+    if (!dev)
+        return fc_error(r->err, "Invalid network interface ID: %s: no such interface in the running VM.", r->id);
+    virtio_net_set_rate_limiters(dev, &rx, &tx);
+    c->nics[nic].rx_limiter = rx;
+    c->nics[nic].tx_limiter = tx;
     return 0;
 }
 
@@ -344,17 +379,12 @@ static void route(struct api *api, struct route *r)
         done(api, r, pre_boot_only(api, r) < 0 ? -1 : fc_put_drive(&api->fc, r->id, r->body, r->err),
              "put_api_requests", "drive");
     } else if (patch && r->id && !strncmp(r->path, "/drives/", 8)) {
-        const char *path = NULL;
-        int rc = post_boot_only(api, r) < 0 ? -1 : fc_check_drive_patch(&api->fc, r->id, r->body, &path, r->err);
-        if (rc == 0 && path)
-            rc = replace_drive_image(api, r->id, path, r->err);
-        done(api, r, rc, "patch_api_requests", "drive");
+        done(api, r, patch_drive(api, r), "patch_api_requests", "drive");
     } else if (put && r->id && !strncmp(r->path, "/network-interfaces/", 20)) {
         done(api, r, pre_boot_only(api, r) < 0 ? -1 : fc_put_network_interface(&api->fc, r->id, r->body, r->err),
              "put_api_requests", "network");
     } else if (patch && r->id && !strncmp(r->path, "/network-interfaces/", 20)) {
-        done(api, r, post_boot_only(api, r) < 0 ? -1 : fc_check_network_patch(&api->fc, r->id, r->body, r->err),
-             "patch_api_requests", "network");
+        done(api, r, patch_network_interface(api, r), "patch_api_requests", "network");
     } else if (is(r, "PUT", "/entropy")) {
         done(api, r, pre_boot_only(api, r) < 0 ? -1 : fc_put_entropy(&api->fc, r->body, r->err), "put_api_requests",
              "entropy");

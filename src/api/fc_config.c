@@ -136,6 +136,63 @@ static int get_variant(json_t *o, const char *key, bool required, const char *co
     return fc_error(err, DESER "unknown variant `%s`, expected one of %s for `%s`.", v, list, key);
 }
 
+/* Firecracker's TokenBucket: {"size", "one_time_burst", "refill_time" (ms)}.
+ * Absent or null: *b stays as it is. */
+static int get_bucket(json_t *o, const char *key, struct token_bucket_config *b, char *err)
+{
+    static const char *const fields[] = {"size", "one_time_burst", "refill_time", NULL};
+    json_t *v = field(o, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_object(v))
+        return fc_error(err, DESER "invalid type for `%s`: expected a token bucket object.", key);
+    struct token_bucket_config n = {0};
+    bool given;
+    if (check_fields(v, fields, err) < 0 || get_uint(v, "size", true, &n.size, &given, err) < 0 ||
+        get_uint(v, "one_time_burst", false, &n.one_time_burst, &given, err) < 0 ||
+        get_uint(v, "refill_time", true, &n.refill_time_ms, &given, err) < 0)
+        return -1;
+    *b = n;
+    return 0;
+}
+
+/* Firecracker's RateLimiter: {"bandwidth": bucket, "ops": bucket}. A bucket
+ * left out keeps what *rl has: nothing for a new device, the current limit
+ * for a PATCH (Firecracker's rule). A size or refill_time of 0 is no limit. */
+static int get_rate_limiter(json_t *o, const char *key, struct rate_limiter_config *rl, char *err)
+{
+    static const char *const fields[] = {"bandwidth", "ops", NULL};
+    json_t *v = field(o, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_object(v))
+        return fc_error(err, DESER "invalid type for `%s`: expected a rate limiter object.", key);
+    if (check_fields(v, fields, err) < 0 || get_bucket(v, "bandwidth", &rl->bandwidth, err) < 0 ||
+        get_bucket(v, "ops", &rl->ops, err) < 0)
+        return -1;
+    return 0;
+}
+
+static json_t *bucket_json(const struct token_bucket_config *b)
+{
+    return json_pack("{s:I, s:I, s:I}", "size", (json_int_t)b->size, "one_time_burst", (json_int_t)b->one_time_burst,
+                     "refill_time", (json_int_t)b->refill_time_ms);
+}
+
+/* GET /vm/config's view: null when nothing limits. */
+static json_t *rate_limiter_json(const struct rate_limiter_config *rl)
+{
+    bool bw = rl->bandwidth.size && rl->bandwidth.refill_time_ms, ops = rl->ops.size && rl->ops.refill_time_ms;
+    if (!bw && !ops)
+        return json_null();
+    json_t *o = json_object();
+    if (bw)
+        json_object_set_new(o, "bandwidth", bucket_json(&rl->bandwidth));
+    if (ops)
+        json_object_set_new(o, "ops", bucket_json(&rl->ops));
+    return o;
+}
+
 static int not_built(json_t *o, const char *key, const char *what, char *err)
 {
     return field(o, key) ? fc_error(err, "%s: not built in ember yet.", what) : 0;
@@ -233,10 +290,11 @@ int fc_put_drive(struct fc_config *c, const char *id, json_t *body, char *err)
     const char *body_id, *path, *partuuid;
     int cache, engine;
     bool root = false, ro = false;
+    struct rate_limiter_config limiter = {0};
     if (check_fields(body, drive_fields, err) < 0 || get_string(body, "drive_id", true, &body_id, err) < 0 ||
         check_id(id, body_id, err) < 0 || get_bool(body, "is_root_device", true, &root, err) < 0 ||
         not_built(body, "socket", "socket: vhost-user block devices", err) < 0 ||
-        not_built(body, "rate_limiter", "rate_limiter: I/O rate limiters", err) < 0 ||
+        get_rate_limiter(body, "rate_limiter", &limiter, err) < 0 ||
         get_string(body, "path_on_host", true, &path, err) < 0 || get_bool(body, "is_read_only", true, &ro, err) < 0 ||
         get_string(body, "partuuid", false, &partuuid, err) < 0 ||
         get_variant(body, "cache_type", false, caches, &cache, err) < 0 ||
@@ -268,6 +326,7 @@ int fc_put_drive(struct fc_config *c, const char *id, json_t *body, char *err)
     d->root = root;
     d->read_only = ro;
     d->cache_writeback = cache == 1;
+    d->limiter = limiter;
     return 0;
 }
 
@@ -277,11 +336,12 @@ int fc_put_network_interface(struct fc_config *c, const char *id, json_t *body, 
                                          "tx_rate_limiter", NULL};
     const char *body_id, *dev, *mac;
     uint8_t m[6];
+    struct rate_limiter_config rx = {0}, tx = {0};
     if (check_fields(body, fields, err) < 0 || get_string(body, "iface_id", true, &body_id, err) < 0 ||
         check_id(id, body_id, err) < 0 || get_string(body, "host_dev_name", true, &dev, err) < 0 ||
         get_string(body, "guest_mac", false, &mac, err) < 0 ||
-        not_built(body, "rx_rate_limiter", "rx_rate_limiter: network rate limiters", err) < 0 ||
-        not_built(body, "tx_rate_limiter", "tx_rate_limiter: network rate limiters", err) < 0 ||
+        get_rate_limiter(body, "rx_rate_limiter", &rx, err) < 0 ||
+        get_rate_limiter(body, "tx_rate_limiter", &tx, err) < 0 ||
         not_built(body, "mtu", "mtu: advertising an MTU (VIRTIO_NET_F_MTU)", err) < 0)
         return -1;
     if (!*dev || strlen(dev) >= 16)
@@ -313,29 +373,38 @@ int fc_put_network_interface(struct fc_config *c, const char *id, json_t *body, 
     n->mac_set = mac != NULL;
     if (mac)
         memcpy(n->mac, m, 6);
+    n->rx_limiter = rx;
+    n->tx_limiter = tx;
     return 0;
 }
 
 int fc_put_entropy(struct fc_config *c, json_t *body, char *err)
 {
     static const char *const fields[] = {"rate_limiter", NULL};
-    if (check_fields(body, fields, err) < 0 || not_built(body, "rate_limiter", "rate_limiter: I/O rate limiters", err) < 0)
+    struct rate_limiter_config limiter = {0};
+    if (check_fields(body, fields, err) < 0 || get_rate_limiter(body, "rate_limiter", &limiter, err) < 0)
         return -1;
     c->entropy = true;
+    c->entropy_limiter = limiter;
     return 0;
 }
 
-int fc_check_drive_patch(struct fc_config *c, const char *id, json_t *body, const char **path, char *err)
+int fc_check_drive_patch(struct fc_config *c, const char *id, json_t *body, int *index, const char **path,
+                         struct rate_limiter_config *limiter, char *err)
 {
     static const char *const fields[] = {"drive_id", "path_on_host", "rate_limiter", NULL};
     const char *body_id;
     if (check_fields(body, fields, err) < 0 || get_string(body, "drive_id", true, &body_id, err) < 0 ||
-        check_id(id, body_id, err) < 0 || get_string(body, "path_on_host", false, path, err) < 0 ||
-        not_built(body, "rate_limiter", "rate_limiter: I/O rate limiters", err) < 0)
+        check_id(id, body_id, err) < 0 || get_string(body, "path_on_host", false, path, err) < 0)
         return -1;
     for (int i = 0; i < c->ndrives; i++)
-        if (!strcmp(c->drives[i].id, body_id))
+        if (!strcmp(c->drives[i].id, body_id)) {
+            *index = i;
+            *limiter = c->drives[i].limiter;
+            if (get_rate_limiter(body, "rate_limiter", limiter, err) < 0)
+                return -1;
             return *path ? file_check_readable(*path, "path_on_host", err, FC_ERR_MAX) : 0;
+        }
     return fc_error(err, "Invalid block device ID: %s: no such drive.", body_id);
 }
 
@@ -349,18 +418,24 @@ int fc_set_drive_path(struct fc_config *c, const char *id, const char *path)
     return -1;
 }
 
-int fc_check_network_patch(struct fc_config *c, const char *id, json_t *body, char *err)
+int fc_check_network_patch(struct fc_config *c, const char *id, json_t *body, int *index,
+                           struct rate_limiter_config *rx, struct rate_limiter_config *tx, char *err)
 {
     static const char *const fields[] = {"iface_id", "rx_rate_limiter", "tx_rate_limiter", NULL};
     const char *body_id;
     if (check_fields(body, fields, err) < 0 || get_string(body, "iface_id", true, &body_id, err) < 0 ||
-        check_id(id, body_id, err) < 0 ||
-        not_built(body, "rx_rate_limiter", "rx_rate_limiter: network rate limiters", err) < 0 ||
-        not_built(body, "tx_rate_limiter", "tx_rate_limiter: network rate limiters", err) < 0)
+        check_id(id, body_id, err) < 0)
         return -1;
     for (int i = 0; i < c->nnics; i++)
-        if (!strcmp(c->nics[i].id, body_id))
-            return 0;
+        if (!strcmp(c->nics[i].id, body_id)) {
+            *index = i;
+            *rx = c->nics[i].rx_limiter;
+            *tx = c->nics[i].tx_limiter;
+            return get_rate_limiter(body, "rx_rate_limiter", rx, err) < 0 ||
+                           get_rate_limiter(body, "tx_rate_limiter", tx, err) < 0
+                       ? -1
+                       : 0;
+        }
     return fc_error(err, "Invalid network interface ID: %s: no such interface.", body_id);
 }
 
@@ -548,16 +623,19 @@ int fc_to_vm_config(struct fc_config *c, struct vm_config *cfg, char *err)
             if ((pass == 0) != (d == root))
                 continue;
             c->disk_order[cfg->ndisks] = i;
-            cfg->disks[cfg->ndisks++] = (struct virtio_blk_config){.path = d->path, .read_only = d->read_only,
-                                                                   .serial = d->serial};
+            cfg->disks[cfg->ndisks++] = (struct virtio_blk_config){
+                .path = d->path, .read_only = d->read_only, .serial = d->serial, .limiter = d->limiter};
         }
     cfg->nnics = c->nnics;
     for (int i = 0; i < c->nnics; i++) {
         struct virtio_net_config *n = &cfg->nics[i];
-        *n = (struct virtio_net_config){.tap = c->nics[i].host_dev, .mac_set = c->nics[i].mac_set};
+        *n = (struct virtio_net_config){.tap = c->nics[i].host_dev, .mac_set = c->nics[i].mac_set,
+                                        .rx_limiter = c->nics[i].rx_limiter, .tx_limiter = c->nics[i].tx_limiter};
         memcpy(n->mac, c->nics[i].mac, 6);
     }
     cfg->rng = cfg->rng || c->entropy;
+    if (c->entropy)
+        cfg->rng_limiter = c->entropy_limiter;
     const char *args = c->boot_args ? c->boot_args : FC_DEFAULT_BOOT_ARGS;
     size_t len = strlen(args) + 128;
     free(c->cmdline);
@@ -598,6 +676,7 @@ json_t *fc_full_config_json(const struct fc_config *c)
                               "is_root_device", d->root, "is_read_only", d->read_only, "cache_type",
                               d->cache_writeback ? "Writeback" : "Unsafe", "io_engine", "Async");
         json_object_set_new(j, "partuuid", d->partuuid ? json_string(d->partuuid) : json_null());
+        json_object_set_new(j, "rate_limiter", rate_limiter_json(&d->limiter));
         json_array_append_new(drives, j);
     }
     json_object_set_new(o, "drives", drives);
@@ -611,9 +690,13 @@ json_t *fc_full_config_json(const struct fc_config *c)
                      n->mac[4], n->mac[5]);
             json_object_set_new(j, "guest_mac", json_string(mac));
         }
+        json_object_set_new(j, "rx_rate_limiter", rate_limiter_json(&n->rx_limiter));
+        json_object_set_new(j, "tx_rate_limiter", rate_limiter_json(&n->tx_limiter));
         json_array_append_new(nics, j);
     }
     json_object_set_new(o, "network-interfaces", nics);
-    json_object_set_new(o, "entropy", c->entropy ? json_object() : json_null());
+    json_object_set_new(o, "entropy",
+                        c->entropy ? json_pack("{s:o}", "rate_limiter", rate_limiter_json(&c->entropy_limiter))
+                                   : json_null());
     return o;
 }

@@ -2,8 +2,8 @@
  * and a --config-file describe (boot-source, machine-config, drives,
  * network-interfaces, entropy), parsed from JSON with Firecracker's rules:
  * unknown fields, wrong types and missing required fields are refused, and
- * features ember does not have (rate limiters, vhost-user, SMT, CPU
- * templates, dirty tracking, huge pages) are refused by name rather than
+ * features ember does not have (vhost-user, SMT, CPU templates, dirty
+ * tracking, huge pages) are refused by name rather than
  * silently ignored. The strings are owned here, and the whole description
  * turns into ember's struct vm_config at InstanceStart. */
 #ifndef EMBER_API_FC_CONFIG_H
@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "virtio/rate_limiter.h"
 #include "vm/vm.h"
 
 #define FC_ID_MAX 64
@@ -30,6 +31,7 @@ struct fc_drive {
     bool root;
     bool cache_writeback;            /* "Writeback"; ember honours flushes either way */
     char serial[21];                 /* the drive id, as the guest's GET_ID sees it */
+    struct rate_limiter_config limiter;
 };
 
 struct fc_nic {
@@ -37,6 +39,7 @@ struct fc_nic {
     char *host_dev;
     uint8_t mac[6];
     bool mac_set;
+    struct rate_limiter_config rx_limiter, tx_limiter;
 };
 
 struct fc_config {
@@ -50,6 +53,7 @@ struct fc_config {
     struct fc_nic nics[VM_MAX_NICS];
     int nnics;
     bool entropy;
+    struct rate_limiter_config entropy_limiter;
     /* Built at start: the guest command line (the boot args plus root=), and
      * the drive behind each of ember's disks (the root drive comes first). */
     char *cmdline;
@@ -67,9 +71,13 @@ int fc_put_machine_config(struct fc_config *c, json_t *body, bool partial, char 
 int fc_put_drive(struct fc_config *c, const char *id, json_t *body, char *err);
 int fc_put_network_interface(struct fc_config *c, const char *id, json_t *body, char *err);
 int fc_put_entropy(struct fc_config *c, json_t *body, char *err);
-/* PATCH bodies after boot: checks them; *path gets a new path_on_host or NULL. */
-int fc_check_drive_patch(struct fc_config *c, const char *id, json_t *body, const char **path, char *err);
-int fc_check_network_patch(struct fc_config *c, const char *id, json_t *body, char *err);
+/* PATCH bodies after boot: checks them. *index: the drive's or interface's
+ * place in c; *path: a new path_on_host or NULL; the limiters: the current
+ * ones with the PATCH's buckets applied (a bucket left out stays). */
+int fc_check_drive_patch(struct fc_config *c, const char *id, json_t *body, int *index, const char **path,
+                         struct rate_limiter_config *limiter, char *err);
+int fc_check_network_patch(struct fc_config *c, const char *id, json_t *body, int *index,
+                           struct rate_limiter_config *rx, struct rate_limiter_config *tx, char *err);
 /* After a successful PATCH: the drive's image is now path; returns the
  * drive's index, or -1 when there is no such drive. */
 int fc_set_drive_path(struct fc_config *c, const char *id, const char *path);

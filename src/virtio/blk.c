@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 
 #define SECTOR 512ULL
@@ -49,6 +50,7 @@ struct virtio_blk {
     struct inflight *slots;  /* indexed by chain head */
     unsigned inflight;
     struct virtq_chain chain;
+    struct rate_limiter limiter; /* every request, and the bytes read or written */
 };
 
 /* --- request parsing (pure: the fuzz harness drives it) -------------------- */
@@ -247,31 +249,38 @@ static bool submit(struct virtio_blk *blk, const struct virtq_chain *c, const st
     return true;
 }
 
-static void handle(struct virtio_blk *blk, const struct virtq_chain *c, bool *queued)
+/* Returns false when the rate limiter put the request back (stop taking more). */
+static bool handle(struct virtio_blk *blk, const struct virtq_chain *c, bool *queued)
 {
     struct blk_request r;
     int st = blk_parse_request(c, blk->capacity, blk->read_only, &r);
     if (st < 0) {
         virtio_mark_broken(&blk->dev, "a request without room for its status byte");
-        return;
+        return true;
     }
     if (st != VIRTIO_BLK_S_OK) {
         complete(blk, c->head, r.status, (uint8_t)st, 1);
-        return;
+        return true;
     }
+    /* As in Firecracker: one operation per request, and the data of reads
+     * and writes as bandwidth. Nothing has happened yet, so it can wait. */
+    bool data = r.type == VIRTIO_BLK_T_IN || r.type == VIRTIO_BLK_T_OUT;
+    if (!virtio_rate_limit(&blk->dev, 0, &blk->limiter, data ? r.data_len : 0, r.type == VIRTIO_BLK_T_IN, 1))
+        return false;
     switch (r.type) {
     case VIRTIO_BLK_T_GET_ID: {
         size_t n = r.data_len < SERIAL_LEN ? (size_t)r.data_len : SERIAL_LEN;
         virtq_chain_write(c, 0, blk->serial, n);
         complete(blk, c->head, r.status, VIRTIO_BLK_S_OK, (uint32_t)n + 1);
-        return;
+        return true;
     }
     case VIRTIO_BLK_T_DISCARD:
     case VIRTIO_BLK_T_WRITE_ZEROES:
         complete(blk, c->head, r.status, zero_or_discard(blk, &r) == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR, 1);
-        return;
+        return true;
     default:
         *queued |= submit(blk, c, &r);
+        return true;
     }
 }
 
@@ -280,11 +289,12 @@ static void reap(struct virtio_blk *blk, bool wait, bool answer);
 static void blk_kick(struct virtio_device *dev, int q)
 {
     struct virtio_blk *blk = dev->impl;
+    bool throttled = false;
     do {
         bool queued = false;
         virtq_suppress_notify(&dev->vq[q]);
-        while (!dev->broken && virtio_pop(dev, q, &blk->chain) == 1)
-            handle(blk, &blk->chain, &queued);
+        while (!throttled && !dev->broken && virtio_pop(dev, q, &blk->chain) == 1)
+            throttled = !handle(blk, &blk->chain, &queued);
         if (queued) {
             io_uring_submit(&blk->ring); /* one system call for the whole batch */
             /* Page-cache hits often complete inside the submit: return them
@@ -292,7 +302,13 @@ static void blk_kick(struct virtio_device *dev, int q)
             reap(blk, false, true);
         }
         virtio_flush_interrupt(dev, q);
-    } while (!dev->broken && virtq_arm_notify(&dev->vq[q]));
+    } while (!throttled && !dev->broken && virtq_arm_notify(&dev->vq[q]));
+}
+
+void virtio_blk_set_rate_limiter(struct virtio_device *dev, const struct rate_limiter_config *cfg)
+{
+    struct virtio_blk *blk = dev->impl;
+    virtio_update_rate_limiter(dev, &blk->limiter, cfg);
 }
 
 /* Lock held: takes finished io_uring requests back to the used ring (answer),
@@ -495,6 +511,7 @@ struct virtio_device *virtio_blk_create(const struct guest_memory *mem, const ch
         goto fail;
     snprintf(blk->path, sizeof(blk->path), "%s", cfg->path);
     blk->read_only = cfg->read_only;
+    rate_limiter_init(&blk->limiter, &cfg->limiter, clock_monotonic_ns());
     if (cfg->serial) /* not NUL-terminated at 20 bytes, as the spec says */
         memcpy(blk->serial, cfg->serial, strnlen(cfg->serial, SERIAL_LEN));
     if (open_image(blk, cfg) < 0)

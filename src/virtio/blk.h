@@ -15,6 +15,7 @@ struct virtio_blk_config {
     const char *path;
     bool read_only;
     const char *serial; /* GET_ID: up to 20 bytes, NULL for none */
+    struct rate_limiter_config limiter; /* all zero: unlimited */
 };
 
 /* Opens and locks the image; one stderr line naming the path on failure. */
@@ -26,6 +27,10 @@ struct virtio_device *virtio_blk_create(const struct guest_memory *mem, const ch
  * guest gets a configuration interrupt for the new capacity. 0, or -1 after
  * one line naming the path (the disk then stays on its old image). */
 int virtio_blk_replace_image(struct virtio_device *dev, const char *path);
+
+/* Sets or changes the rate limit (Firecracker's drive rate_limiter); the
+ * device starts unlimited. */
+void virtio_blk_set_rate_limiter(struct virtio_device *dev, const struct rate_limiter_config *cfg);
 
 /* Request parsing, shared with the fuzz harness and unit tests. */
 #define VIRTIO_BLK_T_IN 0

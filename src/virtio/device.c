@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 
 #define BIT(n) (1ULL << (n))
@@ -25,6 +27,72 @@ static void on_kick(void *ctx, uint32_t events)
     pthread_mutex_unlock(&dev->lock);
 }
 
+/* The throttle timer: every queue a limiter held back gets its turn again. */
+static void on_throttle_timer(void *ctx, uint32_t events)
+{
+    (void)events;
+    struct virtio_device *dev = ctx;
+    uint64_t expirations;
+    if (read(dev->throttle_fd, &expirations, sizeof(expirations)) != (ssize_t)sizeof(expirations))
+        return;
+    pthread_mutex_lock(&dev->lock);
+    uint32_t queues = dev->throttled;
+    dev->throttled = 0;
+    dev->throttle_deadline_ns = 0;
+    for (int q = 0; q < dev->num_queues; q++)
+        if ((queues & (1u << q)) && dev->active && !dev->broken && dev->vq[q].enabled)
+            dev->ops->queue_kick(dev, q);
+    pthread_mutex_unlock(&dev->lock);
+}
+
+static void arm_throttle_timer(struct virtio_device *dev, uint64_t deadline_ns)
+{
+    struct itimerspec its = {.it_value = {.tv_sec = (time_t)(deadline_ns / 1000000000ULL),
+                                          .tv_nsec = (long)(deadline_ns % 1000000000ULL)}};
+    if (timerfd_settime(dev->throttle_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+        log_warn("%s: cannot arm the rate limiter's timer: %s", dev->name, strerror(errno));
+    dev->throttle_deadline_ns = deadline_ns;
+}
+
+void virtio_throttle(struct virtio_device *dev, int q, uint64_t wait_ns)
+{
+    uint64_t deadline = clock_monotonic_ns() + (wait_ns ? wait_ns : 1);
+    dev->throttled |= 1u << q;
+    /* One timer for the device: the earliest deadline wins; a queue whose
+     * wait is longer simply checks its limiter again and re-arms. */
+    if (!dev->throttle_deadline_ns || deadline < dev->throttle_deadline_ns)
+        arm_throttle_timer(dev, deadline);
+}
+
+bool virtio_rate_limit(struct virtio_device *dev, int q, struct rate_limiter *rl, uint64_t bytes, bool in,
+                       uint16_t popped)
+{
+    if (!rate_limiter_active(rl))
+        return true;
+    uint64_t wait = rate_limiter_consume(rl, 1, bytes, clock_monotonic_ns());
+    if (!wait)
+        return true;
+    if (popped)
+        virtq_unpop(&dev->vq[q], popped);
+    if (in)
+        dev->stats.in_throttled++;
+    else
+        dev->stats.out_throttled++;
+    virtio_throttle(dev, q, wait);
+    return false;
+}
+
+void virtio_update_rate_limiter(struct virtio_device *dev, struct rate_limiter *rl,
+                                const struct rate_limiter_config *cfg)
+{
+    pthread_mutex_lock(&dev->lock);
+    rate_limiter_update(rl, cfg, clock_monotonic_ns());
+    pthread_mutex_unlock(&dev->lock);
+    /* A looser limit may let waiting requests go now. */
+    for (int q = 0; q < dev->num_queues; q++)
+        virtio_notify_queue(dev, (uint16_t)q);
+}
+
 int virtio_device_init(struct virtio_device *dev, const struct virtio_device_ops *ops, void *impl, const char *name,
                        const struct guest_memory *mem, uint16_t num_queues, uint16_t queue_max)
 {
@@ -32,6 +100,7 @@ int virtio_device_init(struct virtio_device *dev, const struct virtio_device_ops
     for (int q = 0; q < VIRTIO_MAX_QUEUES; q++)
         dev->kick_fd[q] = -1;
     dev->loop.epoll_fd = dev->loop.stop_fd = -1;
+    dev->throttle_fd = -1;
     /* From here on virtio_device_destroy() undoes whatever was done, and
      * frees the concrete device through ops->destroy. */
     dev->ops = ops;
@@ -49,6 +118,13 @@ int virtio_device_init(struct virtio_device *dev, const struct virtio_device_ops
     for (int q = 0; q < num_queues; q++)
         virtq_reset(&dev->vq[q], queue_max);
     if (event_loop_init(&dev->loop, name) < 0)
+        return -1;
+    dev->throttle_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (dev->throttle_fd < 0) {
+        log_error("%s: timerfd: %s", name, strerror(errno));
+        return -1;
+    }
+    if (event_loop_add(&dev->loop, dev->throttle_fd, EPOLLIN, on_throttle_timer, dev) < 0)
         return -1;
     for (int q = 0; q < num_queues; q++) {
         dev->kick_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -107,6 +183,7 @@ static void reset_locked(struct virtio_device *dev)
     dev->status = 0;
     dev->guest_features = 0;
     dev->active = dev->broken = false;
+    dev->throttled = 0; /* the timer may still fire; it then finds nothing to do */
     for (int q = 0; q < dev->num_queues; q++)
         virtq_reset(&dev->vq[q], dev->queue_max);
 }
@@ -123,6 +200,8 @@ void virtio_device_destroy(struct virtio_device *dev)
     for (int q = 0; q < VIRTIO_MAX_QUEUES; q++)
         if (dev->kick_fd[q] >= 0)
             close(dev->kick_fd[q]);
+    if (dev->throttle_fd >= 0)
+        close(dev->throttle_fd);
     pthread_mutex_destroy(&dev->lock);
     /* Last: the concrete device usually embeds `dev` and frees it. */
     const struct virtio_device_ops *ops = dev->ops;

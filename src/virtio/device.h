@@ -21,6 +21,7 @@
 
 #include "memory/guest_memory.h"
 #include "util/event_loop.h"
+#include "virtio/rate_limiter.h"
 #include "virtio/virtqueue.h"
 
 /* Device status bits. */
@@ -57,6 +58,7 @@ struct virtio_stats {
     uint64_t fail_count;            /* requests answered with an error status */
     uint64_t in_dropped, out_dropped; /* packets lost: no buffer, bad frame, tap error */
     uint64_t broken;                /* times the driver broke a ring */
+    uint64_t in_throttled, out_throttled; /* requests a rate limiter held back */
 };
 
 struct virtio_device_ops {
@@ -113,6 +115,12 @@ struct virtio_device {
     bool paused;                    /* the VM is paused: host input must wait */
     struct virtio_transport_hooks transport;
 
+    /* Rate limiting: queues a limiter holds back, looked at again when the
+     * timer fires (virtio_throttle). */
+    int throttle_fd;                /* timerfd on the I/O thread */
+    uint32_t throttled;             /* bit q: queue q waits for the timer */
+    uint64_t throttle_deadline_ns;  /* when the armed timer fires (0: disarmed) */
+
     struct event_loop loop;         /* the device's I/O thread */
     struct virtio_stats stats;      /* device lock */
 };
@@ -151,6 +159,19 @@ void virtio_notify_queue(struct virtio_device *dev, uint16_t q);
 int virtio_pop(struct virtio_device *dev, int q, struct virtq_chain *c);
 void virtio_push(struct virtio_device *dev, int q, uint16_t head, uint32_t written);
 void virtio_flush_interrupt(struct virtio_device *dev, int q);
+/* A rate limiter holds queue q back for `wait_ns` (device lock held): the
+ * device stops taking its requests, and its queue_kick runs again once the
+ * wait is over. Kicks meanwhile are absorbed by the device checking its
+ * limiter first. */
+void virtio_throttle(struct virtio_device *dev, int q, uint64_t wait_ns);
+/* Lock held: may a request of `bytes` (device to driver if `in`) pass `rl`
+ * now? If not, the `popped` chains just taken from queue q go back, the
+ * queue is throttled, and the device must stop taking its requests. */
+bool virtio_rate_limit(struct virtio_device *dev, int q, struct rate_limiter *rl, uint64_t bytes, bool in,
+                       uint16_t popped);
+/* Sets or changes one of the device's limiters (takes the device lock). */
+void virtio_update_rate_limiter(struct virtio_device *dev, struct rate_limiter *rl,
+                                const struct rate_limiter_config *cfg);
 /* The driver broke the device's rules: DEVICE_NEEDS_RESET and a config interrupt. */
 void virtio_mark_broken(struct virtio_device *dev, const char *why);
 /* The device changed its config space (generation bump and interrupt). */

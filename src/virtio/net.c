@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 
 enum { RXQ = 0, TXQ = 1 };
@@ -39,6 +40,8 @@ struct virtio_net {
     size_t rx_pending;               /* bytes of it not yet given to the guest */
     struct virtq_chain first, chain; /* receive: the packet's first chain, the others */
     struct net_tx_packet tx;
+    struct rate_limiter rx_limiter, tx_limiter; /* frames and their bytes, each way */
+    bool rx_charged;                 /* the pending packet has passed rx_limiter */
 };
 
 int net_parse_mac(const char *s, uint8_t mac[6])
@@ -135,6 +138,16 @@ static void receive(struct virtio_net *net)
             if (n < NET_HDR_LEN)
                 continue;
             net->rx_pending = (size_t)n;
+            net->rx_charged = false;
+        }
+        if (!net->rx_charged) {
+            /* Throttled: the packet waits here, and the tap is not read
+             * (the kernel queues, then drops, as a full NIC would). */
+            if (!virtio_rate_limit(dev, RXQ, &net->rx_limiter, net->rx_pending - NET_HDR_LEN, true, 0)) {
+                set_rx_polling(net, false);
+                break;
+            }
+            net->rx_charged = true;
         }
         if (deliver(net)) {
             net->rx_pending = 0;
@@ -162,11 +175,15 @@ static void on_tap(void *ctx, uint32_t events)
 static void transmit(struct virtio_net *net)
 {
     struct virtio_device *dev = &net->dev;
+    bool throttled = false;
     do {
         virtq_suppress_notify(&dev->vq[TXQ]);
         while (!dev->broken && virtio_pop(dev, TXQ, &net->chain) == 1) {
             if (net_parse_tx(&net->chain, &net->tx) < 0) {
                 dev->stats.out_dropped++;
+            } else if (!virtio_rate_limit(dev, TXQ, &net->tx_limiter, net->tx.len - NET_HDR_LEN, false, 1)) {
+                throttled = true; /* the frame went back to the ring; the timer resumes */
+                break;
             } else {
                 ssize_t n;
                 do
@@ -182,7 +199,7 @@ static void transmit(struct virtio_net *net)
             virtio_push(dev, TXQ, net->chain.head, 0);
         }
         virtio_flush_interrupt(dev, TXQ);
-    } while (!dev->broken && virtq_arm_notify(&dev->vq[TXQ]));
+    } while (!throttled && !dev->broken && virtq_arm_notify(&dev->vq[TXQ]));
 }
 
 static void net_kick(struct virtio_device *dev, int q)
@@ -231,6 +248,16 @@ static void net_destroy(struct virtio_device *dev)
         close(net->tap_fd);
     free(net->rx_buf);
     free(net);
+}
+
+void virtio_net_set_rate_limiters(struct virtio_device *dev, const struct rate_limiter_config *rx,
+                                  const struct rate_limiter_config *tx)
+{
+    struct virtio_net *net = dev->impl;
+    if (rx)
+        virtio_update_rate_limiter(dev, &net->rx_limiter, rx);
+    if (tx)
+        virtio_update_rate_limiter(dev, &net->tx_limiter, tx);
 }
 
 static const struct virtio_device_ops net_ops = {
@@ -292,6 +319,8 @@ struct virtio_device *virtio_net_create(const struct guest_memory *mem, const ch
     net->tap_fd = -1;
     if (virtio_device_init(&net->dev, &net_ops, net, name, mem, 2, VIRTQ_MAX_SIZE) < 0)
         goto fail;
+    rate_limiter_init(&net->rx_limiter, &cfg->rx_limiter, clock_monotonic_ns());
+    rate_limiter_init(&net->tx_limiter, &cfg->tx_limiter, clock_monotonic_ns());
     net->rx_buf = malloc(NET_HDR_LEN + NET_MAX_PACKET);
     if (!net->rx_buf) {
         log_error("%s: out of memory", name);

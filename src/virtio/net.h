@@ -16,10 +16,17 @@ struct virtio_net_config {
     const char *tap;       /* interface name */
     uint8_t mac[6];
     bool mac_set;          /* else a locally administered one is made up */
+    struct rate_limiter_config rx_limiter, tx_limiter; /* all zero: unlimited */
 };
 
 /* Parses "aa:bb:cc:dd:ee:ff"; -1 for anything else or a multicast address. */
 int net_parse_mac(const char *s, uint8_t mac[6]);
+
+/* Sets or changes the receive and transmit rate limits (Firecracker's
+ * rx_rate_limiter and tx_rate_limiter; NULL leaves one as it is). The
+ * device starts unlimited. */
+void virtio_net_set_rate_limiters(struct virtio_device *dev, const struct rate_limiter_config *rx,
+                                  const struct rate_limiter_config *tx);
 
 /* Opens the tap; one stderr line naming it on failure. */
 struct virtio_device *virtio_net_create(const struct guest_memory *mem, const char *name,

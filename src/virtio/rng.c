@@ -6,11 +6,13 @@
 #include <stdlib.h>
 #include <sys/random.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 
 struct virtio_rng {
     struct virtio_device dev;
     struct virtq_chain chain;
+    struct rate_limiter limiter; /* bytes and requests handed to the guest */
 };
 
 /* Fills the writable part of a chain; returns the bytes written. */
@@ -41,6 +43,10 @@ static void rng_kick(struct virtio_device *dev, int q)
     do {
         virtq_suppress_notify(&dev->vq[q]);
         while (virtio_pop(dev, q, &rng->chain) == 1) {
+            if (!virtio_rate_limit(dev, q, &rng->limiter, rng->chain.writable_len, true, 1)) {
+                virtio_flush_interrupt(dev, q);
+                return; /* the throttle timer calls again */
+            }
             uint32_t n = fill(&rng->chain);
             dev->stats.in_count++;
             dev->stats.in_bytes += n;
@@ -56,7 +62,14 @@ static const struct virtio_device_ops rng_ops = {
     .kind = "rng", .device_id = VIRTIO_ID_RNG, .queue_kick = rng_kick, .destroy = rng_destroy,
 };
 
-struct virtio_device *virtio_rng_create(const struct guest_memory *mem, const char *name)
+void virtio_rng_set_rate_limiter(struct virtio_device *dev, const struct rate_limiter_config *cfg)
+{
+    struct virtio_rng *rng = dev->impl;
+    virtio_update_rate_limiter(dev, &rng->limiter, cfg);
+}
+
+struct virtio_device *virtio_rng_create(const struct guest_memory *mem, const char *name,
+                                        const struct rate_limiter_config *limiter)
 {
     struct virtio_rng *rng = calloc(1, sizeof(*rng));
     if (!rng) {
@@ -67,5 +80,7 @@ struct virtio_device *virtio_rng_create(const struct guest_memory *mem, const ch
         virtio_device_destroy(&rng->dev); /* frees rng */
         return NULL;
     }
+    if (limiter)
+        rate_limiter_init(&rng->limiter, limiter, clock_monotonic_ns());
     return &rng->dev;
 }

@@ -232,7 +232,7 @@ static int create_virtio_devices(struct vm *vm, const struct vm_config *cfg)
         if (add_virtio(vm, virtio_net_create(&vm->mem, name, &cfg->nics[i])) < 0)
             return -1;
     }
-    if (cfg->rng && add_virtio(vm, virtio_rng_create(&vm->mem, "virtio-rng")) < 0)
+    if (cfg->rng && add_virtio(vm, virtio_rng_create(&vm->mem, "virtio-rng", &cfg->rng_limiter)) < 0)
         return -1;
     if (cfg->virtio_console) {
         struct virtio_console_backend be = {.write = virtio_console_output, .rx_space = virtio_console_rx_space, .ctx = vm};

@@ -59,6 +59,7 @@ struct vm_config {
     struct virtio_net_config nics[VM_MAX_NICS];
     int nnics;
     bool rng;
+    struct rate_limiter_config rng_limiter; /* all zero: unlimited */
     bool virtio_console;     /* console input to a virtio-console port, not COM1 */
     enum virtio_transport transport;
 };

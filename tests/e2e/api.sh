@@ -95,6 +95,16 @@ for mode in kernel user; do
     api PATCH /drives/rootfs '{"drive_id":"rootfs","path_on_host":"/no/such.img"}'
     check "$t: PATCH /drives to a missing image is refused" 400 'no/such.img: cannot open'
     api PATCH /drives/nodrive '{"drive_id":"nodrive"}'; check "$t: PATCH of an unknown drive" 400 'no such drive'
+    api PATCH /drives/rootfs '{"drive_id":"rootfs","rate_limiter":{"bandwidth":{"size":1048576,"refill_time":1000}}}'
+    check "$t: PATCH /drives sets a rate limiter on the running disk" 204
+    api PATCH /drives/rootfs '{"drive_id":"rootfs","rate_limiter":{"ops":{"size":100,"one_time_burst":10,"refill_time":1000}}}'
+    check "$t: PATCH /drives adds an ops bucket" 204
+    api GET /vm/config
+    check "$t: GET /vm/config: the ops bucket added, the bandwidth bucket kept (Firecracker's PATCH rule)" 200 \
+        '"rate_limiter":\{"bandwidth":\{"size":1048576,"one_time_burst":0,"refill_time":1000\},"ops":\{"size":100,"one_time_burst":10,"refill_time":1000\}\}'
+    api PATCH /drives/rootfs '{"drive_id":"rootfs","rate_limiter":{"bandwidth":{"size":0,"refill_time":0},"ops":{"size":0,"refill_time":0}}}'
+    check "$t: PATCH /drives removes the limits (size 0)" 204
+    api GET /vm/config; check "$t: GET /vm/config: no rate limiter left" 200 '"rate_limiter":null'
     api PUT /actions '{"action_type":"FlushMetrics"}'; check "$t: FlushMetrics" 204
     if grep -q '"put_api_requests":{.*"actions_count"' "$TMP/metrics" && grep -q '"exit_io_out":[1-9]' "$TMP/metrics" &&
         grep -q '"block_rootfs":{' "$TMP/metrics" && grep -q '"entropy":{' "$TMP/metrics"; then
@@ -135,6 +145,65 @@ api GET /vm/config; check "config file with --api-sock: GET /vm/config" 200 '"dr
 finish
 expect "config file with --api-sock: the VM ran" 0 "guest powered off" "^PASS virtio-blk"
 
+# --- rate limiters: requests the token buckets hold back still complete, and
+# they take at least the time the buckets allow (a lower bound: a slow host
+# only adds to it). The throttled requests show in the metrics.
+# rl_run NAME CONFIG_JSON MIN_MS PASS_REGEX METRICS_REGEX (ember runs under $RL_WRAP)
+RL_WRAP=
+rl_run() {
+    rm -f "$TMP/metrics"
+    printf '%s\n' "$2" >"$TMP/rl.json"
+    local t0 ms
+    t0=$(date +%s%N)
+    timeout 120 $RL_WRAP "$EMBER" --no-api --config-file "$TMP/rl.json" </dev/null >"$TMP/raw" 2>"$TMP/err"
+    STATUS=$?
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    tr -d '\r' <"$TMP/raw" >"$TMP/out"
+    expect "$1: every request completes" 0 "guest powered off" "$4"
+    if [ "$ms" -ge "$3" ]; then pass "$1: held to the limit (${ms} ms, at least $3)"; else
+        fail "$1: held to the limit" "${ms} ms, expected at least $3"; fi
+    if grep -qE "$5" "$TMP/metrics" 2>/dev/null; then pass "$1: the metrics count throttled requests"; else
+        fail "$1: the metrics count throttled requests" "$(head -c 300 "$TMP/metrics" 2>/dev/null)"; fi
+}
+# The kit's disk test makes 8 requests that pass the checks. The bucket holds
+# 2 and refills 2 per second: after the first 2, 6 at 500 ms each, 3 s or more.
+rl_run "rate limiter, drive ops (2 per second)" "{
+  \"boot-source\": {\"kernel_image_path\": \"$KIT\", \"boot_args\": \"console=ttyS0 test=virtio-blk expect_serial=rootfs sector=9\"},
+  \"drives\": [{\"drive_id\": \"rootfs\", \"path_on_host\": \"$TMP/root.img\", \"is_root_device\": true, \"is_read_only\": false,
+               \"rate_limiter\": {\"ops\": {\"size\": 2, \"refill_time\": 1000}}}],
+  \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64},
+  \"metrics\": {\"metrics_path\": \"$TMP/metrics\"}}" 3000 "^PASS virtio-blk" '"block_rootfs":\{[^}]*"rate_limiter_throttled_events":[1-9]'
+# 8 requests of 64 bytes at 64 bytes per 250 ms after the first: 1.75 s or more.
+rl_run "rate limiter, entropy bandwidth (64 bytes per 250 ms)" "{
+  \"boot-source\": {\"kernel_image_path\": \"$KIT\", \"boot_args\": \"console=ttyS0 test=virtio-rng rngreqs=6\"},
+  \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64},
+  \"entropy\": {\"rate_limiter\": {\"bandwidth\": {\"size\": 64, \"refill_time\": 250}}},
+  \"metrics\": {\"metrics_path\": \"$TMP/metrics\"}}" 1750 "^virtio-rng: 6 more requests answered" '"entropy_rate_limiter_throttled":[1-9]'
+
+# The network, each way, in a network namespace of its own with tap emb0
+# (IPv6 off, so the host sends the guest nothing but replies). The kit sends
+# an ARP request and then a ping. Transmit: 1 frame per 2 s, so the ping
+# waits 2 s. Receive: 1 frame per 4 s, so the echo reply (the ping went out
+# 2 s after the ARP reply came in) waits about 2 s more: 4 s or more in all.
+if [ "$(id -u)" -eq 0 ] && unshare --net true 2>/dev/null; then
+    printf '%s\n' '#!/bin/sh' 'echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6' \
+        'ip link set lo up && ip tuntap add dev emb0 mode tap && ip addr add 10.77.0.1/24 dev emb0 &&' \
+        'ip link set emb0 up && exec "$@"' >"$TMP/in-netns"
+    chmod +x "$TMP/in-netns"
+    RL_WRAP="unshare --net $TMP/in-netns"
+    rl_run "rate limiter, network (tx 1 frame per 2 s, rx 1 frame per 4 s)" "{
+  \"boot-source\": {\"kernel_image_path\": \"$KIT\", \"boot_args\": \"console=ttyS0 test=virtio-net\"},
+  \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"emb0\", \"guest_mac\": \"02:00:00:00:00:07\",
+      \"tx_rate_limiter\": {\"ops\": {\"size\": 1, \"refill_time\": 2000}},
+      \"rx_rate_limiter\": {\"ops\": {\"size\": 1, \"refill_time\": 4000}}}],
+  \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64},
+  \"metrics\": {\"metrics_path\": \"$TMP/metrics\"}}" 4000 "^PASS virtio-net" \
+        '"net_eth0":\{[^}]*"rx_rate_limiter_throttled":[1-9][0-9]*,"tx_rate_limiter_throttled":[1-9]'
+    RL_WRAP=
+else
+    skip "rate limiter, network" "needs root and unshare to make a network namespace with a tap"
+fi
+
 # --- bad requests, answered as Firecracker does (400 and a fault_message)
 start_ember --api-sock "$SOCK"
 api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": '; check "bad: invalid JSON" 400 '"fault_message":"An error occurred when deserializing'
@@ -156,8 +225,15 @@ check "bad: a drive image that does not exist" 400 '/no/such.img: cannot open'
 api PUT /boot-source '{"kernel_image_path":"/no/such/kernel"}'; check "bad: a missing kernel" 400 '/no/such/kernel: cannot open'
 api PUT /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name":"tap0","guest_mac":"01:00:00:00:00:01"}'
 check "bad: a multicast MAC" 400 'invalid guest_mac'
-api PUT /drives/r '{"drive_id":"r","path_on_host":"/dev/null","is_root_device":false,"is_read_only":true,"rate_limiter":{"ops":{"size":1,"refill_time":1}}}'
-check "bad: a rate limiter (not built)" 400 'rate_limiter: I/O rate limiters: not built'
+api PUT /drives/r '{"drive_id":"r","path_on_host":"/dev/null","is_root_device":false,"is_read_only":true,"rate_limiter":{"ops":{"size":1}}}'
+check "bad: a token bucket without refill_time" 400 'missing field `refill_time`'
+api PUT /drives/r '{"drive_id":"r","path_on_host":"/dev/null","is_root_device":false,"is_read_only":true,"rate_limiter":{"ops":{"size":1,"refill_time":1,"burst":2}}}'
+check "bad: an unknown token bucket field" 400 'unknown field `burst`'
+api PUT /drives/r '{"drive_id":"r","path_on_host":"/dev/null","is_root_device":false,"is_read_only":true,"rate_limiter":{"ops":{"size":-1,"refill_time":1}}}'
+check "bad: a negative bucket size" 400 'invalid type for `size`'
+api PUT /entropy '{"rate_limiter":{"iops":{}}}'; check "bad: an unknown rate limiter field" 400 'unknown field `iops`'
+api PUT /network-interfaces/n '{"iface_id":"n","host_dev_name":"tap0","rx_rate_limiter":[]}'
+check "bad: a rate limiter that is not an object" 400 'invalid type for `rx_rate_limiter`'
 api PUT /actions '{"action_type":"InstanceStart"}'; check "bad: InstanceStart without a boot source" 400 'no boot source'
 api PUT /actions '{"action_type":"Reboot"}'; check "bad: an unknown action" 400 'unknown variant `Reboot`'
 api PUT /actions '{"action_type":"SendCtrlAltDel"}'; check "bad: SendCtrlAltDel before boot" 400 'not supported before starting'

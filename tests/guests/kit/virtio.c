@@ -375,6 +375,18 @@ void test_virtio_rng(void)
     CHECK(irqs[d.index % MAX_DEVS] >= 1, "no used-buffer interrupt");
     kprintf("virtio-rng: 2 x %ld bytes, %d interrupts, first bytes %02x %02x %02x %02x\n", la,
             irqs[d.index % MAX_DEVS], a[0], a[1], a[2], a[3]);
+    /* rngreqs=N: N more requests back to back (a rate limiter's test). */
+    u64 more = cmdline_get_u64("rngreqs", 0);
+    for (u64 i = 0; i < more; i++) {
+        vq_submit(&d, 1, &ba);
+        s64 l = vq_wait(&d);
+        if (l != 64) {
+            CHECK(false, "request %lu: length %ld", i + 3, l);
+            break;
+        }
+    }
+    if (more)
+        kprintf("virtio-rng: %lu more requests answered\n", more);
     kit_finish("virtio-rng");
 }
 
