@@ -49,11 +49,12 @@ static void usage(FILE *out)
             "      --irqchip MODE    kernel (default): IOAPIC, PIC, PIT and LAPIC in KVM;\n"
             "                        split: LAPIC in KVM, ember's own IOAPIC, PIC and PIT;\n"
             "                        user: every interrupt controller in ember, LAPIC too\n"
-            "      --disk PATH[,ro][,serial=ID]\n"
-            "                        a virtio-blk disk on a raw image (repeatable)\n"
-            "      --net tap=NAME[,mac=MAC]\n"
+            "      --disk PATH[,ro][,serial=ID][,iops=N][,bps=N]\n"
+            "                        a virtio-blk disk on a raw image (repeatable);\n"
+            "                        iops/bps: at most N requests/bytes per second\n"
+            "      --net tap=NAME[,mac=MAC][,rx-bps=N][,tx-bps=N][,rx-pps=N][,tx-pps=N]\n"
             "                        a virtio-net interface on a tap (opened, or created\n"
-            "                        when permitted; repeatable)\n"
+            "                        when permitted; repeatable); rates per second, each way\n"
             "      --rng             a virtio-rng entropy device\n"
             "      --virtio-console  console input goes to a virtio-console port (Linux:\n"
             "                        console=hvc0); output of it and COM1 to the console\n"
@@ -114,7 +115,28 @@ static int parse_cpus(const char *s, int *out)
     return 0;
 }
 
-/* --disk PATH[,ro][,serial=ID]: edits the option text in place. */
+/* A rate option "NAME=N", N per second (N >= 1): a token bucket of N that
+ * refills every second, so bursts of up to a second's worth pass at once.
+ * 1 if opt is that option, 0 if it is another, -1 (after one message naming
+ * it) if its value is bad. */
+static int rate_option(const char *what, const char *opt, const char *name, struct token_bucket_config *b)
+{
+    size_t n = strlen(name);
+    if (strncmp(opt, name, n) || opt[n] != '=')
+        return 0;
+    const char *num = opt + n + 1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(num, &end, 10);
+    if (errno || end == num || *end || *num == '-' || v == 0) {
+        log_error("%s: %s: expected a whole number per second, at least 1", what, opt);
+        return -1;
+    }
+    *b = (struct token_bucket_config){.size = v, .refill_time_ms = 1000};
+    return 1;
+}
+
+/* --disk PATH[,ro][,serial=ID][,iops=N][,bps=N]: edits the option text in place. */
 static int parse_disk(char *arg, struct vm_config *cfg)
 {
     if (cfg->ndisks >= VM_MAX_DISKS) {
@@ -130,12 +152,18 @@ static int parse_disk(char *arg, struct vm_config *cfg)
         char *next = strchr(opt, ',');
         if (next)
             *next++ = '\0';
-        if (!strcmp(opt, "ro"))
+        int r;
+        if (!strcmp(opt, "ro")) {
             d->read_only = true;
-        else if (!strncmp(opt, "serial=", 7) && opt[7] && strlen(opt + 7) <= 20)
+        } else if (!strncmp(opt, "serial=", 7) && opt[7] && strlen(opt + 7) <= 20) {
             d->serial = opt + 7;
-        else {
-            log_error("--disk %s: bad option '%s' (expected ro or serial=ID of up to 20 bytes)", arg, opt);
+        } else if ((r = rate_option("--disk", opt, "iops", &d->limiter.ops)) != 0 ||
+                   (r = rate_option("--disk", opt, "bps", &d->limiter.bandwidth)) != 0) {
+            if (r < 0)
+                return -1;
+        } else {
+            log_error("--disk %s: bad option '%s' (expected ro, serial=ID of up to 20 bytes, iops=N or bps=N)", arg,
+                      opt);
             return -1;
         }
         opt = next;
@@ -158,7 +186,8 @@ static int parse_disk(char *arg, struct vm_config *cfg)
     return 0;
 }
 
-/* --net tap=NAME[,mac=MAC]: edits the option text in place. */
+/* --net tap=NAME[,mac=MAC][,rx-bps=N][,tx-bps=N][,rx-pps=N][,tx-pps=N]:
+ * edits the option text in place. */
 static int parse_net(char *arg, struct vm_config *cfg)
 {
     if (cfg->nnics >= VM_MAX_NICS) {
@@ -171,7 +200,14 @@ static int parse_net(char *arg, struct vm_config *cfg)
         next = strchr(opt, ',');
         if (next)
             *next++ = '\0';
-        if (!strncmp(opt, "tap=", 4) && opt[4]) {
+        int r;
+        if ((r = rate_option("--net", opt, "rx-bps", &n->rx_limiter.bandwidth)) != 0 ||
+            (r = rate_option("--net", opt, "tx-bps", &n->tx_limiter.bandwidth)) != 0 ||
+            (r = rate_option("--net", opt, "rx-pps", &n->rx_limiter.ops)) != 0 ||
+            (r = rate_option("--net", opt, "tx-pps", &n->tx_limiter.ops)) != 0) {
+            if (r < 0)
+                return -1;
+        } else if (!strncmp(opt, "tap=", 4) && opt[4]) {
             n->tap = opt + 4;
         } else if (!strncmp(opt, "mac=", 4)) {
             if (net_parse_mac(opt + 4, n->mac) < 0) {
@@ -181,7 +217,9 @@ static int parse_net(char *arg, struct vm_config *cfg)
             }
             n->mac_set = true;
         } else {
-            log_error("--net: bad option '%s' (expected tap=NAME and optionally mac=MAC)", opt);
+            log_error("--net: bad option '%s' (expected tap=NAME, and optionally mac=MAC, rx-bps=N, tx-bps=N, "
+                      "rx-pps=N or tx-pps=N)",
+                      opt);
             return -1;
         }
     }

@@ -67,6 +67,12 @@ bad "the same image twice" "--disk $TMP/disk.img: given twice" run --kernel $K -
 bad "two disks with one serial" "serial=a is already another disk's id" \
     run --kernel $K --disk "$TMP/disk.img,serial=a" --disk "$TMP/empty.img,serial=a"
 bad "an unknown disk option" "--disk $TMP/disk.img: bad option 'rw'" run --kernel $K --disk "$TMP/disk.img,rw"
+bad "a disk rate of 0" "--disk: iops=0: expected a whole number per second, at least 1" \
+    run --kernel $K --disk "$TMP/disk.img,iops=0"
+bad "a disk rate that is not a number" "--disk: bps=1M: expected a whole number per second" \
+    run --kernel $K --disk "$TMP/disk.img,bps=1M"
+bad "a negative network rate" "--net: tx-pps=-5: expected a whole number per second" \
+    run --kernel $K --net tap=emb9,tx-pps=-5
 bad "a serial over 20 bytes" "bad option 'serial=123456789012345678901'" \
     run --kernel $K --disk "$TMP/disk.img,serial=123456789012345678901"
 # Unwritable: root ignores file modes, so drop the capabilities that let it.

@@ -319,6 +319,23 @@ else
     skip "emulation failure report" "needs a host KVM that cannot emulate INT3 in ring 0 (PVM); on this host the guest took #BP (exit $STATUS)"
 fi
 
+# Rate limits from the command line. The kit's disk test makes 8 requests
+# that pass its checks: at iops=4 the first 4 go at once and the other 4 take
+# 250 ms each, so the run lasts 1 s or more (a lower bound, which a slow host
+# cannot break). With bps=4096 the 4 KiB write and read and the two 1 KiB
+# ones (10 KiB) need 1.5 s or more after the first 4 KiB.
+for lim in "iops=4 1000" "bps=4096 1500"; do
+    set -- $lim
+    rm -f "$TMP/vd.img"
+    truncate -s 16M "$TMP/vd.img"
+    t0=$(date +%s%N)
+    run_ember --kernel "$K" --disk "$TMP/vd.img,$1" --cmdline "test=virtio-blk sector=5"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    expect "--disk ...,$1: every request of the kit's disk test completes" 0 "$OFF" "^PASS virtio-blk"
+    if [ "$ms" -ge "$2" ]; then pass "--disk ...,$1: held to the limit (${ms} ms, at least $2)"; else
+        fail "--disk ...,$1: held to the limit" "${ms} ms, expected at least $2"; fi
+done
+
 # KVM set-up errors name the device and the problem.
 EMBER_KVM_DEVICE=/nonexistent/kvm run_ember --kernel "$K"
 expect "missing KVM device" 1 "^ember: error: /nonexistent/kvm: does not exist"
