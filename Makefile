@@ -83,7 +83,11 @@ FUZZ_SRCS := src/memory/guest_memory.c src/virtio/virtqueue.c src/virtio/device.
 FUZZ_FLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -Isrc -pthread -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined -Wall -Wextra -Werror
 .PHONY: fuzz
-fuzz: build/fuzz/fuzz_virtqueue
+fuzz: build/fuzz/fuzz_virtqueue build/fuzz/fuzz_api
 build/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS) -luring
+# The API's request bodies and config sections (fc_config.c with jansson).
+build/fuzz/fuzz_api: tests/fuzz/fuzz_api.c src/api/fc_config.c src/util/file.c $(FUZZ_SRCS) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_api.c src/api/fc_config.c src/util/file.c $(FUZZ_SRCS) -luring -ljansson

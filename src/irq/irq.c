@@ -192,7 +192,7 @@ static const struct bus_device_ops split_pit_ops = {.name = "pit-8254", .read = 
 static void pic_output(void *ctx, int level)
 {
     struct irq_chip *chip = ctx;
-    __atomic_store_n(&chip->extint_level, level, __ATOMIC_RELEASE);
+    atomic_store_explicit(&chip->extint_level, level, memory_order_release);
     if (!level)
         return;
     if (chip->mode == IRQCHIP_SPLIT)

@@ -21,6 +21,7 @@
 #define EMBER_IRQ_IRQ_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -104,7 +105,7 @@ static inline struct lapic *irq_lapic(struct irq_chip *chip, int cpu)
 /* The 8259's INT output and its INTA cycle, for ExtINT injection. */
 static inline bool irq_extint_pending(struct irq_chip *chip)
 {
-    return chip->mode != IRQCHIP_KERNEL && __atomic_load_n(&chip->extint_level, __ATOMIC_ACQUIRE);
+    return chip->mode != IRQCHIP_KERNEL && atomic_load_explicit(&chip->extint_level, memory_order_acquire);
 }
 static inline uint8_t irq_extint_acknowledge(struct irq_chip *chip) { return pic_acknowledge(&chip->pic); }
 

@@ -8,10 +8,13 @@ cd "$(dirname "$0")/../.."
 secs=${FUZZ_SECONDS:-30}
 pass=0 fail=0
 make -s fuzz || { echo "fuzz build failed"; echo "fuzz: 0 passed, 1 failed"; exit 1; }
-for h in fuzz_virtqueue; do
+for h in fuzz_virtqueue fuzz_api; do
     corpus=build/fuzz/corpus-$h
     mkdir -p "$corpus"
-    if build/fuzz/$h -max_total_time="$secs" -print_final_stats=1 -artifact_prefix=build/fuzz/ "$corpus" \
+    # Seeds (well-formed inputs to mutate from), when the harness has some.
+    seeds=tests/fuzz/seeds-$h
+    [ -d "$seeds" ] || seeds=
+    if build/fuzz/$h -max_total_time="$secs" -print_final_stats=1 -artifact_prefix=build/fuzz/ "$corpus" $seeds \
         >build/fuzz/$h.log 2>&1; then
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' build/fuzz/$h.log)
         echo "ok    $h: $runs inputs in ${secs}s, no crash (corpus $(ls "$corpus" | wc -l) inputs)"
