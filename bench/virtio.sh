@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # virtio device paths against their floor, side by side in one run (see
 # bench/virtio_bench.c): virtio-blk vs io_uring on the same 256 MiB image
-# file, and virtio-net transmit vs raw writes into the same tap (inside a
+# file, and virtio-net transmit and receive vs raw writes and reads of the same tap (inside a
 # network namespace of its own, so the host's network is untouched).
 # Usage: bench/virtio.sh
 set -u
