@@ -282,19 +282,44 @@ static void make_frame(uint8_t *f, size_t len)
     f[12] = 0x88, f[13] = 0xb5;                          /* a local experimental ethertype: nobody answers */
 }
 
+/* ember's virtio-net on `tap`, its queue q driven by the synthetic driver. */
+static int net_driver_open(struct driver *d, const char *tap, int q)
+{
+    if (guest_memory_init(&d->mem, 64ULL << 20) < 0)
+        return -1;
+    struct virtio_net_config cfg = {.tap = tap};
+    d->dev = virtio_net_create(&d->mem, "bench-net", &cfg);
+    if (!d->dev || tap_up(tap) < 0) {
+        fprintf(stderr, "virtio-bench: cannot bring up tap %s\n", tap);
+        return -1;
+    }
+    driver_start(d, q);
+    return 0;
+}
+
+/* The floor's own handle on the same tap, with the same virtio-net header. */
+static int raw_tap_open(const char *tap, int flags)
+{
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | flags);
+    struct ifreq ifr = {0};
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", tap);
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+    int hdr = NET_HDR_LEN;
+    if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 || tap_up(tap) < 0) {
+        fprintf(stderr, "virtio-bench: cannot open tap %s for the floor: %s\n", tap, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 static int bench_net(const char *tap)
 {
     enum { FRAME = 1514, OPS = 200000, INFLIGHT = 128 };
     struct driver d = {0};
-    if (guest_memory_init(&d.mem, 64ULL << 20) < 0)
+    if (net_driver_open(&d, tap, 1) < 0) /* the transmit queue */
         return 1;
-    struct virtio_net_config cfg = {.tap = tap};
-    d.dev = virtio_net_create(&d.mem, "bench-net", &cfg);
-    if (!d.dev || tap_up(tap) < 0) {
-        fprintf(stderr, "virtio-bench: cannot bring up tap %s\n", tap);
-        return 1;
-    }
-    driver_start(&d, 1); /* the transmit queue */
     for (int i = 0; i < INFLIGHT; i++) {
         uint8_t *p = gpa_to_host(&d.mem, DATA + (uint64_t)i * 2048, NET_HDR_LEN + FRAME);
         memset(p, 0, NET_HDR_LEN);
@@ -324,15 +349,9 @@ static int bench_net(const char *tap)
     guest_memory_free(&d.mem);
 
     /* The floor: the same frames written straight into a tap of that name. */
-    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-    struct ifreq ifr = {0};
-    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", tap);
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-    int hdr = NET_HDR_LEN;
-    if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 || tap_up(tap) < 0) {
-        fprintf(stderr, "virtio-bench: cannot open tap %s for the floor: %s\n", tap, strerror(errno));
+    int fd = raw_tap_open(tap, 0);
+    if (fd < 0)
         return 1;
-    }
     static uint8_t pkt[NET_HDR_LEN + FRAME];
     make_frame(pkt + NET_HDR_LEN, FRAME);
     t0 = now_s();
@@ -422,15 +441,8 @@ static int bench_net_rx(const char *tap)
 {
     enum { INFLIGHT = 256 };
     struct driver d = {0};
-    if (guest_memory_init(&d.mem, 64ULL << 20) < 0)
+    if (net_driver_open(&d, tap, 0) < 0) /* the receive queue */
         return 1;
-    struct virtio_net_config cfg = {.tap = tap};
-    d.dev = virtio_net_create(&d.mem, "bench-net", &cfg);
-    if (!d.dev || tap_up(tap) < 0) {
-        fprintf(stderr, "virtio-bench: cannot bring up tap %s\n", tap);
-        return 1;
-    }
-    driver_start(&d, 0); /* the receive queue */
     /* Without MRG_RXBUF a frame and its header take one 2 KiB buffer. */
     for (int i = 0; i < INFLIGHT; i++) {
         d.desc[i] = (struct virtq_desc){DATA + (uint64_t)i * 2048, 2048, VIRTQ_DESC_F_WRITE, 0};
@@ -442,15 +454,9 @@ static int bench_net_rx(const char *tap)
     virtio_device_destroy(d.dev);
     guest_memory_free(&d.mem);
 
-    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-    struct ifreq ifr = {0};
-    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", tap);
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-    int hdr = NET_HDR_LEN;
-    if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 || tap_up(tap) < 0) {
-        fprintf(stderr, "virtio-bench: cannot open tap %s for the floor: %s\n", tap, strerror(errno));
+    int fd = raw_tap_open(tap, O_NONBLOCK);
+    if (fd < 0)
         return 1;
-    }
     double floor = rx_rate(NULL, fd, tap, 2.0, &floor_cpu);
     close(fd);
     printf("%-28s %14s %14s %8s\n", "virtio-net receive", "ember", "raw tap", "ratio");
