@@ -6,12 +6,18 @@
 
 static bool bucket_limits(const struct token_bucket *b) { return b->cfg.size && b->cfg.refill_time_ms; }
 
+/* Sizes beyond this are no different in practice, and keep the signed
+ * budget arithmetic (debt included) far from overflow. */
+#define MAX_SIZE ((uint64_t)INT64_MAX / 4)
+
 static void bucket_init(struct token_bucket *b, const struct token_bucket_config *cfg, uint64_t now_ns)
 {
     memset(b, 0, sizeof(*b));
     b->cfg = *cfg;
+    if (b->cfg.size > MAX_SIZE)
+        b->cfg.size = MAX_SIZE;
     b->burst_left = cfg->one_time_burst;
-    b->budget = cfg->size > INT64_MAX ? INT64_MAX : (int64_t)cfg->size;
+    b->budget = (int64_t)b->cfg.size;
     b->last_ns = now_ns;
 }
 
@@ -75,7 +81,7 @@ static uint64_t bucket_take(struct token_bucket *b, uint64_t tokens, uint64_t no
     /* Larger than the bucket: only from a full bucket, which goes into debt. */
     if (b->budget >= size) {
         uint64_t debt = rest - b->cfg.size;
-        b->budget = debt > (uint64_t)INT64_MAX / 2 ? -(INT64_MAX / 2) : -(int64_t)debt;
+        b->budget = debt > MAX_SIZE ? -(int64_t)MAX_SIZE : -(int64_t)debt;
         b->burst_left = 0;
         return 0;
     }
@@ -106,15 +112,17 @@ uint64_t rate_limiter_consume(struct rate_limiter *rl, uint64_t ops, uint64_t by
     return wait;
 }
 
-static bool same_config(const struct token_bucket_config *a, const struct token_bucket_config *b)
+/* Does the bucket already run with this configuration (as clamped)? */
+static bool same_config(const struct token_bucket *b, const struct token_bucket_config *c)
 {
-    return a->size == b->size && a->one_time_burst == b->one_time_burst && a->refill_time_ms == b->refill_time_ms;
+    return b->cfg.size == (c->size > MAX_SIZE ? MAX_SIZE : c->size) && b->cfg.one_time_burst == c->one_time_burst &&
+           b->cfg.refill_time_ms == c->refill_time_ms;
 }
 
 void rate_limiter_update(struct rate_limiter *rl, const struct rate_limiter_config *cfg, uint64_t now_ns)
 {
-    if (!same_config(&rl->bandwidth.cfg, &cfg->bandwidth))
+    if (!same_config(&rl->bandwidth, &cfg->bandwidth))
         bucket_init(&rl->bandwidth, &cfg->bandwidth, now_ns);
-    if (!same_config(&rl->ops.cfg, &cfg->ops))
+    if (!same_config(&rl->ops, &cfg->ops))
         bucket_init(&rl->ops, &cfg->ops, now_ns);
 }

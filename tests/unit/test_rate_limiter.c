@@ -129,6 +129,15 @@ TEST(huge_values_do_not_overflow)
     CHECK(wait > 0 && wait <= UINT64_MAX / 2);
     /* A clock that goes backwards refills nothing and breaks nothing. */
     CHECK(rate_limiter_consume(&rl, 1, 0, t - 500 * MS) > 0);
+    /* A bucket past any real size acts as a very large one. */
+    rl = limiter(UINT64_MAX, 0, 1000, 0, 0, 0);
+    CHECK_EQ(rate_limiter_consume(&rl, 0, 1ULL << 40, t), 0);
+    CHECK_EQ(rate_limiter_consume(&rl, 0, 1ULL << 40, t), 0);
+    /* The largest request from a small full bucket: a capped debt, a finite wait. */
+    rl = limiter(10, 0, 1000, 0, 0, 0);
+    CHECK_EQ(rate_limiter_consume(&rl, 0, UINT64_MAX, t), 0);
+    wait = rate_limiter_consume(&rl, 0, 1, t);
+    CHECK(wait > 0 && wait <= UINT64_MAX / 2);
 }
 
 RUN_TESTS(CASE(no_configuration_limits_nothing), CASE(a_bucket_starts_full_then_refills_at_its_rate),
