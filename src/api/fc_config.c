@@ -182,7 +182,7 @@ static json_t *bucket_json(const struct token_bucket_config *b)
 /* GET /vm/config's view: null when nothing limits. */
 static json_t *rate_limiter_json(const struct rate_limiter_config *rl)
 {
-    bool bw = rl->bandwidth.size && rl->bandwidth.refill_time_ms, ops = rl->ops.size && rl->ops.refill_time_ms;
+    bool bw = token_bucket_limits(&rl->bandwidth), ops = token_bucket_limits(&rl->ops);
     if (!bw && !ops)
         return json_null();
     json_t *o = json_object();

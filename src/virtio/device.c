@@ -54,7 +54,10 @@ static void arm_throttle_timer(struct virtio_device *dev, uint64_t deadline_ns)
     dev->throttle_deadline_ns = deadline_ns;
 }
 
-void virtio_throttle(struct virtio_device *dev, int q, uint64_t wait_ns)
+/* A rate limiter holds queue q back for `wait_ns` (lock held): its
+ * queue_kick runs again once the wait is over. Kicks meanwhile are absorbed
+ * by the device checking its limiter first. */
+static void throttle(struct virtio_device *dev, int q, uint64_t wait_ns)
 {
     uint64_t deadline = clock_monotonic_ns() + (wait_ns ? wait_ns : 1);
     dev->throttled |= 1u << q;
@@ -78,7 +81,7 @@ bool virtio_rate_limit(struct virtio_device *dev, int q, struct rate_limiter *rl
         dev->stats.in_throttled++;
     else
         dev->stats.out_throttled++;
-    virtio_throttle(dev, q, wait);
+    throttle(dev, q, wait);
     return false;
 }
 

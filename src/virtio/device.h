@@ -116,7 +116,7 @@ struct virtio_device {
     struct virtio_transport_hooks transport;
 
     /* Rate limiting: queues a limiter holds back, looked at again when the
-     * timer fires (virtio_throttle). */
+     * timer fires (virtio_rate_limit). */
     int throttle_fd;                /* timerfd on the I/O thread */
     uint32_t throttled;             /* bit q: queue q waits for the timer */
     uint64_t throttle_deadline_ns;  /* when the armed timer fires (0: disarmed) */
@@ -159,11 +159,6 @@ void virtio_notify_queue(struct virtio_device *dev, uint16_t q);
 int virtio_pop(struct virtio_device *dev, int q, struct virtq_chain *c);
 void virtio_push(struct virtio_device *dev, int q, uint16_t head, uint32_t written);
 void virtio_flush_interrupt(struct virtio_device *dev, int q);
-/* A rate limiter holds queue q back for `wait_ns` (device lock held): the
- * device stops taking its requests, and its queue_kick runs again once the
- * wait is over. Kicks meanwhile are absorbed by the device checking its
- * limiter first. */
-void virtio_throttle(struct virtio_device *dev, int q, uint64_t wait_ns);
 /* Lock held: may a request of `bytes` (device to driver if `in`) pass `rl`
  * now? If not, the `popped` chains just taken from queue q go back, the
  * queue is throttled, and the device must stop taking its requests. */

@@ -4,7 +4,7 @@
 
 #define NS_PER_MS 1000000ULL
 
-static bool bucket_limits(const struct token_bucket *b) { return b->cfg.size && b->cfg.refill_time_ms; }
+bool token_bucket_limits(const struct token_bucket_config *b) { return b->size && b->refill_time_ms; }
 
 /* Sizes beyond this are no different in practice, and keep the signed
  * budget arithmetic (debt included) far from overflow. */
@@ -61,7 +61,7 @@ static uint64_t time_until(const struct token_bucket *b, uint64_t need)
 /* Takes `tokens` or returns the wait; the bucket is unchanged on a wait. */
 static uint64_t bucket_take(struct token_bucket *b, uint64_t tokens, uint64_t now_ns)
 {
-    if (!bucket_limits(b) || tokens == 0)
+    if (!token_bucket_limits(&b->cfg) || tokens == 0)
         return 0;
     if (b->burst_left >= tokens) {
         b->burst_left -= tokens;
@@ -97,7 +97,7 @@ void rate_limiter_init(struct rate_limiter *rl, const struct rate_limiter_config
 
 bool rate_limiter_active(const struct rate_limiter *rl)
 {
-    return bucket_limits(&rl->bandwidth) || bucket_limits(&rl->ops);
+    return token_bucket_limits(&rl->bandwidth.cfg) || token_bucket_limits(&rl->ops.cfg);
 }
 
 uint64_t rate_limiter_consume(struct rate_limiter *rl, uint64_t ops, uint64_t bytes, uint64_t now_ns)

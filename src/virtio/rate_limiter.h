@@ -11,7 +11,7 @@
  *     leaves it in debt, so the time it costs is still paid before the next;
  *   - a size or refill_time of 0 means no limit for that bucket.
  * The limiter only does the arithmetic on times the caller passes in; the
- * device decides what to do while throttled (virtio_throttle). Not
+ * device decides what to do while throttled (virtio_rate_limit). Not
  * thread-safe: the device lock covers it. */
 #ifndef EMBER_VIRTIO_RATE_LIMITER_H
 #define EMBER_VIRTIO_RATE_LIMITER_H
@@ -24,6 +24,9 @@ struct token_bucket_config {
     uint64_t one_time_burst; /* extra tokens, once */
     uint64_t refill_time_ms; /* time to refill `size` tokens; 0: unlimited */
 };
+
+/* Does this bucket limit anything (size and refill_time both non-zero)? */
+bool token_bucket_limits(const struct token_bucket_config *b);
 
 struct rate_limiter_config {
     struct token_bucket_config bandwidth; /* bytes */

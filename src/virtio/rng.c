@@ -62,12 +62,6 @@ static const struct virtio_device_ops rng_ops = {
     .kind = "rng", .device_id = VIRTIO_ID_RNG, .queue_kick = rng_kick, .destroy = rng_destroy,
 };
 
-void virtio_rng_set_rate_limiter(struct virtio_device *dev, const struct rate_limiter_config *cfg)
-{
-    struct virtio_rng *rng = dev->impl;
-    virtio_update_rate_limiter(dev, &rng->limiter, cfg);
-}
-
 struct virtio_device *virtio_rng_create(const struct guest_memory *mem, const char *name,
                                         const struct rate_limiter_config *limiter)
 {

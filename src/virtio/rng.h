@@ -4,11 +4,9 @@
 
 #include "virtio/device.h"
 
-/* limiter: NULL or all zero for none. */
+/* limiter: NULL or all zero for none (Firecracker's entropy rate_limiter,
+ * which no PATCH changes). */
 struct virtio_device *virtio_rng_create(const struct guest_memory *mem, const char *name,
                                         const struct rate_limiter_config *limiter);
-/* Sets or changes the rate limit (Firecracker's entropy rate_limiter); the
- * device starts unlimited. */
-void virtio_rng_set_rate_limiter(struct virtio_device *dev, const struct rate_limiter_config *cfg);
 
 #endif
