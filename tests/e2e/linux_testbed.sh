@@ -31,8 +31,8 @@ D="ember.cmd=mkdir+/mnt;mount+-t+ext4+/dev/vda+/mnt;cat+/mnt/hello.txt;echo+writ
 # virtio-net: L1 (ember's host) holds the tap. It serves 4 MiB over HTTP and
 # listens for 4 MiB more; the guest pings it, fetches, and sends.
 N="ember.cmd=ip+addr+add+10.0.2.2/24+dev+eth0;ip+link+set+eth0+up;ping+-c+3+10.0.2.1;wget+-q+-O+/tmp/in+http://10.0.2.1:8000/blob;md5sum+/tmp/in;dd+if=/dev/urandom+of=/tmp/out+bs=64k+count=64+2>/dev/null;nc+10.0.2.1+5000+</tmp/out;sleep+2;echo+sent"
-T='(for i in $(seq 300); do ip link show tap0 >/dev/null 2>&1 && break; sleep 0.1; done; ip addr add 10.0.2.1/24 dev tap0; ip link set tap0 up) & mkdir -p /tmp/www; dd if=/dev/urandom of=/tmp/www/blob bs=64k count=64 2>/dev/null; echo L1: serving md5 $(md5sum </tmp/www/blob); httpd -p 8000 -h /tmp/www; rm -f /tmp/recv; (sleep 600 | nc -l -p 5000 >/tmp/recv &)'
-R='sleep 1; echo L1: received $(wc -c </tmp/recv) bytes; killall httpd nc sleep'
+T='(for i in $(seq 300); do ip link show tap0 >/dev/null 2>&1 && break; sleep 0.1; done; ip addr add 10.0.2.1/24 dev tap0; ip link set tap0 up) & mkdir -p /tmp/www; dd if=/dev/urandom of=/tmp/www/blob bs=64k count=64 2>/dev/null; echo L1: serving md5 $(md5sum </tmp/www/blob); httpd -p 8000 -h /tmp/www; rm -f /tmp/recv; (tail -f /dev/null | nc -l -p 5000 >/tmp/recv &)'
+R='sleep 1; echo L1: received $(wc -c </tmp/recv) bytes; killall httpd nc tail'
 cat >"$TMP/plan" <<PLAN
 bz1 --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 1 --cmdline "$C ember.action=poweroff"
 bz2 --kernel /vmlinuz --initrd /l2.cpio.gz --memory 512 --cpus 2 --cmdline "$C ember.cmd=uname+-sr ember.action=poweroff"

@@ -24,8 +24,12 @@ else
     # (a rare stall of QEMU's TCG with nested SVM, cause unknown). QEMU is
     # then killed at once instead of after the whole time limit; the caller
     # reruns what did not finish.
+    # The console reaches LOG line by line (sed -u): through a buffered
+    # filter (tr, before) the file grew in 4 KiB steps, so a quiet but
+    # healthy run looked silent and was stopped as a stall, with L1's
+    # heartbeats still in the filter's buffer.
     rm -f "$out/qemu.pid"
-    timeout "$limit" "${qemu[@]}" -pidfile "$out/qemu.pid" </dev/null 2>&1 | tr -d '\r' >"$log" &
+    timeout "$limit" "${qemu[@]}" -pidfile "$out/qemu.pid" </dev/null 2>&1 | sed -u 's/\r//g' >"$log" &
     pipe=$!
     last=-1 quiet=0
     while kill -0 $pipe 2>/dev/null; do
@@ -33,10 +37,13 @@ else
         size=$(stat -c %s "$log" 2>/dev/null || echo 0)
         if [ "$size" = "$last" ]; then quiet=$((quiet + 5)); else quiet=0 last=$size; fi
         if [ $quiet -ge "${STALL_SECONDS:-75}" ]; then
-            echo "!! test bed: no console output for ${quiet}s; stopping QEMU" >>"$log"
             [ -s "$out/qemu.pid" ] && kill "$(cat "$out/qemu.pid")" 2>/dev/null
             break
         fi
     done
     wait $pipe 2>/dev/null
+    # Said after the pipe ends: sed's last lines would land over it before.
+    if [ $quiet -ge "${STALL_SECONDS:-75}" ]; then
+        echo "!! test bed: no console output for ${quiet}s; stopped QEMU" >>"$log"
+    fi
 fi
