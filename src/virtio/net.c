@@ -81,9 +81,14 @@ static void set_rx_polling(struct virtio_net *net, bool on)
     event_loop_modify(&net->dev.loop, net->tap_fd, on ? EPOLLIN : 0);
 }
 
-/* Copies the pending packet into receive chains. Returns 1 when delivered
- * (or dropped for good), 0 when the guest has not posted enough buffers. */
-static int deliver(struct virtio_net *net)
+enum rx_result {
+    RX_DELIVERED, /* or dropped for good */
+    RX_NO_BUFFERS,
+    RX_TOO_FEW_BUFFERS, /* mergeable: some, but not enough for this packet */
+};
+
+/* Copies the pending packet into receive chains. */
+static enum rx_result deliver(struct virtio_net *net)
 {
     struct virtio_device *dev = &net->dev;
     struct virtq *vq = &dev->vq[RXQ];
@@ -93,11 +98,16 @@ static int deliver(struct virtio_net *net)
         struct virtq_chain *c = popped == 0 ? &net->first : &net->chain;
         int r = virtio_pop(dev, RXQ, c);
         if (r < 0)
-            return 1; /* the device is broken; the packet is gone */
+            return RX_DELIVERED; /* the device is broken; the packet is gone */
         if (r == 0) {
             virtq_unpop(vq, popped); /* wait for more buffers; nothing was published */
             vq->used_idx = (uint16_t)(vq->used_idx - popped);
-            return 0;
+            if (popped && popped >= vq->size) {
+                /* The whole ring is too small for it: it can never fit. */
+                dev->stats.in_dropped++;
+                return RX_DELIVERED;
+            }
+            return popped ? RX_TOO_FEW_BUFFERS : RX_NO_BUFFERS;
         }
         popped++;
         size_t room = c->writable_len;
@@ -106,7 +116,7 @@ static int deliver(struct virtio_net *net)
             virtq_add_used(vq, c->head, 0);
             virtq_publish_used(vq);
             dev->stats.in_dropped++;
-            return 1;
+            return RX_DELIVERED;
         }
         size_t n = room < len - off ? room : len - off;
         virtq_chain_write(c, 0, net->rx_buf + off, n);
@@ -118,7 +128,7 @@ static int deliver(struct virtio_net *net)
     virtq_publish_used(vq);
     dev->stats.in_count++;
     dev->stats.in_bytes += len - NET_HDR_LEN;
-    return 1;
+    return RX_DELIVERED;
 }
 
 /* Lock held: moves packets from the tap to the guest while it has buffers. */
@@ -149,13 +159,18 @@ static void receive(struct virtio_net *net)
             }
             net->rx_charged = true;
         }
-        if (deliver(net)) {
+        enum rx_result r = deliver(net);
+        if (r == RX_DELIVERED) {
             net->rx_pending = 0;
             continue;
         }
-        /* No buffers: stop watching the tap until the guest posts some. */
+        /* Not enough buffers: stop watching the tap until the guest posts
+         * more. Too few is not none: the notification must be for buffers
+         * beyond those there, or the device would retry the same ones in a
+         * loop (holding the lock, and the interrupt for the packets already
+         * delivered, that would make the guest refill). */
         set_rx_polling(net, false);
-        if (!virtq_arm_notify(&dev->vq[RXQ]))
+        if (!(r == RX_NO_BUFFERS ? virtq_arm_notify(&dev->vq[RXQ]) : virtq_arm_notify_more(&dev->vq[RXQ])))
             break;
     }
     virtio_flush_interrupt(dev, RXQ);

@@ -134,6 +134,7 @@ int virtq_pop(struct virtq *vq, const struct guest_memory *mem, struct virtq_cha
     if (!vq->enabled)
         return 0;
     uint16_t avail_idx = load16(&vq->avail[AVAIL_IDX]);
+    vq->avail_seen = avail_idx;
     uint16_t pending = (uint16_t)(avail_idx - vq->last_avail);
     if (pending == 0)
         return 0;
@@ -227,18 +228,34 @@ void virtq_suppress_notify(struct virtq *vq)
         __atomic_store_n(&vq->used[USED_FLAGS], VIRTQ_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
 }
 
-bool virtq_arm_notify(struct virtq *vq)
+/* Asks the driver to notify once it publishes past `event`, then returns
+ * true if its avail index is not `seen` any more (then keep working). */
+static bool arm_notify_at(struct virtq *vq, uint16_t event, uint16_t seen)
 {
-    if (!vq->enabled)
-        return false;
     if (vq->event_idx) /* avail_event: notify me once you publish past here */
-        __atomic_store_n(&vq->used[2 + 4 * vq->size], vq->last_avail, __ATOMIC_RELAXED);
+        __atomic_store_n(&vq->used[2 + 4 * vq->size], event, __ATOMIC_RELAXED);
     else
         __atomic_store_n(&vq->used[USED_FLAGS], 0, __ATOMIC_RELAXED);
     /* Publish the request before looking again, or a buffer added in between
      * would wait for a notification the driver thinks it need not send. */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    return load16(&vq->avail[AVAIL_IDX]) != vq->last_avail;
+    return load16(&vq->avail[AVAIL_IDX]) != seen;
+}
+
+bool virtq_arm_notify(struct virtq *vq)
+{
+    if (!vq->enabled)
+        return false;
+    return arm_notify_at(vq, vq->last_avail, vq->last_avail);
+}
+
+bool virtq_arm_notify_more(struct virtq *vq)
+{
+    if (!vq->enabled)
+        return false;
+    /* The driver notifies when its new index passes avail_event; asking at
+     * last_avail would be answered at once by buffers already counted. */
+    return arm_notify_at(vq, vq->avail_seen, vq->avail_seen);
 }
 
 size_t virtq_chain_read(const struct virtq_chain *c, uint64_t off, void *dst, size_t len)

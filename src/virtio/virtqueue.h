@@ -67,6 +67,7 @@ struct virtq {
     bool enabled;
     uint16_t last_avail;        /* the next available entry the device takes */
     uint16_t used_idx;          /* the device's copy of used->idx */
+    uint16_t avail_seen;        /* the driver's avail->idx as virtq_pop last read it */
     uint16_t signalled_used;    /* used_idx at the last interrupt (EVENT_IDX) */
     bool signalled_valid;
 };
@@ -92,6 +93,10 @@ bool virtq_should_interrupt(struct virtq *vq);
 /* Before the device sleeps: asks the driver to notify on new buffers and
  * returns true if some arrived meanwhile (then keep working). */
 bool virtq_arm_notify(struct virtq *vq);
+/* The same when the buffers there are too few (a packet larger than all of
+ * them, given back with virtq_unpop): asks for a notification on the next
+ * buffer past those virtq_pop saw, and returns true if one came meanwhile. */
+bool virtq_arm_notify_more(struct virtq *vq);
 /* While the device works through the queue: notifications not needed. */
 void virtq_suppress_notify(struct virtq *vq);
 

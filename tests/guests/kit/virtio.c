@@ -746,6 +746,39 @@ static u16 csum(const u8 *p, u32 len)
 
 static void put16(u8 *p, u16 v) { p[0] = (u8)(v >> 8), p[1] = (u8)v; }
 
+/* An ICMP echo request from my_ip to peer_ip with `payload` bytes (i * 7). */
+static u32 make_ping(u8 *f, const u8 *dst_mac, const u8 *src_mac, const u8 *src_ip, const u8 *dst_ip, u16 seq,
+                     u32 payload)
+{
+    u32 iplen = 20 + 8 + payload;
+    memcpy(f, dst_mac, 6), memcpy(f + 6, src_mac, 6), put16(f + 12, 0x0800);
+    u8 *ip = f + 14;
+    memset(ip, 0, 20);
+    ip[0] = 0x45, put16(ip + 2, (u16)iplen), put16(ip + 4, (u16)(0x1234 + seq)), ip[8] = 64, ip[9] = 1;
+    memcpy(ip + 12, src_ip, 4), memcpy(ip + 16, dst_ip, 4);
+    put16(ip + 10, csum(ip, 20));
+    u8 *icmp = ip + 20;
+    icmp[0] = 8, icmp[1] = 0, put16(icmp + 2, 0), put16(icmp + 4, 0x4242), put16(icmp + 6, seq);
+    for (u32 i = 0; i < payload; i++)
+        icmp[8 + i] = (u8)(i * 7);
+    put16(icmp + 2, csum(icmp, 8 + payload));
+    return 14 + iplen;
+}
+
+/* Is `frame` (len bytes) the echo reply from peer_ip with sequence `seq` and
+ * `payload` intact bytes? */
+static bool is_pong(s64 len, const u8 *peer_ip, u16 seq, u32 payload)
+{
+    const u8 *rip = frame + 14;
+    if (len < (s64)(14 + 28 + payload) || frame[12] != 0x08 || frame[13] != 0 || rip[9] != 1 || rip[20] != 0 ||
+        memcmp(rip + 12, peer_ip, 4) || (u16)(rip[26] << 8 | rip[27]) != seq)
+        return false;
+    for (u32 i = 0; i < payload; i++)
+        if (rip[28 + i] != (u8)(i * 7))
+            return false;
+    return true;
+}
+
 void test_virtio_net(void)
 {
     struct vdev rx, tx;
@@ -791,38 +824,74 @@ void test_virtio_net(void)
             peer_mac[2], peer_mac[3], peer_mac[4], peer_mac[5]);
 
     /* ping with 1000 bytes of payload: the reply needs several 256-byte buffers */
-    u32 payload = 1000, iplen = 20 + 8 + payload;
-    memcpy(f, peer_mac, 6), memcpy(f + 6, mac, 6), put16(f + 12, 0x0800);
-    u8 *ip = f + 14;
-    memset(ip, 0, 20);
-    ip[0] = 0x45, put16(ip + 2, (u16)iplen), put16(ip + 4, 0x1234), ip[8] = 64, ip[9] = 1;
-    memcpy(ip + 12, my_ip, 4), memcpy(ip + 16, peer_ip, 4);
-    put16(ip + 10, csum(ip, 20));
-    u8 *icmp = ip + 20;
-    icmp[0] = 8, icmp[1] = 0, put16(icmp + 2, 0), put16(icmp + 4, 0x4242), put16(icmp + 6, 1);
-    for (u32 i = 0; i < payload; i++)
-        icmp[8 + i] = (u8)(i * 7);
-    put16(icmp + 2, csum(icmp, 8 + payload));
-    net_send(&tx, f, 14 + iplen);
+    u32 payload = 1000;
+    net_send(&tx, f, make_ping(f, peer_mac, mac, my_ip, peer_ip, 1, payload));
     bool got_pong = false;
     int bufs = 0;
     for (int tries = 0; tries < 10 && !got_pong; tries++) {
         s64 len = net_recv(&rx, &bufs);
         if (len < 0)
             break;
-        u8 *rip = frame + 14;
-        if (len >= (s64)(14 + iplen) && frame[12] == 0x08 && frame[13] == 0 && rip[9] == 1 && rip[20] == 0 &&
-            !memcmp(rip + 12, peer_ip, 4)) {
-            bool same = true;
-            for (u32 i = 0; i < payload; i++)
-                same &= rip[28 + i] == (u8)(i * 7);
-            CHECK(same, "the echo reply's payload differs");
-            got_pong = true;
-        }
+        got_pong = is_pong(len, peer_ip, 1, payload);
     }
-    CHECK(got_pong, "no echo reply from 10.77.0.1");
+    CHECK(got_pong, "no intact echo reply from 10.77.0.1");
     CHECK(bufs > 1, "the reply came in %d buffer(s); expected it merged from several", bufs);
     kprintf("virtio-net: ping 10.77.0.1: %u-byte echo reply in %d merged buffers\n", payload, bufs);
+
+    /* Too few buffers: 3 posted, two pings sent at once. The small reply takes
+     * one; the large one (5 buffers) must wait for more, and the small one's
+     * interrupt must not wait with it (the guest refills on that interrupt).
+     * Transmit completions raise no interrupt here, so each one counted is a
+     * receive interrupt. */
+    vdev_setup2(&rx, &tx, (1u << 5) | (1u << 15) | (1u << 16), NRX);
+    for (int i = 0; i < 3; i++)
+        rx_post(&rx, i);
+    wr(&rx, R_QUEUE_NOTIFY, 0);
+    tx.avail[0] = 1; /* VIRTQ_AVAIL_F_NO_INTERRUPT */
+    int slot = rx.index % MAX_DEVS, before = irqs[slot];
+    static u8 f2[1100];
+    u32 l1 = make_ping(f, peer_mac, mac, my_ip, peer_ip, 2, 8), l2 = make_ping(f2, peer_mac, mac, my_ip, peer_ip, 3, payload);
+    static u8 txbuf2[1200];
+    memset(txbuf, 0, NET_HDR), memcpy(txbuf + NET_HDR, f, l1);
+    memset(txbuf2, 0, NET_HDR), memcpy(txbuf2 + NET_HDR, f2, l2);
+    tx.desc[0] = (struct desc){(u64)txbuf, NET_HDR + l1, 0, 0};
+    tx.desc[1] = (struct desc){(u64)txbuf2, NET_HDR + l2, 0, 0};
+    tx.avail[2] = 0, tx.avail[3] = 1;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    tx.avail[1] = tx.avail_idx = 2; /* both, then one notification */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    wr(&tx, R_QUEUE_NOTIFY, 1);
+    u64 t0 = rdtsc();
+    while ((rx.used[1] == 0 || irqs[slot] == before) && rdtsc() - t0 < 20000000000ULL) {
+        sti();
+        cpu_relax();
+        cli();
+    }
+    CHECK(rx.used[1] != 0, "nothing received after two pings");
+    CHECK(irqs[slot] > before, "%u packet(s) received, but no interrupt (the device waits on the large reply with it)",
+          rx.used[1]);
+    bool small = false, large = false;
+    for (int tries = 0; tries < 10 && !small && !large; tries++) {
+        s64 len = net_recv(&rx, &bufs); /* gives its buffers back */
+        if (len < 0)
+            break;
+        small = is_pong(len, peer_ip, 2, 8);
+        large = is_pong(len, peer_ip, 3, payload);
+    }
+    CHECK(small && !large, "the small reply did not come first (small %d, large %d)", small, large);
+    for (int i = 3; i < NRX; i++) /* now enough for the large one */
+        rx_post(&rx, i);
+    wr(&rx, R_QUEUE_NOTIFY, 0);
+    for (int tries = 0; tries < 10 && !large; tries++) {
+        s64 len = net_recv(&rx, &bufs);
+        if (len < 0)
+            break;
+        large = is_pong(len, peer_ip, 3, payload);
+    }
+    CHECK(large, "the large reply never came after more buffers were posted");
+    CHECK(bufs >= 5, "the large reply took %d buffers", bufs);
+    kprintf("virtio-net: too few buffers: the small reply and its interrupt first, the large one (%d buffers) "
+            "after the refill\n", bufs);
     kit_finish("virtio-net");
 }
 
