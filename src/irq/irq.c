@@ -43,12 +43,18 @@ static void wake_cpu(struct irq_chip *chip, int cpu)
 
 /* One message to the LAPICs: destination shorthand (0 none, 1 self, 2 all,
  * 3 all but self), destination and mode, delivery mode, vector, trigger. A
- * lowest-priority message goes to the first LAPIC it selects. */
+ * lowest-priority message goes to one of the LAPICs it selects: the one with
+ * the lowest processor priority (TPR, or the class in service), ties taken in
+ * turn, as the APIC bus's arbitration spreads them. */
 static void apic_bus_send(struct irq_chip *chip, struct lapic *from, unsigned shorthand, uint32_t dest, bool logical,
                           unsigned mode, uint8_t vector, bool level)
 {
     bool delivered = false;
-    for (int i = 0; i < chip->ncpus; i++) {
+    int lowest = -1;
+    uint32_t lowest_prio = 0;
+    unsigned start = mode == APIC_DM_LOWEST ? __atomic_fetch_add(&chip->arbitration_turn, 1, __ATOMIC_RELAXED) : 0;
+    for (int k = 0; k < chip->ncpus; k++) {
+        int i = (int)((start + (unsigned)k) % (unsigned)chip->ncpus);
         struct lapic *l = &chip->lapics[i];
         bool hit;
         switch (shorthand) {
@@ -59,10 +65,18 @@ static void apic_bus_send(struct irq_chip *chip, struct lapic *from, unsigned sh
         }
         if (!hit)
             continue;
+        if (mode == APIC_DM_LOWEST) {
+            uint32_t prio = lapic_arbitration_priority(l);
+            if (lowest < 0 || prio < lowest_prio)
+                lowest = i, lowest_prio = prio;
+            continue;
+        }
         lapic_deliver(l, mode, vector, level);
         delivered = true;
-        if (mode == APIC_DM_LOWEST)
-            break;
+    }
+    if (lowest >= 0) {
+        lapic_deliver(&chip->lapics[lowest], mode, vector, level);
+        delivered = true;
     }
     /* A message to an APIC id that does not exist is lost, as on hardware;
      * a guest doing it is confused, so say so once. */

@@ -60,6 +60,7 @@ struct irq_chip {
     struct irq_lapic_slot *slots;
     bool user_msrs;              /* APIC base, TSC deadline and x2APIC MSRs exit to ember */
     bool warned_no_destination;
+    unsigned arbitration_turn;   /* lowest-priority ties: where the next search starts */
     /* Wakes vCPU `cpu` for an interrupt or event (set by the VM once its vCPUs exist). */
     void (*wake_cpu)(void *ctx, int cpu);
     void *wake_ctx;

@@ -179,6 +179,14 @@ bool lapic_matches(struct lapic *l, uint32_t dest, bool logical)
     return hit;
 }
 
+uint32_t lapic_arbitration_priority(struct lapic *l)
+{
+    pthread_mutex_lock(&l->lock);
+    uint32_t p = sw_enabled(&l->s) ? ppr_of(&l->s) & 0xf0 : 0x100;
+    pthread_mutex_unlock(&l->lock);
+    return p;
+}
+
 /* --- the timer ------------------------------------------------------------------------- */
 
 static uint64_t timer_divisor(const struct lapic_state *s)

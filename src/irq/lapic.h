@@ -127,6 +127,9 @@ void lapic_set_tsc_deadline(struct lapic *l, uint64_t tsc, uint64_t deadline_ns)
 void lapic_deliver(struct lapic *l, unsigned delivery_mode, uint8_t vector, bool level_triggered);
 /* Does `dest` (mode physical or logical) select this LAPIC? */
 bool lapic_matches(struct lapic *l, uint32_t dest, bool logical);
+/* For lowest-priority arbitration: the processor priority class (0x00-0xf0),
+ * or 0x100 when the LAPIC is software-disabled and takes no interrupts. */
+uint32_t lapic_arbitration_priority(struct lapic *l);
 /* The host timer fired: deliver the timer interrupt if it is due. */
 void lapic_timer_expired(struct lapic *l, uint64_t now_ns);
 
