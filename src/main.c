@@ -12,6 +12,7 @@
 
 #include "api/api.h"
 #include "boot/mptable.h"
+#include "cpu/cpuid.h"
 #include "kvm/kvm.h"
 #include "memory/layout.h"
 #include "util/log.h"
@@ -49,6 +50,9 @@ static void usage(FILE *out)
             "      --irqchip MODE    kernel (default): IOAPIC, PIC, PIT and LAPIC in KVM;\n"
             "                        split: LAPIC in KVM, ember's own IOAPIC, PIC and PIT;\n"
             "                        user: every interrupt controller in ember, LAPIC too\n"
+            "      --kvm-pv-off LIST  hide these KVM paravirtual features from the guest,\n"
+            "                        by QEMU's names (kvm-pv-eoi, kvm-pv-unhalt, kvm-pv-ipi,\n"
+            "                        kvm-asyncpf, kvm-steal-time, ..., or all), comma-separated\n"
             "      --disk PATH[,ro][,serial=ID][,iops=N][,bps=N]\n"
             "                        a virtio-blk disk on a raw image (repeatable);\n"
             "                        iops/bps: at most N requests/bytes per second\n"
@@ -339,6 +343,7 @@ static int cmd_run(int argc, char **argv)
         {"verbose", no_argument, 0, 'v'},      {"help", no_argument, 0, 'h'},
         {"decompress", required_argument, 0, 'D'},
         {"irqchip", required_argument, 0, 'I'},
+        {"kvm-pv-off", required_argument, 0, 'K'},
         {"disk", required_argument, 0, 'd'},
         {"rng", no_argument, 0, 'R'},
         {"net", required_argument, 0, 'N'},
@@ -396,6 +401,10 @@ static int cmd_run(int argc, char **argv)
                 log_error("--irqchip %s: expected kernel, split or user", optarg);
                 return 2;
             }
+            break;
+        case 'K':
+            if (cpuid_kvm_pv_parse(optarg, &cfg.kvm_pv_off) < 0)
+                return 2;
             break;
         case 'd':
             if (parse_disk(optarg, &cfg) < 0)

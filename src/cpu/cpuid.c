@@ -1,8 +1,11 @@
 #include "cpu/cpuid.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <asm/kvm_para.h>
+
+#include "util/log.h"
 
 /* Features hidden from guests, with why. */
 static const struct {
@@ -44,7 +47,54 @@ static const unsigned pv_features_needing_kvm_lapic =
 #define CPUID1_ECX_X2APIC       (1u << 21)
 #define CPUID1_ECX_TSC_DEADLINE (1u << 24)
 
-struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *sup, int index, int ncpus, enum cpuid_apic apic)
+/* KVM's paravirt features by QEMU's property names (-cpu ...,kvm-pv-eoi=off),
+ * so a QEMU user finds the same words. */
+static const struct {
+    const char *name;
+    unsigned bit;
+} kvm_pv_features[] = {
+    {"kvmclock", KVM_FEATURE_CLOCKSOURCE},        {"kvm-nopiodelay", KVM_FEATURE_NOP_IO_DELAY},
+    {"kvm-mmu", KVM_FEATURE_MMU_OP},              {"kvmclock2", KVM_FEATURE_CLOCKSOURCE2},
+    {"kvm-asyncpf", KVM_FEATURE_ASYNC_PF},        {"kvm-steal-time", KVM_FEATURE_STEAL_TIME},
+    {"kvm-pv-eoi", KVM_FEATURE_PV_EOI},           {"kvm-pv-unhalt", KVM_FEATURE_PV_UNHALT},
+    {"kvm-pv-tlb-flush", KVM_FEATURE_PV_TLB_FLUSH}, {"kvm-asyncpf-vmexit", KVM_FEATURE_ASYNC_PF_VMEXIT},
+    {"kvm-pv-ipi", KVM_FEATURE_PV_SEND_IPI},      {"kvm-poll-control", KVM_FEATURE_POLL_CONTROL},
+    {"kvm-pv-sched-yield", KVM_FEATURE_PV_SCHED_YIELD}, {"kvm-asyncpf-int", KVM_FEATURE_ASYNC_PF_INT},
+    {"kvm-msi-ext-dest-id", KVM_FEATURE_MSI_EXT_DEST_ID},
+};
+
+const char cpuid_kvm_pv_names[] = "kvmclock, kvm-nopiodelay, kvm-mmu, kvmclock2, kvm-asyncpf, kvm-steal-time, "
+                                  "kvm-pv-eoi, kvm-pv-unhalt, kvm-pv-tlb-flush, kvm-asyncpf-vmexit, kvm-pv-ipi, "
+                                  "kvm-poll-control, kvm-pv-sched-yield, kvm-asyncpf-int, kvm-msi-ext-dest-id, all";
+
+int cpuid_kvm_pv_parse(const char *list, uint32_t *bits)
+{
+    *bits = 0;
+    const char *p = list;
+    do {
+        size_t n = strcspn(p, ",");
+        bool found = false;
+        if (n == 3 && !strncmp(p, "all", 3)) {
+            for (size_t i = 0; i < sizeof(kvm_pv_features) / sizeof(kvm_pv_features[0]); i++)
+                *bits |= 1u << kvm_pv_features[i].bit;
+            found = true;
+        }
+        for (size_t i = 0; !found && i < sizeof(kvm_pv_features) / sizeof(kvm_pv_features[0]); i++)
+            if (strlen(kvm_pv_features[i].name) == n && !strncmp(p, kvm_pv_features[i].name, n)) {
+                *bits |= 1u << kvm_pv_features[i].bit;
+                found = true;
+            }
+        if (!found) {
+            log_error("--kvm-pv-off: unknown feature '%.*s' (known: %s)", (int)n, p, cpuid_kvm_pv_names);
+            return -1;
+        }
+        p += n;
+    } while (*p++ == ',');
+    return 0;
+}
+
+struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *sup, int index, int ncpus, enum cpuid_apic apic,
+                                  uint32_t kvm_pv_off)
 {
     size_t bytes = sizeof(*sup) + sup->nent * sizeof(sup->entries[0]);
     struct kvm_cpuid2 *c = malloc(bytes);
@@ -67,6 +117,7 @@ struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *sup, int index, int n
         case KVM_CPUID_FEATURES:
             if (apic != CPUID_APIC_KVM)
                 e->eax &= ~pv_features_needing_kvm_lapic;
+            e->eax &= ~kvm_pv_off;
             break;
         case 0x4: /* deterministic cache parameters: cores per package */
             e->eax = (e->eax & 0x03ffffffu) | (((unsigned)ncpus - 1) << 26);

@@ -4,6 +4,7 @@
 #ifndef EMBER_CPU_CPUID_H
 #define EMBER_CPU_CPUID_H
 
+#include <stdint.h>
 #include <linux/kvm.h>
 
 /* Where the vCPU's local APIC lives, which decides what CPUID may promise. */
@@ -13,7 +14,16 @@ enum cpuid_apic {
     CPUID_APIC_USER_NO_MSRS, /* ember's LAPIC, MMIO only: no x2APIC, no TSC deadline */
 };
 
-/* Returns a new table for vCPU `index` of `ncpus` (free() it), or NULL. */
-struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *supported, int index, int ncpus, enum cpuid_apic apic);
+/* Returns a new table for vCPU `index` of `ncpus` (free() it), or NULL.
+ * `kvm_pv_off`: KVM paravirt feature bits (leaf 0x40000001 EAX) to hide. */
+struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *supported, int index, int ncpus, enum cpuid_apic apic,
+                                  uint32_t kvm_pv_off);
+
+/* Parses a comma-separated list of KVM paravirt feature names, QEMU's
+ * (kvm-pv-eoi, kvm-pv-unhalt, kvm-asyncpf, ...), or "all", into feature
+ * bits. Returns -1 after naming the unknown one. */
+int cpuid_kvm_pv_parse(const char *list, uint32_t *bits);
+/* The names cpuid_kvm_pv_parse knows, for --help and errors. */
+extern const char cpuid_kvm_pv_names[];
 
 #endif

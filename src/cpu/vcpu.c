@@ -205,7 +205,7 @@ int vcpu_configure(struct vcpu *vcpu, const struct boot_entry *entry)
     enum cpuid_apic apic = vm->irq.mode != IRQCHIP_USER ? CPUID_APIC_KVM
                            : vm->irq.user_msrs            ? CPUID_APIC_USER
                                                           : CPUID_APIC_USER_NO_MSRS;
-    struct kvm_cpuid2 *cpuid = cpuid_for_vcpu(vm->kvm->supported_cpuid, vcpu->id, vm->ncpus, apic);
+    struct kvm_cpuid2 *cpuid = cpuid_for_vcpu(vm->kvm->supported_cpuid, vcpu->id, vm->ncpus, apic, vm->kvm_pv_off);
     if (!cpuid || ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0) {
         log_error("vcpu %d: KVM_SET_CPUID2 failed: %s", vcpu->id, strerror(errno));
         free(cpuid);

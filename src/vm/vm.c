@@ -264,6 +264,7 @@ int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg
     pthread_cond_init(&vm->pause_cond, NULL);
     vm->irq.timer_fd = vm->irq.wake_fd = -1; /* irq_chip_destroy() is safe before irq_chip_create() */
     vm->ncpus = cfg->ncpus;
+    vm->kvm_pv_off = cfg->kvm_pv_off;
     pthread_mutex_init(&vm->stop_lock, NULL);
     io_bus_init(&vm->pio, "pio");
     io_bus_init(&vm->mmio, "mmio");

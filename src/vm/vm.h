@@ -52,6 +52,7 @@ struct vm_config {
     uint64_t ram_size;
     int ncpus;
     enum irqchip_mode irqchip;
+    uint32_t kvm_pv_off;     /* KVM paravirt features hidden from the guest (CPUID 0x40000001) */
     struct boot_config boot;
     struct console_config console;
     struct virtio_blk_config disks[VM_MAX_DISKS];
@@ -68,6 +69,7 @@ struct vm {
     struct kvm_system *kvm;
     int fd;
     int ncpus;
+    uint32_t kvm_pv_off;
     struct guest_memory mem;
     struct io_bus pio;
     struct io_bus mmio;

@@ -45,6 +45,7 @@ printf '\xde\xad\xbe\xef\xde\xad\xbe\xef' | dd of="$TMP/corrupt-payload.bzImage"
 bad "bzImage with a corrupt compressed payload" "cannot decompress its payload: gzip" run --kernel "$TMP/corrupt-payload.bzImage"
 bad "bad --decompress" "--decompress sideways" run --kernel $K --decompress sideways
 bad "unknown --irqchip mode" "--irqchip magic: expected kernel, split or user" run --kernel $K --irqchip magic
+bad "unknown --kvm-pv-off feature" "--kvm-pv-off: unknown feature 'kvm-pv-magic'" run --kernel $K --kvm-pv-off kvm-pv-eoi,kvm-pv-magic
 # A host KVM without a mode's capability (EMBER_KVM_HIDE_CAPS hides these
 # KVM_CAP_* numbers, as an older or different host would lack them).
 EMBER_KVM_HIDE_CAPS=121 bad "--irqchip split on a KVM without KVM_CAP_SPLIT_IRQCHIP" \

@@ -94,6 +94,15 @@ for fmt in bzImage elf; do
     else
         fail "$name" "$(grep cpuid: "$TMP/out" | tr '\n' ' ')"
     fi
+    run_ember --kernel "$K" --kvm-pv-off kvm-pv-eoi,kvm-steal-time --cmdline "test=cpuid"
+    name="$fmt cpuid: --kvm-pv-off kvm-pv-eoi,kvm-steal-time hides those two, keeps the KVM signature"
+    if grep -q "kvm-pv-eoi=no kvm-steal-time=no" "$TMP/out" && grep -q "kvm-signature=yes" "$TMP/out"; then
+        pass "$name"
+    elif [ "$IS_PVM" = yes ]; then
+        skip "$name" "host limited: this PVM host ignores KVM_SET_CPUID2 ($(grep kvm-features "$TMP/out"))"
+    else
+        fail "$name" "$(grep cpuid: "$TMP/out" | tr '\n' ' ')"
+    fi
 done
 
 # Every kit test in every irqchip mode, with 1 and 2 vCPUs:

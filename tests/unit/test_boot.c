@@ -257,7 +257,7 @@ TEST(cpuid_sets_apic_id_topology_and_masks)
     sup->entries[2] = (struct kvm_cpuid_entry2){.function = 0xb, .index = 1};
     sup->entries[3] = (struct kvm_cpuid_entry2){.function = 0x80000001, .ecx = 1u << 2};
     sup->entries[4] = (struct kvm_cpuid_entry2){.function = 0xa, .eax = 0x12345678};
-    struct kvm_cpuid2 *c = cpuid_for_vcpu(sup, 3, 4, CPUID_APIC_KVM);
+    struct kvm_cpuid2 *c = cpuid_for_vcpu(sup, 3, 4, CPUID_APIC_KVM, 0);
     CHECK(c != NULL);
     CHECK_EQ(c->entries[0].ebx >> 24, 3);
     CHECK_EQ((c->entries[0].ebx >> 16) & 0xff, 4);
@@ -282,9 +282,9 @@ TEST(cpuid_for_user_lapic_hides_kvm_lapic_features)
     sup->nent = 2;
     sup->entries[0] = (struct kvm_cpuid_entry2){.function = 1, .ecx = (1u << 21) | (1u << 24)};
     sup->entries[1] = (struct kvm_cpuid_entry2){.function = 0x40000001, .eax = 0xffff};
-    struct kvm_cpuid2 *k = cpuid_for_vcpu(sup, 0, 1, CPUID_APIC_KVM);
-    struct kvm_cpuid2 *u = cpuid_for_vcpu(sup, 0, 1, CPUID_APIC_USER);
-    struct kvm_cpuid2 *m = cpuid_for_vcpu(sup, 0, 1, CPUID_APIC_USER_NO_MSRS);
+    struct kvm_cpuid2 *k = cpuid_for_vcpu(sup, 0, 1, CPUID_APIC_KVM, 0);
+    struct kvm_cpuid2 *u = cpuid_for_vcpu(sup, 0, 1, CPUID_APIC_USER, 0);
+    struct kvm_cpuid2 *m = cpuid_for_vcpu(sup, 0, 1, CPUID_APIC_USER_NO_MSRS, 0);
     CHECK_EQ(k->entries[1].eax, 0xffff);
     CHECK(!(u->entries[1].eax & (1u << 6)));  /* PV EOI */
     CHECK(!(u->entries[1].eax & (1u << 7)));  /* PV unhalt */
@@ -300,8 +300,32 @@ TEST(cpuid_for_user_lapic_hides_kvm_lapic_features)
     free(sup);
 }
 
+/* --kvm-pv-off: QEMU's names, "all", and a clear error for anything else. */
+TEST(kvm_pv_off_parses_names_and_hides_them)
+{
+    uint32_t bits;
+    CHECK_EQ(cpuid_kvm_pv_parse("kvm-pv-eoi", &bits), 0);
+    CHECK_EQ(bits, 1u << 6);
+    CHECK_EQ(cpuid_kvm_pv_parse("kvm-pv-eoi,kvm-asyncpf,kvm-asyncpf-int", &bits), 0);
+    CHECK_EQ(bits, (1u << 6) | (1u << 4) | (1u << 14));
+    CHECK_EQ(cpuid_kvm_pv_parse("all", &bits), 0);
+    CHECK_EQ(bits, 0xffffu & ~(1u << 8)); /* bits 0-15 but 8, which KVM does not define */
+    CHECK_EQ(cpuid_kvm_pv_parse("kvm-pv-eoi,bogus", &bits), -1);
+    CHECK_EQ(cpuid_kvm_pv_parse("", &bits), -1);
+    CHECK_EQ(cpuid_kvm_pv_parse("kvm-pv-eoi,", &bits), -1);
+    CHECK_EQ(cpuid_kvm_pv_parse("kvm-pv-eo", &bits), -1);
+    struct kvm_cpuid2 *sup = calloc(1, sizeof(*sup) + sizeof(sup->entries[0]));
+    sup->nent = 1;
+    sup->entries[0] = (struct kvm_cpuid_entry2){.function = 0x40000001, .eax = 0x1007fff};
+    CHECK_EQ(cpuid_kvm_pv_parse("kvm-pv-eoi,kvm-steal-time", &bits), 0);
+    struct kvm_cpuid2 *k = cpuid_for_vcpu(sup, 0, 1, CPUID_APIC_KVM, bits);
+    CHECK_EQ(k->entries[0].eax, 0x1007fffu & ~((1u << 6) | (1u << 5)));
+    free(k);
+    free(sup);
+}
+
 RUN_TESTS(CASE(bzimage_loads_payload_zero_page_cmdline_initrd_e820), CASE(bzimage_rejects_truncated_old_and_32bit_only),
           CASE(bzimage_cmdline_limit_and_memory_limits), CASE(pvh_loads_segments_and_start_info),
           CASE(pvh_rejects_missing_note_bad_segments_and_foreign_elves),
           CASE(mptable_lists_every_cpu_with_valid_checksums), CASE(cpuid_sets_apic_id_topology_and_masks),
-          CASE(cpuid_for_user_lapic_hides_kvm_lapic_features))
+          CASE(cpuid_for_user_lapic_hides_kvm_lapic_features), CASE(kvm_pv_off_parses_names_and_hides_them))

@@ -303,6 +303,9 @@ static void test_cpuid(void)
         if (s[i] && (s[i] < 32 || s[i] > 126))
             s[i] = '?';
     kprintf("cpuid: kvm-signature=%s\n", !memcmp(s, "KVMKVMKVM\0\0\0", 12) ? "yes" : "no");
+    cpuid(0x40000001, 0, &a, &b, &c, &d);
+    kprintf("cpuid: kvm-features=0x%x kvm-pv-eoi=%s kvm-steal-time=%s\n", a, (a >> 6) & 1 ? "yes" : "no",
+            (a >> 5) & 1 ? "yes" : "no");
     cpuid(1, 0, &a, &b, &c, &d);
     kprintf("cpuid: vmx=%s\n", (c >> 5) & 1 ? "yes" : "no");
     kit_finish("cpuid");
