@@ -7,7 +7,9 @@
 #   zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev
 #                                   decompressing a bzImage's kernel on the host
 #   gzip bzip2 xz-utils lzop lz4 zstd  the kernel build's compressors, to make test bzImages
-#   qemu-system-x86                 the KVM test bed (QEMU TCG emulating AMD-V) and the benchmarks' peer VMM
+#   qemu-system-x86                 the KVM test bed (QEMU TCG emulating AMD-V) and the benchmarks' peer VMM;
+#                                   from bookworm-backports (QEMU 10): QEMU 7.2's emulated SVM hung or
+#                                   triple-faulted nested guests in about 1 test-bed run of 5
 #   busybox-static, cpio            the default Linux guest's initramfs and the test bed's outer one
 #   acpica-tools                    iasl, to disassemble ember's DSDT in a test
 #   liburing-dev                    virtio-blk's io_uring back-end
@@ -17,15 +19,25 @@
 #   libjansson-dev, libhttp-parser-dev  the control API: JSON (jansson) and HTTP/1.1 parsing (http-parser)
 #   curl                            the API tests talk to ember through its Unix socket
 set -eu
-pkgs="gcc make libc6-dev binutils procps bsdutils zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev gzip bzip2 xz-utils lzop lz4 zstd qemu-system-x86 busybox-static cpio acpica-tools liburing-dev e2fsprogs clang libclang-rt-14-dev iproute2 util-linux libjansson-dev libhttp-parser-dev curl"
+pkgs="gcc make libc6-dev binutils procps bsdutils zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev gzip bzip2 xz-utils lzop lz4 zstd busybox-static cpio acpica-tools liburing-dev e2fsprogs clang libclang-rt-14-dev iproute2 util-linux libjansson-dev libhttp-parser-dev curl"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-echo "installing:$missing"
-SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
+# QEMU at least 10 (bookworm-backports); Debian 12's own 7.2 is not enough.
+qemu_major=$(qemu-system-x86_64 --version 2>/dev/null | sed -n 's/^QEMU emulator version \([0-9]*\).*/\1/p')
+[ "${qemu_major:-0}" -ge 10 ] && [ -z "$missing" ] && exit 0
+new_qemu=""
+[ "${qemu_major:-0}" -lt 10 ] && new_qemu=" qemu-system-x86(bookworm-backports)"
+echo "installing:$missing$new_qemu"
+if [ "${qemu_major:-0}" -lt 10 ] && ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo "deb http://deb.debian.org/debian bookworm-backports main" | $SUDO tee /etc/apt/sources.list.d/bookworm-backports.list >/dev/null
+fi
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+[ -n "$missing" ] && $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if [ "${qemu_major:-0}" -lt 10 ]; then
+    $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports qemu-system-x86 >/dev/null
+fi

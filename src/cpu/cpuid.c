@@ -1,6 +1,7 @@
 #include "cpu/cpuid.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <asm/kvm_para.h>
@@ -63,10 +64,6 @@ static const struct {
     {"kvm-msi-ext-dest-id", KVM_FEATURE_MSI_EXT_DEST_ID},
 };
 
-const char cpuid_kvm_pv_names[] = "kvmclock, kvm-nopiodelay, kvm-mmu, kvmclock2, kvm-asyncpf, kvm-steal-time, "
-                                  "kvm-pv-eoi, kvm-pv-unhalt, kvm-pv-tlb-flush, kvm-asyncpf-vmexit, kvm-pv-ipi, "
-                                  "kvm-poll-control, kvm-pv-sched-yield, kvm-asyncpf-int, kvm-msi-ext-dest-id, all";
-
 int cpuid_kvm_pv_parse(const char *list, uint32_t *bits)
 {
     *bits = 0;
@@ -85,7 +82,10 @@ int cpuid_kvm_pv_parse(const char *list, uint32_t *bits)
                 found = true;
             }
         if (!found) {
-            log_error("--kvm-pv-off: unknown feature '%.*s' (known: %s)", (int)n, p, cpuid_kvm_pv_names);
+            char known[512] = "";
+            for (size_t i = 0; i < sizeof(kvm_pv_features) / sizeof(kvm_pv_features[0]); i++)
+                snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s, ", kvm_pv_features[i].name);
+            log_error("--kvm-pv-off: unknown feature '%.*s' (known: %sall)", (int)n, p, known);
             return -1;
         }
         p += n;

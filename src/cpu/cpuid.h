@@ -23,7 +23,5 @@ struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *supported, int index,
  * (kvm-pv-eoi, kvm-pv-unhalt, kvm-asyncpf, ...), or "all", into feature
  * bits. Returns -1 after naming the unknown one. */
 int cpuid_kvm_pv_parse(const char *list, uint32_t *bits);
-/* The names cpuid_kvm_pv_parse knows, for --help and errors. */
-extern const char cpuid_kvm_pv_names[];
 
 #endif

@@ -779,6 +779,20 @@ static bool is_pong(s64 len, const u8 *peer_ip, u16 seq, u32 payload)
     return true;
 }
 
+/* Receives until the echo reply `seq` comes (other frames are passed over),
+ * within 10 frames; *bufs: the buffers the last one took. */
+static bool await_pong(struct vdev *rx, const u8 *peer_ip, u16 seq, u32 payload, int *bufs)
+{
+    for (int tries = 0; tries < 10; tries++) {
+        s64 len = net_recv(rx, bufs);
+        if (len < 0)
+            return false;
+        if (is_pong(len, peer_ip, seq, payload))
+            return true;
+    }
+    return false;
+}
+
 void test_virtio_net(void)
 {
     struct vdev rx, tx;
@@ -826,14 +840,8 @@ void test_virtio_net(void)
     /* ping with 1000 bytes of payload: the reply needs several 256-byte buffers */
     u32 payload = 1000;
     net_send(&tx, f, make_ping(f, peer_mac, mac, my_ip, peer_ip, 1, payload));
-    bool got_pong = false;
     int bufs = 0;
-    for (int tries = 0; tries < 10 && !got_pong; tries++) {
-        s64 len = net_recv(&rx, &bufs);
-        if (len < 0)
-            break;
-        got_pong = is_pong(len, peer_ip, 1, payload);
-    }
+    bool got_pong = await_pong(&rx, peer_ip, 1, payload, &bufs);
     CHECK(got_pong, "no intact echo reply from 10.77.0.1");
     CHECK(bufs > 1, "the reply came in %d buffer(s); expected it merged from several", bufs);
     kprintf("virtio-net: ping 10.77.0.1: %u-byte echo reply in %d merged buffers\n", payload, bufs);
@@ -882,12 +890,7 @@ void test_virtio_net(void)
     for (int i = 3; i < NRX; i++) /* now enough for the large one */
         rx_post(&rx, i);
     wr(&rx, R_QUEUE_NOTIFY, 0);
-    for (int tries = 0; tries < 10 && !large; tries++) {
-        s64 len = net_recv(&rx, &bufs);
-        if (len < 0)
-            break;
-        large = is_pong(len, peer_ip, 3, payload);
-    }
+    large = await_pong(&rx, peer_ip, 3, payload, &bufs);
     CHECK(large, "the large reply never came after more buffers were posted");
     CHECK(bufs >= 5, "the large reply took %d buffers", bufs);
     kprintf("virtio-net: too few buffers: the small reply and its interrupt first, the large one (%d buffers) "
