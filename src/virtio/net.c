@@ -102,7 +102,7 @@ static enum rx_result deliver(struct virtio_net *net)
         if (r == 0) {
             virtq_unpop(vq, popped); /* wait for more buffers; nothing was published */
             vq->used_idx = (uint16_t)(vq->used_idx - popped);
-            if (popped && popped >= vq->size) {
+            if (popped >= vq->size) {
                 /* The whole ring is too small for it: it can never fit. */
                 dev->stats.in_dropped++;
                 return RX_DELIVERED;
