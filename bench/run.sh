@@ -25,6 +25,7 @@ cycles_of() { tr -d '\r' | sed -n 's/.*exits, \([0-9]*\) TSC cycles each.*/\1/p'
 
 MHZ=$($BT tsc-mhz)
 us() { awk -v c="$1" -v m="$MHZ" 'BEGIN {printf "%.2f", c / m}'; }
+QNAME="QEMU $(qemu-system-x86_64 --version | sed -n 's/^QEMU emulator version \([0-9.]*\).*/\1/p') microvm"
 echo "host: $(nproc) CPUs, TSC ${MHZ} MHz, KVM: $([ -e /sys/module/kvm_pvm ] && echo 'PVM (software, ring 0 emulated)' || echo hardware)"
 echo
 
@@ -35,7 +36,7 @@ for i in $(seq "$R"); do
     timeout 120 "${QEMU[@]}" -kernel build/guests/kit.elf -append "test=pio count=$N" 2>/dev/null </dev/null | cycles_of >>"$TMP/qemu"
 done
 f=$(median <"$TMP/floor"); e=$(median <"$TMP/ember"); q=$(median <"$TMP/qemu")
-printf "  %-22s %8s cycles  %8s us\n" "raw KVM_RUN floor" "$f" "$(us "$f")" "ember" "$e" "$(us "$e")" "QEMU 7.2 microvm" "${q:-n/a}" "$([ -n "$q" ] && us "$q")"
+printf "  %-22s %8s cycles  %8s us\n" "raw KVM_RUN floor" "$f" "$(us "$f")" "ember" "$e" "$(us "$e")" "$QNAME" "${q:-n/a}" "$([ -n "$q" ] && us "$q")"
 echo "  ember/floor = $(ratio "$e" "$f")   ember/QEMU = $([ -n "$q" ] && ratio "$e" "$q" || echo n/a)"
 echo
 
@@ -45,7 +46,7 @@ for i in $(seq "$R"); do
     $BT first-byte "${QEMU[@]}" -kernel build/guests/kit.elf -append "test=hello" >>"$TMP/q_fb"
 done
 e=$(median <"$TMP/e_fb"); q=$(median <"$TMP/q_fb")
-printf "  %-22s %8s us\n  %-22s %8s us\n" "ember" "$e" "QEMU 7.2 microvm" "$q"
+printf "  %-22s %8s us\n  %-22s %8s us\n" "ember" "$e" "$QNAME" "$q"
 echo "  ember/QEMU = $(ratio "$e" "$q")"
 echo
 
@@ -66,5 +67,5 @@ wait_ready "$TMP/q_out"
 qpid=$(pgrep -n -f "qemu-system-x86_64 -M microvm")
 q=$(overhead_kib "$qpid")
 kill "$qpid"
-printf "  %-22s %8s KiB\n  %-22s %8s KiB\n" "ember" "$e" "QEMU 7.2 microvm" "$q"
+printf "  %-22s %8s KiB\n  %-22s %8s KiB\n" "ember" "$e" "$QNAME" "$q"
 echo "  ember/QEMU = $(ratio "$e" "$q")"
