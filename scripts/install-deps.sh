@@ -29,15 +29,15 @@ for p in $pkgs; do
 done
 # QEMU at least 10 (bookworm-backports); Debian 12's own 7.2 is not enough.
 qemu_major=$(qemu-system-x86_64 --version 2>/dev/null | sed -n 's/^QEMU emulator version \([0-9]*\).*/\1/p')
-[ "${qemu_major:-0}" -ge 10 ] && [ -z "$missing" ] && exit 0
 new_qemu=""
 [ "${qemu_major:-0}" -lt 10 ] && new_qemu=" qemu-system-x86(bookworm-backports)"
+[ -z "$missing$new_qemu" ] && exit 0
 echo "installing:$missing$new_qemu"
-if [ "${qemu_major:-0}" -lt 10 ] && ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+if [ -n "$new_qemu" ] && ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
     echo "deb http://deb.debian.org/debian bookworm-backports main" | $SUDO tee /etc/apt/sources.list.d/bookworm-backports.list >/dev/null
 fi
 $SUDO apt-get update -qq
 [ -n "$missing" ] && $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
-if [ "${qemu_major:-0}" -lt 10 ]; then
+if [ -n "$new_qemu" ]; then
     $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports qemu-system-x86 >/dev/null
 fi

@@ -63,6 +63,7 @@ static const struct {
     {"kvm-pv-sched-yield", KVM_FEATURE_PV_SCHED_YIELD}, {"kvm-asyncpf-int", KVM_FEATURE_ASYNC_PF_INT},
     {"kvm-msi-ext-dest-id", KVM_FEATURE_MSI_EXT_DEST_ID},
 };
+#define N_KVM_PV_FEATURES (sizeof(kvm_pv_features) / sizeof(kvm_pv_features[0]))
 
 int cpuid_kvm_pv_parse(const char *list, uint32_t *bits)
 {
@@ -72,18 +73,18 @@ int cpuid_kvm_pv_parse(const char *list, uint32_t *bits)
         size_t n = strcspn(p, ",");
         bool found = false;
         if (n == 3 && !strncmp(p, "all", 3)) {
-            for (size_t i = 0; i < sizeof(kvm_pv_features) / sizeof(kvm_pv_features[0]); i++)
+            for (size_t i = 0; i < N_KVM_PV_FEATURES; i++)
                 *bits |= 1u << kvm_pv_features[i].bit;
             found = true;
         }
-        for (size_t i = 0; !found && i < sizeof(kvm_pv_features) / sizeof(kvm_pv_features[0]); i++)
+        for (size_t i = 0; !found && i < N_KVM_PV_FEATURES; i++)
             if (strlen(kvm_pv_features[i].name) == n && !strncmp(p, kvm_pv_features[i].name, n)) {
                 *bits |= 1u << kvm_pv_features[i].bit;
                 found = true;
             }
         if (!found) {
             char known[512] = "";
-            for (size_t i = 0; i < sizeof(kvm_pv_features) / sizeof(kvm_pv_features[0]); i++)
+            for (size_t i = 0; i < N_KVM_PV_FEATURES; i++)
                 snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s, ", kvm_pv_features[i].name);
             log_error("--kvm-pv-off: unknown feature '%.*s' (known: %sall)", (int)n, p, known);
             return -1;

@@ -228,12 +228,12 @@ void virtq_suppress_notify(struct virtq *vq)
         __atomic_store_n(&vq->used[USED_FLAGS], VIRTQ_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
 }
 
-/* Asks the driver to notify once it publishes past `event`, then returns
+/* Asks the driver to notify once it publishes past `seen`, then returns
  * true if its avail index is not `seen` any more (then keep working). */
-static bool arm_notify_at(struct virtq *vq, uint16_t event, uint16_t seen)
+static bool arm_notify_at(struct virtq *vq, uint16_t seen)
 {
     if (vq->event_idx) /* avail_event: notify me once you publish past here */
-        __atomic_store_n(&vq->used[2 + 4 * vq->size], event, __ATOMIC_RELAXED);
+        __atomic_store_n(&vq->used[2 + 4 * vq->size], seen, __ATOMIC_RELAXED);
     else
         __atomic_store_n(&vq->used[USED_FLAGS], 0, __ATOMIC_RELAXED);
     /* Publish the request before looking again, or a buffer added in between
@@ -246,7 +246,7 @@ bool virtq_arm_notify(struct virtq *vq)
 {
     if (!vq->enabled)
         return false;
-    return arm_notify_at(vq, vq->last_avail, vq->last_avail);
+    return arm_notify_at(vq, vq->last_avail);
 }
 
 bool virtq_arm_notify_more(struct virtq *vq)
@@ -255,7 +255,7 @@ bool virtq_arm_notify_more(struct virtq *vq)
         return false;
     /* The driver notifies when its new index passes avail_event; asking at
      * last_avail would be answered at once by buffers already counted. */
-    return arm_notify_at(vq, vq->avail_seen, vq->avail_seen);
+    return arm_notify_at(vq, vq->avail_seen);
 }
 
 size_t virtq_chain_read(const struct virtq_chain *c, uint64_t off, void *dst, size_t len)

@@ -12,7 +12,7 @@ out=build/testbed
 tests/testbed/build.sh "$plan" "$out" || exit 1
 # TESTBED_ACCEL: QEMU's -accel for L1 (thread=single serializes its vCPUs, for
 # telling a TCG race apart from an ember one).
-qemu=(qemu-system-x86_64 -accel "${TESTBED_ACCEL:-tcg,thread=multi}" -smp "${TESTBED_SMP:-2}" -cpu EPYC,+svm -M q35 -m 2048
+qemu=(qemu-system-x86_64 -accel "${TESTBED_ACCEL:-tcg,thread=multi}" -smp 2 -cpu EPYC,+svm -M q35 -m 2048
       -nographic -no-reboot -nodefaults -serial stdio -kernel "$(cat $out/kernel-path)"
       -initrd "$out/l1.cpio.gz" -append "console=ttyS0 panic=-1 quiet")
 if [ "$log" = - ]; then
