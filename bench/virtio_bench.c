@@ -71,12 +71,11 @@ static void driver_start(struct driver *d, int q)
     virtio_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
     virtio_set_guest_features(dev, 1, 1);
     virtio_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
-    struct virtq *vq = &dev->vq[q];
-    vq->size = QN;
-    vq->desc_gpa = DESC;
-    vq->avail_gpa = AVAIL;
-    vq->used_gpa = USED;
-    vq->ready = true;
+    virtio_queue_write(dev, (uint16_t)q, VIRTIO_QUEUE_SIZE, false, QN);
+    virtio_queue_write(dev, (uint16_t)q, VIRTIO_QUEUE_DESC, false, (uint32_t)DESC);
+    virtio_queue_write(dev, (uint16_t)q, VIRTIO_QUEUE_AVAIL, false, (uint32_t)AVAIL);
+    virtio_queue_write(dev, (uint16_t)q, VIRTIO_QUEUE_USED, false, (uint32_t)USED);
+    virtio_queue_write(dev, (uint16_t)q, VIRTIO_QUEUE_READY, false, 1);
     d->desc = gpa_to_host(&d->mem, DESC, 16 * QN);
     d->avail = gpa_to_host(&d->mem, AVAIL, 6 + 2 * QN);
     d->used = gpa_to_host(&d->mem, USED, 6 + 8 * QN);

@@ -19,6 +19,15 @@
 #define SECTOR 512ULL
 #define SEG_MAX 126 /* data buffers per request: what Linux's queue limits get */
 #define SERIAL_LEN 20
+/* Requests the device may hold on the host at once: a full queue, plus as
+ * many again orphaned by resets while the host still works on them (their
+ * answers are dropped when they come). With every slot taken the device
+ * takes no more requests until one finishes. */
+#define SLOTS (2 * VIRTQ_MAX_SIZE)
+/* How long a reset waits for requests in flight before orphaning them: a
+ * reset is a register write on a vCPU thread, which must not wait on the
+ * host's storage without bound. */
+#define RESET_DRAIN_MS 500
 
 /* Feature bits (5.2.3). */
 #define F_SEG_MAX 2
@@ -31,6 +40,7 @@
 struct inflight {
     bool busy;
     uint16_t head;
+    uint32_t generation;     /* the queue's, when the chain was taken */
     uint8_t *status;
     uint32_t used_len;       /* bytes the device wrote into the chain */
     int64_t expect;          /* the result that means success */
@@ -47,10 +57,14 @@ struct virtio_blk {
     bool uring;
     struct io_uring ring;
     int ring_efd;
-    struct inflight *slots;  /* indexed by chain head */
+    struct inflight *slots;  /* SLOTS of them; io_uring's user data is the index */
+    uint16_t free_slot[SLOTS]; /* a stack of the free ones */
+    unsigned nfree;
     unsigned inflight;
+    bool starved;            /* a kick found no free slot: kick again when one frees */
     struct virtq_chain chain;
     struct rate_limiter limiter; /* every request, and the bytes read or written */
+    struct log_ratelimit log_orphans;
 };
 
 /* --- request parsing (pure: the fuzz harness drives it) -------------------- */
@@ -150,12 +164,19 @@ static int data_iov(const struct virtq_chain *c, bool writable, uint64_t skip, u
 
 /* --- doing requests ------------------------------------------------------------- */
 
-static void complete(struct virtio_blk *blk, uint16_t head, uint8_t *status, uint8_t value, uint32_t used_len)
+/* Answers a request. A stale one (its queue reset since it was taken) is
+ * dropped whole: its status byte too, as the driver owns that buffer again. */
+static void complete(struct virtio_blk *blk, uint16_t head, uint32_t generation, uint8_t *status, uint8_t value,
+                     uint32_t used_len)
 {
+    if (generation != blk->dev.vq[0].generation) {
+        blk->dev.stats.stale_dropped++;
+        return;
+    }
     *status = value;
     if (value != VIRTIO_BLK_S_OK)
         blk->dev.stats.fail_count++;
-    virtio_push(&blk->dev, 0, head, used_len);
+    virtio_push(&blk->dev, 0, head, generation, used_len);
 }
 
 /* Discard and write-zeroes, synchronously: they are rare and metadata-only. */
@@ -204,21 +225,20 @@ static int64_t do_sync(struct virtio_blk *blk, uint32_t type, struct iovec *iov,
     return total;
 }
 
-/* Starts one parsed IN/OUT/FLUSH request; false if it completed at once. */
+/* Starts one parsed IN/OUT/FLUSH request in a free slot (the caller made
+ * sure there is one); false if it completed at once. */
 static bool submit(struct virtio_blk *blk, const struct virtq_chain *c, const struct blk_request *r)
 {
-    struct inflight *s = &blk->slots[c->head];
-    if (s->busy) { /* the driver offered a chain the device still owns */
-        virtio_mark_broken(&blk->dev, "a descriptor chain offered again while in flight");
-        return false;
-    }
+    unsigned slot = blk->free_slot[blk->nfree - 1];
+    struct inflight *s = &blk->slots[slot];
     s->head = c->head;
+    s->generation = c->generation;
     s->status = r->status;
     int n = 0;
     if (r->type != VIRTIO_BLK_T_FLUSH) {
         n = data_iov(c, r->type == VIRTIO_BLK_T_IN, r->type == VIRTIO_BLK_T_OUT ? 16 : 0, r->data_len, s->iov);
         if (n < 0) {
-            complete(blk, c->head, r->status, VIRTIO_BLK_S_IOERR, 1);
+            complete(blk, c->head, c->generation, r->status, VIRTIO_BLK_S_IOERR, 1);
             return false;
         }
     }
@@ -234,7 +254,8 @@ static bool submit(struct virtio_blk *blk, const struct virtq_chain *c, const st
     struct io_uring_sqe *sqe = blk->uring ? io_uring_get_sqe(&blk->ring) : NULL;
     if (!sqe) {
         int64_t res = do_sync(blk, r->type, s->iov, n, r->offset);
-        complete(blk, c->head, r->status, res == s->expect ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR, s->used_len);
+        complete(blk, c->head, c->generation, r->status, res == s->expect ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR,
+                 s->used_len);
         return false;
     }
     if (r->type == VIRTIO_BLK_T_IN)
@@ -243,8 +264,9 @@ static bool submit(struct virtio_blk *blk, const struct virtq_chain *c, const st
         io_uring_prep_writev(sqe, blk->fd, s->iov, (unsigned)n, r->offset);
     else
         io_uring_prep_fsync(sqe, blk->fd, IORING_FSYNC_DATASYNC);
-    io_uring_sqe_set_data64(sqe, c->head);
+    io_uring_sqe_set_data64(sqe, slot);
     s->busy = true;
+    blk->nfree--;
     blk->inflight++;
     return true;
 }
@@ -259,7 +281,7 @@ static bool handle(struct virtio_blk *blk, const struct virtq_chain *c, bool *qu
         return true;
     }
     if (st != VIRTIO_BLK_S_OK) {
-        complete(blk, c->head, r.status, (uint8_t)st, 1);
+        complete(blk, c->head, c->generation, r.status, (uint8_t)st, 1);
         return true;
     }
     /* As in Firecracker: one operation per request, and the data of reads
@@ -271,12 +293,13 @@ static bool handle(struct virtio_blk *blk, const struct virtq_chain *c, bool *qu
     case VIRTIO_BLK_T_GET_ID: {
         size_t n = r.data_len < SERIAL_LEN ? (size_t)r.data_len : SERIAL_LEN;
         virtq_chain_write(c, 0, blk->serial, n);
-        complete(blk, c->head, r.status, VIRTIO_BLK_S_OK, (uint32_t)n + 1);
+        complete(blk, c->head, c->generation, r.status, VIRTIO_BLK_S_OK, (uint32_t)n + 1);
         return true;
     }
     case VIRTIO_BLK_T_DISCARD:
     case VIRTIO_BLK_T_WRITE_ZEROES:
-        complete(blk, c->head, r.status, zero_or_discard(blk, &r) == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR, 1);
+        complete(blk, c->head, c->generation, r.status,
+                 zero_or_discard(blk, &r) == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR, 1);
         return true;
     default:
         *queued |= submit(blk, c, &r);
@@ -284,25 +307,33 @@ static bool handle(struct virtio_blk *blk, const struct virtq_chain *c, bool *qu
     }
 }
 
-static void reap(struct virtio_blk *blk, bool wait, bool answer);
+static void reap(struct virtio_blk *blk, int wait_ms);
 
 static void blk_kick(struct virtio_device *dev, int q)
 {
     struct virtio_blk *blk = dev->impl;
     bool throttled = false;
+    struct virtio_batch batch = {0};
     do {
         bool queued = false;
         virtq_suppress_notify(&dev->vq[q]);
-        while (!throttled && !dev->broken && virtio_pop(dev, q, &blk->chain) == 1)
+        while (!throttled && !dev->broken) {
+            if (blk->nfree == 0) { /* every slot in flight: a completion kicks again */
+                blk->starved = true;
+                break;
+            }
+            if (!virtio_batch_next(dev, q, &batch) || virtio_pop(dev, q, &blk->chain) != 1)
+                break;
             throttled = !handle(blk, &blk->chain, &queued);
+        }
         if (queued) {
             io_uring_submit(&blk->ring); /* one system call for the whole batch */
             /* Page-cache hits often complete inside the submit: return them
              * now rather than after another trip through the event loop. */
-            reap(blk, false, true);
+            reap(blk, 0);
         }
         virtio_flush_interrupt(dev, q);
-    } while (!throttled && !dev->broken && virtq_arm_notify(&dev->vq[q]));
+    } while (!throttled && !blk->starved && !batch.spent && !dev->broken && virtq_arm_notify(&dev->vq[q]));
 }
 
 void virtio_blk_set_rate_limiter(struct virtio_device *dev, const struct rate_limiter_config *cfg)
@@ -311,24 +342,46 @@ void virtio_blk_set_rate_limiter(struct virtio_device *dev, const struct rate_li
     virtio_update_rate_limiter(dev, &blk->limiter, cfg);
 }
 
-/* Lock held: takes finished io_uring requests back to the used ring (answer),
- * or forgets them (a reset). wait: until none is in flight. */
-static void reap(struct virtio_blk *blk, bool wait, bool answer)
+/* Lock held: takes finished io_uring requests back to the used ring (those
+ * of a queue reset since are dropped by complete()). wait_ms: 0 takes what
+ * has finished; > 0 waits up to that long for all of them; < 0 waits for
+ * all of them however long it takes. */
+static void reap(struct virtio_blk *blk, int wait_ms)
 {
     struct io_uring_cqe *cqe;
+    uint64_t deadline = clock_monotonic_ns() + (wait_ms > 0 ? (uint64_t)wait_ms * 1000000ULL : 0);
     while (blk->inflight > 0) {
-        int r = wait ? io_uring_wait_cqe(&blk->ring, &cqe) : io_uring_peek_cqe(&blk->ring, &cqe);
+        int r;
+        if (wait_ms < 0) {
+            r = io_uring_wait_cqe(&blk->ring, &cqe);
+        } else if (wait_ms > 0) {
+            uint64_t now = clock_monotonic_ns();
+            if (now >= deadline)
+                break;
+            struct __kernel_timespec ts = {.tv_sec = (long long)((deadline - now) / 1000000000ULL),
+                                           .tv_nsec = (long long)((deadline - now) % 1000000000ULL)};
+            r = io_uring_wait_cqe_timeout(&blk->ring, &cqe, &ts);
+        } else {
+            r = io_uring_peek_cqe(&blk->ring, &cqe);
+        }
         if (r == -EINTR)
             continue;
         if (r < 0)
             break;
-        struct inflight *s = &blk->slots[io_uring_cqe_get_data64(cqe) % blk->dev.queue_max];
-        if (answer)
-            complete(blk, s->head, s->status, cqe->res == s->expect ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR,
-                     s->used_len);
+        uint64_t slot = io_uring_cqe_get_data64(cqe);
         io_uring_cqe_seen(&blk->ring, cqe);
+        if (slot >= SLOTS || !blk->slots[slot].busy)
+            continue; /* not one of ours: cannot happen, but never index with it */
+        struct inflight *s = &blk->slots[slot];
+        complete(blk, s->head, s->generation, s->status,
+                 cqe->res == s->expect ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR, s->used_len);
         s->busy = false;
+        blk->free_slot[blk->nfree++] = (uint16_t)slot;
         blk->inflight--;
+    }
+    if (blk->starved && blk->nfree > 0) {
+        blk->starved = false;
+        virtio_notify_queue(&blk->dev, 0);
     }
 }
 
@@ -340,27 +393,36 @@ static void on_completion(void *ctx, uint32_t events)
     if (read(blk->ring_efd, &v, sizeof(v)) < 0)
         return;
     pthread_mutex_lock(&blk->dev.lock);
-    if (blk->dev.active) {
-        reap(blk, false, true);
+    reap(blk, 0); /* orphans of a reset are reaped (and dropped) even while inactive */
+    if (blk->dev.active)
         virtio_flush_interrupt(&blk->dev, 0);
-    }
     pthread_mutex_unlock(&blk->dev.lock);
 }
 
-static void blk_reset(struct virtio_device *dev)
+/* A reset: requests in flight still write into guest memory, so give them a
+ * bounded time to finish; the ones that do not are orphaned (their answers
+ * dropped). The caller bumps the queue's generation after this. */
+static void blk_queue_reset(struct virtio_device *dev, int q)
 {
+    (void)q;
     struct virtio_blk *blk = dev->impl;
-    /* In-flight requests still write into guest memory: let them finish. */
-    if (blk->uring)
-        reap(blk, true, false);
+    if (!blk->uring || !blk->inflight)
+        return;
+    reap(blk, RESET_DRAIN_MS);
+    if (blk->inflight)
+        log_warn_ratelimited(&blk->log_orphans,
+                             "%s: reset with %u requests still in flight on the host after %d ms; their answers will "
+                             "be dropped", dev->name, blk->inflight, RESET_DRAIN_MS);
 }
+
+static void blk_reset(struct virtio_device *dev) { blk_queue_reset(dev, 0); }
 
 /* Pause: requests in flight still write guest memory; finish and answer them. */
 static void blk_quiesce(struct virtio_device *dev)
 {
     struct virtio_blk *blk = dev->impl;
     if (blk->uring && blk->inflight) {
-        reap(blk, true, true);
+        reap(blk, -1);
         virtio_flush_interrupt(dev, 0);
     }
 }
@@ -379,7 +441,8 @@ static void blk_destroy(struct virtio_device *dev)
 }
 
 static const struct virtio_device_ops blk_ops = {
-    .kind = "blk", .device_id = VIRTIO_ID_BLOCK, .queue_kick = blk_kick, .reset = blk_reset, .quiesce = blk_quiesce, .destroy = blk_destroy,
+    .kind = "blk", .device_id = VIRTIO_ID_BLOCK, .queue_kick = blk_kick, .reset = blk_reset,
+    .queue_reset = blk_queue_reset, .quiesce = blk_quiesce, .destroy = blk_destroy,
 };
 
 /* --- creation ----------------------------------------------------------------------- */
@@ -481,7 +544,7 @@ int virtio_blk_replace_image(struct virtio_device *dev, const char *path)
     pthread_mutex_lock(&dev->lock);
     /* Requests in flight finish on the old image first. */
     if (blk->uring && blk->inflight) {
-        reap(blk, true, true);
+        reap(blk, -1);
         virtio_flush_interrupt(dev, 0);
     }
     if (!same)
@@ -516,11 +579,14 @@ struct virtio_device *virtio_blk_create(const struct guest_memory *mem, const ch
         memcpy(blk->serial, cfg->serial, strnlen(cfg->serial, SERIAL_LEN));
     if (open_image(blk, cfg) < 0)
         goto fail;
-    blk->slots = calloc(VIRTQ_MAX_SIZE, sizeof(*blk->slots));
+    blk->slots = calloc(SLOTS, sizeof(*blk->slots));
     if (!blk->slots) {
         log_error("%s: out of memory", name);
         goto fail;
     }
+    for (unsigned i = 0; i < SLOTS; i++)
+        blk->free_slot[i] = (uint16_t)(SLOTS - 1 - i);
+    blk->nfree = SLOTS;
     /* io_uring when the host has it; else synchronous I/O on this device's thread. */
     if (io_uring_queue_init(VIRTQ_MAX_SIZE, &blk->ring, 0) == 0) {
         blk->uring = true;

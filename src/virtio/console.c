@@ -11,6 +11,11 @@
 
 enum { RXQ = 0, TXQ = 1 };
 
+/* The most of one transmit buffer that goes to the console: Linux's ports
+ * write at most 32 KiB a buffer, and a chain aliasing all of guest RAM 256
+ * times must not cost the host 256 x RAM of output. The rest is dropped. */
+#define CONSOLE_MAX_PER_REQUEST (64 * 1024)
+
 struct virtio_console {
     struct virtio_device dev;
     struct virtio_console_backend be;
@@ -27,21 +32,27 @@ static void console_kick(struct virtio_device *dev, int q)
             con->be.rx_space(con->be.ctx);
         return;
     }
+    struct virtio_batch batch = {0};
     do {
         virtq_suppress_notify(&dev->vq[TXQ]);
-        while (!dev->broken && virtio_pop(dev, TXQ, &con->chain) == 1) {
-            for (uint64_t off = 0; off < con->chain.readable_len;) {
-                size_t n = virtq_chain_read(&con->chain, off, con->out, sizeof(con->out));
+        while (!dev->broken && virtio_batch_next(dev, TXQ, &batch) && virtio_pop(dev, TXQ, &con->chain) == 1) {
+            uint64_t len = con->chain.readable_len < CONSOLE_MAX_PER_REQUEST ? con->chain.readable_len
+                                                                              : CONSOLE_MAX_PER_REQUEST;
+            for (uint64_t off = 0; off < len;) {
+                size_t want = len - off < sizeof(con->out) ? (size_t)(len - off) : sizeof(con->out);
+                size_t n = virtq_chain_read(&con->chain, off, con->out, want);
                 if (n == 0)
                     break;
                 con->be.write(con->be.ctx, con->out, n);
                 off += n;
             }
-            con->tx_bytes += con->chain.readable_len;
-            virtio_push(dev, TXQ, con->chain.head, 0);
+            con->tx_bytes += len;
+            if (len < con->chain.readable_len)
+                dev->stats.out_dropped++;
+            virtio_push(dev, TXQ, con->chain.head, con->chain.generation, 0);
         }
         virtio_flush_interrupt(dev, TXQ);
-    } while (!dev->broken && virtq_arm_notify(&dev->vq[TXQ]));
+    } while (!batch.spent && !dev->broken && virtq_arm_notify(&dev->vq[TXQ]));
 }
 
 size_t virtio_console_receive(struct virtio_device *dev, const uint8_t *buf, size_t len)
@@ -53,7 +64,7 @@ size_t virtio_console_receive(struct virtio_device *dev, const uint8_t *buf, siz
         do {
             while (done < len && virtio_pop(dev, RXQ, &con->chain) == 1) {
                 size_t n = virtq_chain_write(&con->chain, 0, buf + done, len - done);
-                virtio_push(dev, RXQ, con->chain.head, (uint32_t)n);
+                virtio_push(dev, RXQ, con->chain.head, con->chain.generation, (uint32_t)n);
                 done += n;
             }
             /* Ask for a kick when the guest posts more; buffers that came

@@ -279,20 +279,76 @@ void virtio_set_status(struct virtio_device *dev, uint8_t status)
         return;
     }
     uint8_t old = dev->status;
+    /* The driver only ever adds bits (3.1.1); NEEDS_RESET is the device's.
+     * A write that clears one is ignored: clearing DRIVER_OK and setting it
+     * again must not re-activate the device over queues changed meanwhile. */
+    uint8_t drivers = (uint8_t)(old & ~VIRTIO_STATUS_NEEDS_RESET);
+    if ((status & drivers) != drivers) {
+        log_warn_ratelimited(&dev->log_status, "%s: the driver cleared status bits (0x%02x -> 0x%02x) without a reset; ignored",
+                             dev->name, old, status);
+        pthread_mutex_unlock(&dev->lock);
+        return;
+    }
     if ((status & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
         /* Accepted only if the driver took a subset of what was offered,
-         * with VERSION_1 (ember offers no legacy interface). */
+         * with VERSION_1 (ember offers no legacy interface), and before
+         * DRIVER_OK. */
         uint64_t f = dev->guest_features;
-        if ((f & ~dev->host_features) || !(f & BIT(VIRTIO_F_VERSION_1)))
+        if ((f & ~dev->host_features) || !(f & BIT(VIRTIO_F_VERSION_1)) || (old & VIRTIO_STATUS_DRIVER_OK))
             status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
     }
-    /* NEEDS_RESET is the device's to set, never the driver's. */
     dev->status = (uint8_t)((status & ~VIRTIO_STATUS_NEEDS_RESET) | (old & VIRTIO_STATUS_NEEDS_RESET));
     if ((status & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK) && !dev->broken) {
         if (!(dev->status & VIRTIO_STATUS_FEATURES_OK))
             virtio_mark_broken(dev, "DRIVER_OK without FEATURES_OK");
         else
             activate_locked(dev);
+    }
+    pthread_mutex_unlock(&dev->lock);
+}
+
+/* Lock held: queue q forgets its rings; chains still held become stale. */
+static void queue_reset_locked(struct virtio_device *dev, int q)
+{
+    if (dev->ops->queue_reset && dev->vq[q].enabled)
+        dev->ops->queue_reset(dev, q);
+    virtq_reset(&dev->vq[q], dev->queue_max);
+}
+
+void virtio_queue_write(struct virtio_device *dev, uint16_t q, enum virtio_queue_reg reg, bool high, uint32_t value)
+{
+    if (q >= dev->num_queues)
+        return;
+    pthread_mutex_lock(&dev->lock);
+    struct virtq *vq = &dev->vq[q];
+    if (reg == VIRTIO_QUEUE_READY && !(value & 1)) {
+        if (vq->ready)
+            queue_reset_locked(dev, q);
+        pthread_mutex_unlock(&dev->lock);
+        return;
+    }
+    /* Set-up time: features agreed, the device not yet live, the queue off. */
+    bool setup = (dev->status & VIRTIO_STATUS_FEATURES_OK) && !(dev->status & VIRTIO_STATUS_DRIVER_OK) &&
+                 !dev->broken && !vq->ready;
+    if (!setup) {
+        static const char *const names[] = {"size", "ready", "descriptor address", "driver area address",
+                                            "device area address"};
+        log_warn_ratelimited(&dev->log_queue, "%s: queue %u's %s written outside set-up (status 0x%02x%s); ignored",
+                             dev->name, q, names[reg], dev->status, vq->ready ? ", queue ready" : "");
+        pthread_mutex_unlock(&dev->lock);
+        return;
+    }
+    uint64_t *addr = NULL;
+    switch (reg) {
+    case VIRTIO_QUEUE_SIZE: vq->size = (uint16_t)(value > 0xffff ? 0 : value); break;
+    case VIRTIO_QUEUE_READY: vq->ready = true; break;
+    case VIRTIO_QUEUE_DESC: addr = &vq->desc_gpa; break;
+    case VIRTIO_QUEUE_AVAIL: addr = &vq->avail_gpa; break;
+    case VIRTIO_QUEUE_USED: addr = &vq->used_gpa; break;
+    }
+    if (addr) {
+        unsigned shift = high ? 32 : 0;
+        *addr = (*addr & ~(0xffffffffULL << shift)) | ((uint64_t)value << shift);
     }
     pthread_mutex_unlock(&dev->lock);
 }
@@ -322,6 +378,19 @@ void virtio_notify_queue(struct virtio_device *dev, uint16_t q)
     (void)r;
 }
 
+bool virtio_batch_next(struct virtio_device *dev, int q, struct virtio_batch *b)
+{
+    if (b->taken < VIRTIO_BATCH) {
+        b->taken++;
+        return true;
+    }
+    if (!b->spent) {
+        b->spent = true;
+        virtio_notify_queue(dev, (uint16_t)q);
+    }
+    return false;
+}
+
 void virtio_mark_broken(struct virtio_device *dev, const char *why)
 {
     if (dev->broken)
@@ -329,7 +398,8 @@ void virtio_mark_broken(struct virtio_device *dev, const char *why)
     dev->broken = true;
     dev->stats.broken++;
     dev->status |= VIRTIO_STATUS_NEEDS_RESET;
-    log_warn("%s: the driver broke the device's rules (%s); it needs a reset", dev->name, why);
+    log_warn_ratelimited(&dev->log_broken, "%s: the driver broke the device's rules (%s); it needs a reset", dev->name,
+                         why);
     if (dev->status & VIRTIO_STATUS_DRIVER_OK)
         virtio_config_changed(dev);
 }
@@ -355,9 +425,10 @@ int virtio_pop(struct virtio_device *dev, int q, struct virtq_chain *c)
     return r;
 }
 
-void virtio_push(struct virtio_device *dev, int q, uint16_t head, uint32_t written)
+void virtio_push(struct virtio_device *dev, int q, uint16_t head, uint32_t generation, uint32_t written)
 {
-    virtq_push(&dev->vq[q], head, written);
+    if (!virtq_push(&dev->vq[q], head, generation, written))
+        dev->stats.stale_dropped++;
 }
 
 void virtio_flush_interrupt(struct virtio_device *dev, int q)

@@ -21,6 +21,7 @@
 
 #include "memory/guest_memory.h"
 #include "util/event_loop.h"
+#include "util/log.h"
 #include "virtio/rate_limiter.h"
 #include "virtio/virtqueue.h"
 
@@ -59,6 +60,7 @@ struct virtio_stats {
     uint64_t in_dropped, out_dropped; /* packets lost: no buffer, bad frame, tap error */
     uint64_t broken;                /* times the driver broke a ring */
     uint64_t in_throttled, out_throttled; /* requests a rate limiter held back */
+    uint64_t stale_dropped;         /* answers for a queue reset since: not written */
 };
 
 struct virtio_device_ops {
@@ -68,6 +70,10 @@ struct virtio_device_ops {
     int (*activate)(struct virtio_device *dev);
     /* Reset: stop serving and forget in-flight work (device lock held). */
     void (*reset)(struct virtio_device *dev);
+    /* Queue q is reset alone (optional; device lock held): let its requests
+     * in flight finish for a bounded time; later answers are dropped as
+     * stale (the queue's generation changes right after). */
+    void (*queue_reset)(struct virtio_device *dev, int q);
     /* Queue `q` was kicked (I/O thread, device lock held). */
     void (*queue_kick)(struct virtio_device *dev, int q);
     /* The driver wrote the config space (optional; device lock held). */
@@ -123,6 +129,8 @@ struct virtio_device {
 
     struct event_loop loop;         /* the device's I/O thread */
     struct virtio_stats stats;      /* device lock */
+    /* Guest-triggered messages, each source rate-limited. */
+    struct log_ratelimit log_broken, log_status, log_queue;
 };
 
 /* Sets up the generic part; the device then fills host_features (VERSION_1,
@@ -143,6 +151,15 @@ struct virtio_stats virtio_device_stats(struct virtio_device *dev);
  * device too, through ops->destroy). Also undoes a failed init. */
 void virtio_device_destroy(struct virtio_device *dev);
 
+/* A queue's driver-written registers, as both transports have them. */
+enum virtio_queue_reg {
+    VIRTIO_QUEUE_SIZE,
+    VIRTIO_QUEUE_READY,
+    VIRTIO_QUEUE_DESC,  /* 64-bit addresses, written as 32-bit halves */
+    VIRTIO_QUEUE_AVAIL,
+    VIRTIO_QUEUE_USED,
+};
+
 /* The transport's register accesses (each takes the device lock). */
 uint32_t virtio_get_host_features(struct virtio_device *dev, uint32_t select);
 void virtio_set_guest_features(struct virtio_device *dev, uint32_t select, uint32_t value);
@@ -150,6 +167,12 @@ uint8_t virtio_get_status(struct virtio_device *dev);
 void virtio_set_status(struct virtio_device *dev, uint8_t status);
 void virtio_config_read(struct virtio_device *dev, uint32_t offset, uint8_t *data, uint32_t len);
 void virtio_config_write(struct virtio_device *dev, uint32_t offset, const uint8_t *data, uint32_t len);
+/* A driver's write to queue q's register (the upper half of an address if
+ * `high`). The rules (virtio 1.2, 3.1.1 and 4.x): a queue is set up only
+ * after FEATURES_OK and before DRIVER_OK, and only while it is not ready;
+ * other writes are ignored and read back unchanged. Writing READY = 0 is a
+ * queue reset, allowed at any time. */
+void virtio_queue_write(struct virtio_device *dev, uint16_t q, enum virtio_queue_reg reg, bool high, uint32_t value);
 /* A QueueNotify the transport saw itself (no ioeventfd). */
 void virtio_notify_queue(struct virtio_device *dev, uint16_t q);
 
@@ -157,7 +180,9 @@ void virtio_notify_queue(struct virtio_device *dev, uint16_t q);
  * after marking the device broken); return a chain and interrupt if the
  * driver wants one. */
 int virtio_pop(struct virtio_device *dev, int q, struct virtq_chain *c);
-void virtio_push(struct virtio_device *dev, int q, uint16_t head, uint32_t written);
+/* Answers the chain `head` taken in `generation`; a stale one (its queue
+ * was reset since) is dropped and counted. */
+void virtio_push(struct virtio_device *dev, int q, uint16_t head, uint32_t generation, uint32_t written);
 void virtio_flush_interrupt(struct virtio_device *dev, int q);
 /* Lock held: may a request of `bytes` (device to driver if `in`) pass `rl`
  * now? If not, the `popped` chains just taken from queue q go back, the
@@ -167,6 +192,22 @@ bool virtio_rate_limit(struct virtio_device *dev, int q, struct rate_limiter *rl
 /* Sets or changes one of the device's limiters (takes the device lock). */
 void virtio_update_rate_limiter(struct virtio_device *dev, struct rate_limiter *rl,
                                 const struct rate_limiter_config *cfg);
+/* How many requests a device takes from one queue per wake-up of its I/O
+ * thread. The device lock is held meanwhile, so a driver that keeps adding
+ * buffers must not keep the thread (and a pause, the metrics, a stop) from
+ * everything else: once spent, the queue is kicked again and looked at on
+ * the I/O thread's next turn. */
+#define VIRTIO_BATCH 64
+
+struct virtio_batch {
+    unsigned taken;
+    bool spent;
+};
+
+/* Lock held, in a device's queue loop, before it takes the next chain:
+ * false once the batch is spent (the queue is then kicked again). */
+bool virtio_batch_next(struct virtio_device *dev, int q, struct virtio_batch *b);
+
 /* The driver broke the device's rules: DEVICE_NEEDS_RESET and a config interrupt. */
 void virtio_mark_broken(struct virtio_device *dev, const char *why);
 /* The device changed its config space (generation bump and interrupt). */

@@ -53,30 +53,6 @@ static uint32_t read_reg(struct virtio_mmio *t, uint64_t off)
     }
 }
 
-/* Lock held (the device's): a queue register the driver may only write
- * while the queue is not ready. */
-static void write_queue_reg(struct virtio_mmio *t, struct virtq *vq, uint64_t off, uint32_t v)
-{
-    if (vq->ready && off != REG_QUEUE_READY) {
-        if (!t->warned_live_queue) {
-            t->warned_live_queue = true;
-            log_warn("%s: the driver rewrote a live queue's register 0x%03llx; ignored", t->dev->name,
-                     (unsigned long long)off);
-        }
-        return;
-    }
-    switch (off) {
-    case REG_QUEUE_NUM: vq->size = (uint16_t)(v > 0xffff ? 0 : v); break;
-    case REG_QUEUE_READY: vq->ready = v & 1; if (!vq->ready) vq->enabled = false; break;
-    case REG_QUEUE_DESC_LOW: vq->desc_gpa = (vq->desc_gpa & ~0xffffffffULL) | v; break;
-    case REG_QUEUE_DESC_HIGH: vq->desc_gpa = (vq->desc_gpa & 0xffffffffULL) | ((uint64_t)v << 32); break;
-    case REG_QUEUE_DRIVER_LOW: vq->avail_gpa = (vq->avail_gpa & ~0xffffffffULL) | v; break;
-    case REG_QUEUE_DRIVER_HIGH: vq->avail_gpa = (vq->avail_gpa & 0xffffffffULL) | ((uint64_t)v << 32); break;
-    case REG_QUEUE_DEVICE_LOW: vq->used_gpa = (vq->used_gpa & ~0xffffffffULL) | v; break;
-    case REG_QUEUE_DEVICE_HIGH: vq->used_gpa = (vq->used_gpa & 0xffffffffULL) | ((uint64_t)v << 32); break;
-    }
-}
-
 static void write_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
 {
     struct virtio_device *dev = t->dev;
@@ -94,16 +70,17 @@ static void write_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
         if (v == 0)
             __atomic_store_n(&t->interrupt_status, 0, __ATOMIC_SEQ_CST);
         return;
-    case REG_QUEUE_NUM: case REG_QUEUE_READY: case REG_QUEUE_DESC_LOW: case REG_QUEUE_DESC_HIGH:
-    case REG_QUEUE_DRIVER_LOW: case REG_QUEUE_DRIVER_HIGH: case REG_QUEUE_DEVICE_LOW: case REG_QUEUE_DEVICE_HIGH: {
-        struct virtq *vq = selected_queue(t);
-        if (!vq)
-            return;
-        pthread_mutex_lock(&dev->lock);
-        write_queue_reg(t, vq, off, v);
-        pthread_mutex_unlock(&dev->lock);
+    case REG_QUEUE_NUM: virtio_queue_write(dev, (uint16_t)t->queue_sel, VIRTIO_QUEUE_SIZE, false, v); return;
+    case REG_QUEUE_READY: virtio_queue_write(dev, (uint16_t)t->queue_sel, VIRTIO_QUEUE_READY, false, v); return;
+    case REG_QUEUE_DESC_LOW: case REG_QUEUE_DESC_HIGH:
+        virtio_queue_write(dev, (uint16_t)t->queue_sel, VIRTIO_QUEUE_DESC, off == REG_QUEUE_DESC_HIGH, v);
         return;
-    }
+    case REG_QUEUE_DRIVER_LOW: case REG_QUEUE_DRIVER_HIGH:
+        virtio_queue_write(dev, (uint16_t)t->queue_sel, VIRTIO_QUEUE_AVAIL, off == REG_QUEUE_DRIVER_HIGH, v);
+        return;
+    case REG_QUEUE_DEVICE_LOW: case REG_QUEUE_DEVICE_HIGH:
+        virtio_queue_write(dev, (uint16_t)t->queue_sel, VIRTIO_QUEUE_USED, off == REG_QUEUE_DEVICE_HIGH, v);
+        return;
     default: return; /* read-only or reserved: ignored */
     }
 }

@@ -25,7 +25,6 @@ struct virtio_mmio {
     uint32_t interrupt_status;          /* bit 0 used buffer, bit 1 config change */
     struct irq_event irq;
     int ioeventfds;                     /* queues whose notifications bypass ember */
-    bool warned_live_queue;
 };
 
 int virtio_mmio_attach(struct virtio_mmio *t, struct virtio_device *dev, int vm_fd, struct io_bus *mmio,

@@ -102,7 +102,7 @@ static enum rx_result deliver(struct virtio_net *net)
         if (r == 0) {
             virtq_unpop(vq, popped); /* wait for more buffers; nothing was published */
             vq->used_idx = (uint16_t)(vq->used_idx - popped);
-            if (popped >= vq->size) {
+            if (popped >= vq->num) {
                 /* The whole ring is too small for it: it can never fit. */
                 dev->stats.in_dropped++;
                 return RX_DELIVERED;
@@ -113,14 +113,14 @@ static enum rx_result deliver(struct virtio_net *net)
         size_t room = c->writable_len;
         if (popped == 1 && (room < NET_HDR_LEN || (!net->mrg && room < len))) {
             /* Without mergeable buffers one chain must take the whole packet. */
-            virtq_add_used(vq, c->head, 0);
+            virtq_add_used(vq, c->head, c->generation, 0);
             virtq_publish_used(vq);
             dev->stats.in_dropped++;
             return RX_DELIVERED;
         }
         size_t n = room < len - off ? room : len - off;
         virtq_chain_write(c, 0, net->rx_buf + off, n);
-        virtq_add_used(vq, c->head, (uint32_t)n);
+        virtq_add_used(vq, c->head, c->generation, (uint32_t)n);
         off += n;
     }
     uint16_t nbuf = popped; /* num_buffers: the chains the packet took */
@@ -137,7 +137,9 @@ static void receive(struct virtio_net *net)
     struct virtio_device *dev = &net->dev;
     if (!dev->active || dev->broken || !dev->vq[RXQ].enabled)
         return;
-    for (;;) {
+    /* A batch of packets per call: the tap is level-triggered, so the I/O
+     * thread comes back for the rest after its other work. */
+    for (unsigned packets = 0; packets < VIRTIO_BATCH; packets++) {
         if (!net->rx_pending) {
             ssize_t n = read(net->tap_fd, net->rx_buf, NET_HDR_LEN + NET_MAX_PACKET);
             if (n < 0) {
@@ -191,9 +193,10 @@ static void transmit(struct virtio_net *net)
 {
     struct virtio_device *dev = &net->dev;
     bool throttled = false;
+    struct virtio_batch batch = {0};
     do {
         virtq_suppress_notify(&dev->vq[TXQ]);
-        while (!dev->broken && virtio_pop(dev, TXQ, &net->chain) == 1) {
+        while (!dev->broken && virtio_batch_next(dev, TXQ, &batch) && virtio_pop(dev, TXQ, &net->chain) == 1) {
             if (net_parse_tx(&net->chain, &net->tx) < 0) {
                 dev->stats.out_dropped++;
             } else if (!virtio_rate_limit(dev, TXQ, &net->tx_limiter, net->tx.len - NET_HDR_LEN, false, 1)) {
@@ -211,10 +214,10 @@ static void transmit(struct virtio_net *net)
                     dev->stats.out_bytes += net->tx.len - NET_HDR_LEN;
                 }
             }
-            virtio_push(dev, TXQ, net->chain.head, 0);
+            virtio_push(dev, TXQ, net->chain.head, net->chain.generation, 0);
         }
         virtio_flush_interrupt(dev, TXQ);
-    } while (!throttled && !dev->broken && virtq_arm_notify(&dev->vq[TXQ]));
+    } while (!throttled && !batch.spent && !dev->broken && virtq_arm_notify(&dev->vq[TXQ]));
 }
 
 static void net_kick(struct virtio_device *dev, int q)

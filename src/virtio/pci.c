@@ -176,18 +176,13 @@ static void common_write(struct virtio_pci *t, uint32_t off, uint32_t size, uint
     }
     if (!vq)
         return;
-    pthread_mutex_lock(&dev->lock);
-    if (!vq->ready) { /* a live queue's registers are fixed */
-        uint64_t mask = 0xffffffffULL << shift;
-        switch (field) {
-        case 0x18: vq->size = (uint16_t)v; break;
-        case 0x1c: vq->ready = v & 1; break;
-        case 0x20: vq->desc_gpa = (vq->desc_gpa & ~mask) | ((v << shift) & mask); break;
-        case 0x28: vq->avail_gpa = (vq->avail_gpa & ~mask) | ((v << shift) & mask); break;
-        case 0x30: vq->used_gpa = (vq->used_gpa & ~mask) | ((v << shift) & mask); break;
-        }
+    switch (field) {
+    case 0x18: virtio_queue_write(dev, q, VIRTIO_QUEUE_SIZE, false, (uint32_t)v); break;
+    case 0x1c: virtio_queue_write(dev, q, VIRTIO_QUEUE_READY, false, (uint32_t)v); break;
+    case 0x20: virtio_queue_write(dev, q, VIRTIO_QUEUE_DESC, shift != 0, (uint32_t)v); break;
+    case 0x28: virtio_queue_write(dev, q, VIRTIO_QUEUE_AVAIL, shift != 0, (uint32_t)v); break;
+    case 0x30: virtio_queue_write(dev, q, VIRTIO_QUEUE_USED, shift != 0, (uint32_t)v); break;
     }
-    pthread_mutex_unlock(&dev->lock);
 }
 
 /* --- the BAR ------------------------------------------------------------------------ */

@@ -17,8 +17,23 @@ static uint16_t load16(volatile uint16_t *p) { return __atomic_load_n(p, __ATOMI
 
 void virtq_reset(struct virtq *vq, uint16_t max_size)
 {
+    uint32_t generation = vq->generation;
     memset(vq, 0, sizeof(*vq));
     vq->size = max_size;
+    vq->generation = generation + 1;
+}
+
+static bool head_in_flight(const struct virtq *vq, uint16_t head)
+{
+    return vq->in_flight[head / 64] & (1ULL << (head % 64));
+}
+
+static void set_in_flight(struct virtq *vq, uint16_t head, bool on)
+{
+    if (on)
+        vq->in_flight[head / 64] |= 1ULL << (head % 64);
+    else
+        vq->in_flight[head / 64] &= ~(1ULL << (head % 64));
 }
 
 int virtq_enable(struct virtq *vq, const struct guest_memory *mem, const char **why)
@@ -42,6 +57,9 @@ int virtq_enable(struct virtq *vq, const struct guest_memory *mem, const char **
     vq->desc = d;
     vq->avail = a;
     vq->used = u;
+    vq->num = n;
+    vq->generation++;
+    memset(vq->in_flight, 0, sizeof(vq->in_flight));
     vq->last_avail = vq->used_idx = 0;
     /* Nothing used yet, nothing to signal: the first interrupt comes with
      * the first used buffer. */
@@ -138,22 +156,28 @@ int virtq_pop(struct virtq *vq, const struct guest_memory *mem, struct virtq_cha
     uint16_t pending = (uint16_t)(avail_idx - vq->last_avail);
     if (pending == 0)
         return 0;
-    if (pending > vq->size) {
+    if (pending > vq->num) {
         *why = "the available index ran more than a queue ahead";
         return -1;
     }
     /* The ring entry is read after the index (acquire above). */
-    uint16_t head = vq->avail[AVAIL_RING + (vq->last_avail & (vq->size - 1))];
-    if (head >= vq->size) {
+    uint16_t pos = vq->last_avail & (vq->num - 1);
+    uint16_t head = vq->avail[AVAIL_RING + pos];
+    if (head >= vq->num) {
         *why = "an available head is out of the descriptor table";
         return -1;
     }
+    if (head_in_flight(vq, head)) {
+        *why = "a head offered again while the device holds it";
+        return -1;
+    }
     c->head = head;
+    c->generation = vq->generation;
     c->nseg = c->nreadable = 0;
     c->readable_len = c->writable_len = 0;
     uint16_t i = head;
     for (unsigned steps = 0;; steps++) {
-        if (steps >= vq->size) {
+        if (steps >= vq->num) {
             *why = "descriptor chain loops";
             return -1;
         }
@@ -171,22 +195,30 @@ int virtq_pop(struct virtq *vq, const struct guest_memory *mem, struct virtq_cha
             return -1;
         if (!(d.flags & VIRTQ_DESC_F_NEXT))
             break;
-        if (d.next >= vq->size) {
+        if (d.next >= vq->num) {
             *why = "a descriptor's next is out of the table";
             return -1;
         }
         i = d.next;
     }
+    set_in_flight(vq, head, true);
+    vq->popped_head[pos] = head;
     vq->last_avail++;
     return 1;
 }
 
-void virtq_add_used(struct virtq *vq, uint16_t head, uint32_t written)
+bool virtq_add_used(struct virtq *vq, uint16_t head, uint32_t generation, uint32_t written)
 {
-    volatile uint32_t *elem = (volatile uint32_t *)(vq->used + 2) + 2 * (vq->used_idx & (vq->size - 1));
+    /* A chain from before a reset or re-enable, or one not held: its ring
+     * may be gone or resized, so nothing is written. */
+    if (!vq->enabled || generation != vq->generation || head >= vq->num || !head_in_flight(vq, head))
+        return false;
+    set_in_flight(vq, head, false);
+    volatile uint32_t *elem = (volatile uint32_t *)(vq->used + 2) + 2 * (vq->used_idx & (vq->num - 1));
     elem[0] = head;
     elem[1] = written;
     vq->used_idx++;
+    return true;
 }
 
 void virtq_publish_used(struct virtq *vq)
@@ -195,13 +227,21 @@ void virtq_publish_used(struct virtq *vq)
     __atomic_store_n(&vq->used[USED_IDX], vq->used_idx, __ATOMIC_RELEASE);
 }
 
-void virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
+bool virtq_push(struct virtq *vq, uint16_t head, uint32_t generation, uint32_t written)
 {
-    virtq_add_used(vq, head, written);
+    if (!virtq_add_used(vq, head, generation, written))
+        return false;
     virtq_publish_used(vq);
+    return true;
 }
 
-void virtq_unpop(struct virtq *vq, uint16_t n) { vq->last_avail = (uint16_t)(vq->last_avail - n); }
+void virtq_unpop(struct virtq *vq, uint16_t n)
+{
+    for (uint16_t k = 0; k < n; k++) {
+        vq->last_avail--;
+        set_in_flight(vq, vq->popped_head[vq->last_avail & (vq->num - 1)], false);
+    }
+}
 
 bool virtq_should_interrupt(struct virtq *vq)
 {
@@ -217,7 +257,7 @@ bool virtq_should_interrupt(struct virtq *vq)
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (!vq->event_idx)
         return !(load16(&vq->avail[AVAIL_FLAGS]) & VIRTQ_AVAIL_F_NO_INTERRUPT);
-    uint16_t used_event = load16(&vq->avail[AVAIL_RING + vq->size]);
+    uint16_t used_event = load16(&vq->avail[AVAIL_RING + vq->num]);
     /* vring_need_event(): did used_idx step past used_event since the last interrupt? */
     return !valid || (uint16_t)(now - used_event - 1) < (uint16_t)(now - old);
 }
@@ -233,7 +273,7 @@ void virtq_suppress_notify(struct virtq *vq)
 static bool arm_notify_at(struct virtq *vq, uint16_t seen)
 {
     if (vq->event_idx) /* avail_event: notify me once you publish past here */
-        __atomic_store_n(&vq->used[2 + 4 * vq->size], seen, __ATOMIC_RELAXED);
+        __atomic_store_n(&vq->used[2 + 4 * vq->num], seen, __ATOMIC_RELAXED);
     else
         __atomic_store_n(&vq->used[USED_FLAGS], 0, __ATOMIC_RELAXED);
     /* Publish the request before looking again, or a buffer added in between

@@ -8,7 +8,15 @@
  *     device-readable buffers before device-writable ones;
  *   - the available index may not run more than a queue ahead.
  * A violation makes virtq_pop() fail with a reason; the device then asks for
- * a reset (DEVICE_NEEDS_RESET) instead of guessing. Used-ring updates and
+ * a reset (DEVICE_NEEDS_RESET) instead of guessing.
+ *
+ * The driver may reset or reconfigure a queue while the device still holds
+ * chains of it (a request in flight on the host). So everything that touches
+ * a ring uses the geometry validated when the queue was enabled (`num`, never
+ * the register `size`), every enable and reset starts a new `generation`, and
+ * a chain is answered only if it belongs to the current generation and is
+ * still in flight; anything else is dropped, never written. A head offered
+ * again while the device holds it is a broken ring. Used-ring updates and
  * notification suppression (VIRTIO_F_EVENT_IDX or the flags) follow the
  * memory ordering the spec requires. The queue never knows its device or
  * transport. */
@@ -49,17 +57,24 @@ struct virtq_chain {
     uint16_t head;
     uint16_t nseg;
     uint16_t nreadable;
+    uint32_t generation;        /* the queue's generation when it was taken */
     uint64_t readable_len, writable_len;
     struct virtq_seg seg[VIRTQ_MAX_SIZE];
 };
 
 struct virtq {
-    /* Set by the driver through the transport. */
+    /* Set by the driver through the transport (virtio_queue_write checks when). */
     uint16_t size;
     bool ready;
     uint64_t desc_gpa, avail_gpa, used_gpa;
     /* Negotiated features that change the ring's behaviour. */
     bool event_idx, indirect;
+    /* Counts enables and resets: a chain of an older generation is stale. It
+     * survives virtq_reset (it is what tells the old chains from the new). */
+    uint32_t generation;
+    /* The ring size validated by virtq_enable; the only one the rings are
+     * indexed with while enabled. */
+    uint16_t num;
     /* Host views of the rings, valid while enabled. */
     volatile struct virtq_desc *desc;
     volatile uint16_t *avail;   /* flags, idx, ring[size], used_event */
@@ -70,9 +85,15 @@ struct virtq {
     uint16_t avail_seen;        /* the driver's avail->idx as virtq_pop last read it */
     uint16_t signalled_used;    /* used_idx at the last interrupt (EVENT_IDX) */
     bool signalled_valid;
+    /* Heads the device holds: popped, not yet used (nor put back). */
+    uint64_t in_flight[VIRTQ_MAX_SIZE / 64];
+    /* The head popped at each available-ring position, for virtq_unpop: the
+     * driver may have rewritten the ring entry since. */
+    uint16_t popped_head[VIRTQ_MAX_SIZE];
 };
 
-/* Back to the state after device reset (size defaults to `max_size`). */
+/* Back to the state after device reset (size defaults to `max_size`); a new
+ * generation, so chains taken before are stale. */
 void virtq_reset(struct virtq *vq, uint16_t max_size);
 /* Checks the driver's size and ring addresses against guest RAM and maps
  * them. -1 with *why set if the queue cannot be used. */
@@ -80,11 +101,13 @@ int virtq_enable(struct virtq *vq, const struct guest_memory *mem, const char **
 /* Takes the next available chain: 1 with *c filled, 0 if none, -1 if the
  * driver broke the ring (*why says how; the chain is not consumed). */
 int virtq_pop(struct virtq *vq, const struct guest_memory *mem, struct virtq_chain *c, const char **why);
-/* Gives back the chain at `head` with `written` bytes written into it. */
-void virtq_push(struct virtq *vq, uint16_t head, uint32_t written);
+/* Gives back the chain at `head`, taken in `generation`, with `written`
+ * bytes written into it. False (and nothing written) if the chain is stale:
+ * the queue was reset or re-enabled since, or the head is not in flight. */
+bool virtq_push(struct virtq *vq, uint16_t head, uint32_t generation, uint32_t written);
 /* The same in two steps, for a packet spread over several chains: fill the
  * used entries, then publish them all at once. */
-void virtq_add_used(struct virtq *vq, uint16_t head, uint32_t written);
+bool virtq_add_used(struct virtq *vq, uint16_t head, uint32_t generation, uint32_t written);
 void virtq_publish_used(struct virtq *vq);
 /* Puts back the last `n` chains popped (not enough buffers after all). */
 void virtq_unpop(struct virtq *vq, uint16_t n);

@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t buf[64];
         virtq_chain_read(&chain, flags, buf, sizeof(buf));
         virtq_chain_write(&chain, flags >> 1, buf, sizeof(buf));
-        virtq_push(&vq, chain.head, (uint32_t)chain.writable_len);
+        virtq_push(&vq, chain.head, chain.generation, (uint32_t)chain.writable_len);
         virtq_should_interrupt(&vq);
     }
     virtq_arm_notify(&vq);

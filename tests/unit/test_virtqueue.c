@@ -95,7 +95,7 @@ TEST(a_chain_with_readable_then_writable_buffers)
     CHECK(!memcmp(buf, "erAB", 4));
     CHECK_EQ(virtq_chain_write(&chain, 10, "0123456789", 10), 6);
     CHECK(!memcmp(gpa_to_host(&mem, BUF + 0x10a, 6), "012345", 6));
-    virtq_push(&vq, chain.head, 16);
+    virtq_push(&vq, chain.head, chain.generation, 16);
     CHECK_EQ(used()[1], 1);
     uint32_t *elem = (uint32_t *)(used() + 2);
     CHECK_EQ(elem[0], 0);
@@ -162,6 +162,7 @@ TEST(indirect_tables)
     CHECK_EQ(chain.nseg, 2);
     CHECK_EQ(chain.readable_len, 16);
     CHECK_EQ(chain.writable_len, 1);
+    virtq_push(&vq, chain.head, chain.generation, 0); /* given back: it may be offered again */
     /* nested */
     t[2] = (struct virtq_desc){BUF + 0x1000, 48, VIRTQ_DESC_F_INDIRECT, 0};
     offer(4);
@@ -194,13 +195,13 @@ TEST(notification_suppression)
     offer(0);
     CHECK_EQ(pop(&why), 1);
     CHECK(!virtq_should_interrupt(&vq)); /* nothing used yet */
-    virtq_push(&vq, 0, 4);
+    virtq_push(&vq, 0, chain.generation, 4);
     CHECK(virtq_should_interrupt(&vq));
     CHECK(!virtq_should_interrupt(&vq)); /* already told */
     avail()[0] = VIRTQ_AVAIL_F_NO_INTERRUPT;
     offer(0);
     CHECK_EQ(pop(&why), 1);
-    virtq_push(&vq, 0, 4);
+    virtq_push(&vq, 0, chain.generation, 4);
     CHECK(!virtq_should_interrupt(&vq));
     /* the device side: NO_NOTIFY while working, cleared when it sleeps */
     virtq_suppress_notify(&vq);
@@ -218,10 +219,10 @@ TEST(notification_suppression)
     }
     avail()[2 + N] = 1; /* used_event: interrupt once used_idx passes 1 */
     CHECK_EQ(pop(&why), 1);
-    virtq_push(&vq, chain.head, 4); /* used_idx 1: not past 1 yet */
+    virtq_push(&vq, chain.head, chain.generation, 4); /* used_idx 1: not past 1 yet */
     CHECK(!virtq_should_interrupt(&vq));
     CHECK_EQ(pop(&why), 1);
-    virtq_push(&vq, chain.head, 4); /* used_idx 2 */
+    virtq_push(&vq, chain.head, chain.generation, 4); /* used_idx 2 */
     CHECK(virtq_should_interrupt(&vq));
     CHECK(virtq_arm_notify(&vq)); /* one more is waiting */
     CHECK_EQ(used()[2 + 4 * N], 2); /* avail_event = the next one the device will take */
@@ -306,6 +307,7 @@ TEST(blk_requests)
     CHECK_EQ(blk_parse_request(&chain, 100, false, &r), -1);
     /* a header shorter than 16 bytes */
     blk_chain(VIRTIO_BLK_T_IN, 0, 0, false, true);
+    virtq_push(&vq, chain.head, chain.generation, 0);
     desc()[0].len = 8;
     offer(0);
     const char *why;
@@ -331,5 +333,68 @@ TEST(blk_requests)
     guest_memory_free(&mem);
 }
 
+/* The rules that keep a reset or reconfigured queue safe from answers still
+ * on their way: a head is held once, a stale chain is never written, and the
+ * ring is indexed with the size it was validated for. */
+TEST(in_flight_heads_and_stale_answers)
+{
+    const char *why;
+    setup();
+    set_desc(0, BUF, 4, VIRTQ_DESC_F_WRITE, 0);
+    offer(0);
+    offer(0); /* the same head again, while the device holds it */
+    CHECK_EQ(pop(&why), 1);
+    CHECK(pop(&why) < 0 && strstr(why, "while the device holds it"));
+    uint32_t gen = chain.generation;
+    /* Answered once; a second answer for the same head is refused. */
+    CHECK(virtq_push(&vq, 0, gen, 4));
+    CHECK(!virtq_push(&vq, 0, gen, 4));
+    CHECK_EQ(used()[1], 1);
+    CHECK_EQ(pop(&why), 1); /* now it may be taken again */
+    virtq_unpop(&vq, 1);    /* put back: no longer held ... */
+    CHECK(!virtq_push(&vq, 0, gen, 4));
+    CHECK_EQ(pop(&why), 1); /* ... and can be taken once more */
+
+    /* Reset with the chain held: its answer is stale and writes nothing, even
+     * after the queue is set up again with another size. */
+    uint16_t used_before = used()[1];
+    virtq_reset(&vq, N);
+    vq.size = 2;
+    vq.desc_gpa = DESC, vq.avail_gpa = AVAIL, vq.used_gpa = USED;
+    CHECK_EQ(virtq_enable(&vq, &mem, &why), 0);
+    CHECK(vq.generation != gen);
+    CHECK(!virtq_push(&vq, 0, gen, 4));
+    CHECK_EQ(used()[1], used_before);
+    /* A disabled queue takes no answers at all. */
+    virtq_reset(&vq, N);
+    CHECK(!virtq_push(&vq, 0, vq.generation, 4));
+}
+
+TEST(the_ring_keeps_the_size_it_was_enabled_with)
+{
+    const char *why;
+    setup();
+    for (int i = 0; i < N; i++)
+        set_desc(i, BUF, 4, VIRTQ_DESC_F_WRITE, 0);
+    /* used_idx well past the size, then the size register rewritten: the
+     * next used entry still lands inside the N-entry ring. */
+    for (int round = 0; round < 3 * N; round++) {
+        offer((uint16_t)(round % N));
+        CHECK_EQ(pop(&why), 1);
+        CHECK(virtq_push(&vq, chain.head, chain.generation, 4));
+    }
+    memset(gpa_to_host(&mem, USED + 6 + 8 * N, 64), 0xee, 64);
+    vq.size = 0; /* what a transport that let it through would store */
+    offer(0);
+    CHECK_EQ(pop(&why), 1);
+    CHECK(virtq_push(&vq, chain.head, chain.generation, 4));
+    uint8_t *after = gpa_to_host(&mem, USED + 6 + 8 * N, 64);
+    bool untouched = true;
+    for (int i = 0; i < 64; i++)
+        untouched &= after[i] == 0xee;
+    CHECK(untouched);
+}
+
 RUN_TESTS(CASE(enable_checks_size_alignment_and_ram), CASE(a_chain_with_readable_then_writable_buffers),
-          CASE(malformed_chains_are_refused), CASE(indirect_tables), CASE(notification_suppression), CASE(blk_requests))
+          CASE(malformed_chains_are_refused), CASE(indirect_tables), CASE(notification_suppression), CASE(blk_requests),
+          CASE(in_flight_heads_and_stale_answers), CASE(the_ring_keeps_the_size_it_was_enabled_with))
