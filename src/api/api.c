@@ -46,12 +46,13 @@ static void bump(struct api *api, const char *group, const char *what, bool fail
 static json_t *device_metrics(const struct virtio_stats *s, const char *kind)
 {
     if (!strcmp(kind, "blk"))
-        return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "read_count", (json_int_t)s->in_count,
+        return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "read_count", (json_int_t)s->in_count,
                          "read_bytes", (json_int_t)s->in_bytes, "write_count", (json_int_t)s->out_count, "write_bytes",
                          (json_int_t)s->out_bytes, "flush_count", (json_int_t)s->flush_count, "execute_fails",
                          (json_int_t)s->fail_count, "queue_event_count", (json_int_t)s->kicks, "event_fails",
                          (json_int_t)s->broken, "rate_limiter_throttled_events",
-                         (json_int_t)(s->in_throttled + s->out_throttled));
+                         (json_int_t)(s->in_throttled + s->out_throttled), "host_io_errors",
+                         (json_int_t)s->host_errors);
     if (!strcmp(kind, "net"))
         return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rx_packets_count",
                          (json_int_t)s->in_count, "rx_bytes_count", (json_int_t)s->in_bytes, "tx_packets_count",

@@ -39,6 +39,7 @@
 
 struct inflight {
     bool busy;
+    uint32_t type;           /* VIRTIO_BLK_T_IN, _OUT or _FLUSH */
     uint16_t head;
     uint32_t generation;     /* the queue's, when the chain was taken */
     uint8_t *status;
@@ -64,7 +65,13 @@ struct virtio_blk {
     bool starved;            /* a kick found no free slot: kick again when one frees */
     struct virtq_chain chain;
     struct rate_limiter limiter; /* every request, and the bytes read or written */
-    struct log_ratelimit log_orphans;
+    struct log_ratelimit log_orphans, log_host_errors;
+    /* A flush of the image failed: data the guest was told is in the disk's
+     * cache may never reach the image, and the host reports a failed
+     * write-back only once (the "fsyncgate" class of data loss). So every
+     * later FLUSH fails too, until the guest resets the disk or the API moves
+     * it to an image (PATCH /drives), as a disk whose cache lost data would. */
+    bool lost_writes;
 };
 
 /* --- request parsing (pure: the fuzz harness drives it) -------------------- */
@@ -225,12 +232,40 @@ static int64_t do_sync(struct virtio_blk *blk, uint32_t type, struct iovec *iov,
     return total;
 }
 
+/* The status for a finished IN/OUT/FLUSH: `res` is what the host returned
+ * (bytes, or -errno). A host error is logged and counted. A failed flush
+ * makes every later flush fail (lost_writes): the write-back that failed is
+ * reported once, and a later fdatasync would succeed over the lost data. A
+ * write that fails at once is answered with the error itself. */
+static uint8_t host_result(struct virtio_blk *blk, uint32_t type, int64_t res, int64_t expect)
+{
+    bool ok = res == expect;
+    if (ok && !(type == VIRTIO_BLK_T_FLUSH && blk->lost_writes))
+        return VIRTIO_BLK_S_OK;
+    if (!ok) {
+        blk->dev.stats.host_errors++;
+        static const char *const what[] = {[VIRTIO_BLK_T_IN] = "read", [VIRTIO_BLK_T_OUT] = "write",
+                                           [VIRTIO_BLK_T_FLUSH] = "flush"};
+        char why[64];
+        if (res < 0)
+            snprintf(why, sizeof(why), "%s", strerror((int)-res));
+        else
+            snprintf(why, sizeof(why), "%lld of %lld bytes", (long long)res, (long long)expect);
+        log_warn_ratelimited(&blk->log_host_errors, "%s: %s of %s failed: %s%s", blk->dev.name, what[type], blk->path,
+                             why, type == VIRTIO_BLK_T_FLUSH ? "; written data may be lost, every later flush fails" : "");
+        if (type == VIRTIO_BLK_T_FLUSH)
+            blk->lost_writes = true;
+    }
+    return VIRTIO_BLK_S_IOERR;
+}
+
 /* Starts one parsed IN/OUT/FLUSH request in a free slot (the caller made
  * sure there is one); false if it completed at once. */
 static bool submit(struct virtio_blk *blk, const struct virtq_chain *c, const struct blk_request *r)
 {
     unsigned slot = blk->free_slot[blk->nfree - 1];
     struct inflight *s = &blk->slots[slot];
+    s->type = r->type;
     s->head = c->head;
     s->generation = c->generation;
     s->status = r->status;
@@ -254,8 +289,7 @@ static bool submit(struct virtio_blk *blk, const struct virtq_chain *c, const st
     struct io_uring_sqe *sqe = blk->uring ? io_uring_get_sqe(&blk->ring) : NULL;
     if (!sqe) {
         int64_t res = do_sync(blk, r->type, s->iov, n, r->offset);
-        complete(blk, c->head, c->generation, r->status, res == s->expect ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR,
-                 s->used_len);
+        complete(blk, c->head, c->generation, r->status, host_result(blk, r->type, res, s->expect), s->used_len);
         return false;
     }
     if (r->type == VIRTIO_BLK_T_IN)
@@ -374,7 +408,7 @@ static void reap(struct virtio_blk *blk, int wait_ms)
             continue; /* not one of ours: cannot happen, but never index with it */
         struct inflight *s = &blk->slots[slot];
         complete(blk, s->head, s->generation, s->status,
-                 cqe->res == s->expect ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR, s->used_len);
+                 host_result(blk, s->type, cqe->res, s->expect), s->used_len);
         s->busy = false;
         blk->free_slot[blk->nfree++] = (uint16_t)slot;
         blk->inflight--;
@@ -415,7 +449,11 @@ static void blk_queue_reset(struct virtio_device *dev, int q)
                              "be dropped", dev->name, blk->inflight, RESET_DRAIN_MS);
 }
 
-static void blk_reset(struct virtio_device *dev) { blk_queue_reset(dev, 0); }
+static void blk_reset(struct virtio_device *dev)
+{
+    blk_queue_reset(dev, 0);
+    ((struct virtio_blk *)dev->impl)->lost_writes = false; /* the guest starts over with this disk */
+}
 
 /* Pause: requests in flight still write guest memory; finish and answer them. */
 static void blk_quiesce(struct virtio_device *dev)
@@ -550,6 +588,7 @@ int virtio_blk_replace_image(struct virtio_device *dev, const char *path)
     if (!same)
         close(blk->fd); /* and with it, its lock */
     blk->fd = fresh.fd;
+    blk->lost_writes = false; /* reopened: what failed is the old image's (or the guest's to redo) */
     blk->is_block_device = fresh.is_block_device;
     blk->capacity = fresh.capacity;
     snprintf(blk->path, sizeof(blk->path), "%s", path);

@@ -61,6 +61,7 @@ struct virtio_stats {
     uint64_t broken;                /* times the driver broke a ring */
     uint64_t in_throttled, out_throttled; /* requests a rate limiter held back */
     uint64_t stale_dropped;         /* answers for a queue reset since: not written */
+    uint64_t host_errors;           /* host I/O that failed (blk: image reads, writes, flushes) */
 };
 
 struct virtio_device_ops {

@@ -74,20 +74,25 @@ static int map_guarded_ram(void)
     return 0;
 }
 
-static void setup(void)
+/* The device on `disk`, or on a fresh IMAGE_MIB image file if NULL. */
+static void setup_on(const char *disk)
 {
     if (!mem.base)
         CHECK(map_guarded_ram() == 0);
     memset(mem.base, 0, RAM);
     avail_idx = used_seen = 0;
-    snprintf(image, sizeof(image), "/var/tmp/ember-test-blk-XXXXXX");
-    int fd = mkstemp(image);
-    CHECK(fd >= 0 && ftruncate(fd, IMAGE_MIB << 20) == 0);
-    close(fd);
+    image[0] = 0;
+    if (!disk) {
+        snprintf(image, sizeof(image), "/var/tmp/ember-test-blk-XXXXXX");
+        int fd = mkstemp(image);
+        CHECK(fd >= 0 && ftruncate(fd, IMAGE_MIB << 20) == 0);
+        close(fd);
+        disk = image;
+    }
     io_bus_init(&pio, "pio");
     io_bus_init(&mmio, "mmio");
     CHECK_EQ(irq_chip_create(&chip, -1, IRQCHIP_USER, 1, &pio, &mmio, 0), 0);
-    struct virtio_blk_config cfg = {.path = image};
+    struct virtio_blk_config cfg = {.path = disk};
     dev = virtio_blk_create(&mem, "virtio-blk-test", &cfg);
     CHECK(dev != NULL);
     CHECK_EQ(virtio_mmio_attach(&transport, dev, -1, &mmio, &chip, BASE, 5), 0);
@@ -101,8 +106,11 @@ static void teardown(void)
     irq_chip_destroy(&chip);
     io_bus_destroy(&pio);
     io_bus_destroy(&mmio);
-    unlink(image);
+    if (image[0])
+        unlink(image);
 }
+
+static void setup(void) { setup_on(NULL); }
 
 static void set_queue(uint16_t num)
 {
@@ -153,6 +161,16 @@ static void request(uint16_t h, uint32_t type, uint64_t sector, uint32_t len)
 }
 
 static void kick(void) { wr(R_QUEUE_NOTIFY, 0); }
+
+/* Starts the driver over with fresh rings, as after a reset. */
+static void driver_restart(void)
+{
+    wr(R_STATUS, 0);
+    memset(mem.base + AVAIL, 0, 6 + 2 * QN);
+    memset(mem.base + USED, 0, USED_BYTES);
+    used_seen = avail_idx = 0;
+    driver_init();
+}
 
 static uint64_t now_ms(void)
 {
@@ -216,9 +234,7 @@ TEST(queue_reconfigured_while_a_flush_is_in_flight)
     usleep(300 * 1000); /* the flush completes (or would have, into the guard page) */
     CHECK(!(rd(R_STATUS) & S_NEEDS_RESET));
     /* The device still works after a fresh bring-up. */
-    memset(mem.base + USED, 0, USED_BYTES);
-    used_seen = avail_idx = 0;
-    driver_init();
+    driver_restart();
     CHECK(run_requests(10, VIRTIO_BLK_T_GET_ID, 0));
     teardown();
 }
@@ -283,6 +299,60 @@ TEST(a_head_offered_again_while_in_flight)
     teardown();
 }
 
+/* Runs one request at head 0 and returns its status byte (0xff: no answer). */
+static uint8_t one_request(uint32_t type, uint64_t sector, uint32_t len)
+{
+    *(uint8_t *)gpa_to_host(&mem, STATUS, 1) = 0xff;
+    request(0, type, sector, len);
+    kick();
+    return wait_used(1) ? *(uint8_t *)gpa_to_host(&mem, STATUS, 1) : 0xff;
+}
+
+/* A write-back that fails on the host (a loop device over a file on a full
+ * tmpfs: the data reaches the loop's page cache, its write-back gets ENOSPC,
+ * the flush EIO). The host reports that error once; the old code then
+ * answered the next FLUSH with OK over the lost data. Every later FLUSH must
+ * fail until the disk is reset. Needs root (mount, losetup). */
+TEST(a_failed_flush_fails_every_later_flush)
+{
+    char dir[] = "/var/tmp/ember-test-full-XXXXXX", cmd[512], loop[64] = "";
+    if (geteuid() != 0 || !mkdtemp(dir)) {
+        printf("skip a_failed_flush_fails_every_later_flush: needs root (host limited)\n");
+        return;
+    }
+    snprintf(cmd, sizeof(cmd),
+             "mount -t tmpfs -o size=1m ember-full %s && truncate -s 16M %s/img && losetup -f --show %s/img", dir, dir,
+             dir);
+    FILE *p = popen(cmd, "r");
+    if (!p || !fgets(loop, sizeof(loop), p) || strncmp(loop, "/dev/loop", 9)) {
+        printf("skip a_failed_flush_fails_every_later_flush: no tmpfs or loop device here (host limited)\n");
+        if (p)
+            pclose(p);
+        snprintf(cmd, sizeof(cmd), "umount %s 2>/dev/null; rmdir %s", dir, dir);
+        CHECK(system(cmd) >= 0);
+        return;
+    }
+    pclose(p);
+    loop[strcspn(loop, "\n")] = 0;
+    setup_on(loop);
+    driver_init();
+    /* 2 MiB into the loop device's page cache: more than its 1 MiB tmpfs holds. */
+    bool writes_ok = true;
+    for (int i = 0; i < 8; i++)
+        writes_ok &= one_request(VIRTIO_BLK_T_OUT, (uint64_t)i * (DATA_LEN / 512), DATA_LEN) == VIRTIO_BLK_S_OK;
+    CHECK(writes_ok);
+    CHECK_EQ(one_request(VIRTIO_BLK_T_FLUSH, 0, 0), VIRTIO_BLK_S_IOERR);
+    CHECK_EQ(one_request(VIRTIO_BLK_T_FLUSH, 0, 0), VIRTIO_BLK_S_IOERR); /* the old code: OK */
+    CHECK_EQ(one_request(VIRTIO_BLK_T_FLUSH, 0, 0), VIRTIO_BLK_S_IOERR);
+    CHECK(virtio_device_stats(dev).host_errors >= 1);
+    /* A reset starts the disk over: nothing dirty, so a flush succeeds. */
+    driver_restart();
+    CHECK_EQ(one_request(VIRTIO_BLK_T_FLUSH, 0, 0), VIRTIO_BLK_S_OK);
+    teardown();
+    snprintf(cmd, sizeof(cmd), "losetup -d %s; umount %s; rmdir %s", loop, dir, dir);
+    CHECK(system(cmd) == 0);
+}
+
 RUN_TESTS(CASE(queue_reconfigured_while_a_flush_is_in_flight), CASE(queue_registers_are_fixed_after_driver_ok),
           CASE(queue_registers_are_ignored_before_features_ok), CASE(status_bits_cannot_be_cleared_without_reset),
-          CASE(a_head_offered_again_while_in_flight))
+          CASE(a_head_offered_again_while_in_flight), CASE(a_failed_flush_fails_every_later_flush))
