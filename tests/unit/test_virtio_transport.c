@@ -15,7 +15,9 @@
 #include "irq/irq.h"
 #include "memory/guest_memory.h"
 #include "virtio/blk.h"
+#include "virtio/console.h"
 #include "virtio/mmio.h"
+#include "virtio/rng.h"
 #include "check.h"
 
 #define RAM (1024 * 1024)
@@ -74,14 +76,23 @@ static int map_guarded_ram(void)
     return 0;
 }
 
-/* The device on `disk`, or on a fresh IMAGE_MIB image file if NULL. */
-static void setup_on(const char *disk)
+static void attach(struct virtio_device *d);
+
+/* Zeroed guest RAM, a driver with nothing offered yet. */
+static void prepare_ram(void)
 {
     if (!mem.base)
         CHECK(map_guarded_ram() == 0);
     memset(mem.base, 0, RAM);
     avail_idx = used_seen = 0;
     image[0] = 0;
+}
+
+
+/* The device on `disk`, or on a fresh IMAGE_MIB image file if NULL. */
+static void setup_on(const char *disk)
+{
+    prepare_ram();
     if (!disk) {
         snprintf(image, sizeof(image), "/var/tmp/ember-test-blk-XXXXXX");
         int fd = mkstemp(image);
@@ -89,12 +100,21 @@ static void setup_on(const char *disk)
         close(fd);
         disk = image;
     }
+    struct virtio_blk_config cfg = {.path = disk};
+    attach(virtio_blk_create(&mem, "virtio-blk-test", &cfg));
+}
+
+static void setup(void) { setup_on(NULL); }
+
+/* Puts `d` on the MMIO transport of a fresh bus and interrupt chip, and
+ * starts its I/O thread. */
+static void attach(struct virtio_device *d)
+{
+    dev = d;
+    CHECK(dev != NULL);
     io_bus_init(&pio, "pio");
     io_bus_init(&mmio, "mmio");
     CHECK_EQ(irq_chip_create(&chip, -1, IRQCHIP_USER, 1, &pio, &mmio, 0), 0);
-    struct virtio_blk_config cfg = {.path = disk};
-    dev = virtio_blk_create(&mem, "virtio-blk-test", &cfg);
-    CHECK(dev != NULL);
     CHECK_EQ(virtio_mmio_attach(&transport, dev, -1, &mmio, &chip, BASE, 5), 0);
     CHECK_EQ(virtio_device_start(dev), 0);
 }
@@ -109,8 +129,6 @@ static void teardown(void)
     if (image[0])
         unlink(image);
 }
-
-static void setup(void) { setup_on(NULL); }
 
 static void set_queue(uint16_t num)
 {
@@ -353,6 +371,72 @@ TEST(a_failed_flush_fails_every_later_flush)
     CHECK(system(cmd) == 0);
 }
 
+/* One chain of QN descriptors that all alias the same 508 KiB of RAM: the
+ * old code did QN x 508 KiB (127 MiB) of work for it with the device lock
+ * held. Each request is now bounded to 64 KiB. Returns the used length. */
+#define ALIAS 0x80000ULL
+#define ALIAS_LEN ((uint32_t)(USED - ALIAS - 4096))
+static uint32_t aliasing_request(uint16_t flags, uint16_t q)
+{
+    volatile struct virtq_desc *t = desc();
+    for (int i = 0; i < QN; i++)
+        t[i] = (struct virtq_desc){ALIAS, ALIAS_LEN, (uint16_t)(flags | (i + 1 < QN ? VIRTQ_DESC_F_NEXT : 0)),
+                                   (uint16_t)(i + 1)};
+    volatile uint16_t *a = avail();
+    a[2] = 0;
+    __atomic_store_n(&a[1], 1, __ATOMIC_RELEASE);
+    wr(R_QUEUE_NOTIFY, q);
+    if (!wait_used(1))
+        return 0;
+    return ((volatile uint32_t *)(used() + 2))[1];
+}
+
+/* The driver side of queue q only (the others stay off). */
+static void driver_init_queue(uint16_t q)
+{
+    wr(R_STATUS, 0);
+    wr(R_STATUS, S_ACK | S_DRIVER);
+    wr(R_DRIVER_FEATURES_SEL, 1);
+    wr(R_DRIVER_FEATURES, 1);
+    wr(R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+    wr(R_QUEUE_SEL, q);
+    wr(R_QUEUE_NUM, QN);
+    wr(R_DESC_LOW, (uint32_t)DESC);
+    wr(R_DESC_HIGH, 0);
+    wr(R_DRIVER_LOW, (uint32_t)AVAIL);
+    wr(R_DEVICE_LOW, (uint32_t)USED);
+    wr(R_QUEUE_READY, 1);
+    wr(R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+}
+
+TEST(rng_request_aliasing_ram_is_bounded)
+{
+    prepare_ram();
+    attach(virtio_rng_create(&mem, "virtio-rng-test", NULL));
+    driver_init_queue(0);
+    uint64_t t0 = now_ms();
+    CHECK_EQ(aliasing_request(VIRTQ_DESC_F_WRITE, 0), 64 * 1024);
+    printf("  rng: one aliasing request answered in %llu ms\n", (unsigned long long)(now_ms() - t0));
+    teardown();
+}
+
+static uint64_t console_out;
+static void count_output(void *ctx, const uint8_t *buf, size_t len) { (void)ctx, (void)buf, console_out += len; }
+
+TEST(console_transmit_aliasing_ram_is_bounded)
+{
+    prepare_ram();
+    struct virtio_console_backend be = {.write = count_output};
+    attach(virtio_console_create(&mem, "virtio-console-test", &be));
+    driver_init_queue(1);
+    console_out = 0;
+    aliasing_request(0, 1);
+    CHECK_EQ(console_out, 64 * 1024);
+    CHECK_EQ(virtio_device_stats(dev).out_dropped, 1);
+    teardown();
+}
+
 RUN_TESTS(CASE(queue_reconfigured_while_a_flush_is_in_flight), CASE(queue_registers_are_fixed_after_driver_ok),
           CASE(queue_registers_are_ignored_before_features_ok), CASE(status_bits_cannot_be_cleared_without_reset),
-          CASE(a_head_offered_again_while_in_flight), CASE(a_failed_flush_fails_every_later_flush))
+          CASE(a_head_offered_again_while_in_flight), CASE(a_failed_flush_fails_every_later_flush),
+          CASE(rng_request_aliasing_ram_is_bounded), CASE(console_transmit_aliasing_ram_is_bounded))
