@@ -33,8 +33,24 @@ new_qemu=""
 [ "${qemu_major:-0}" -lt 10 ] && new_qemu=" qemu-system-x86(bookworm-backports)"
 [ -z "$missing$new_qemu" ] && exit 0
 echo "installing:$missing$new_qemu"
+# The archive this machine already uses for bookworm (one-line or deb822
+# sources), so that backports come from the same mirror.
+bookworm_mirror() {
+    local f
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        # deb [options] URI SUITE COMPONENTS...: skip the bracketed options
+        [ -f "$f" ] && awk '$1 == "deb" { i = 2; if ($i ~ /^\[/) { while (i < NF && $i !~ /\]$/) i++; i++ }
+                                          if ($(i + 1) == "bookworm") { print $i; exit } }' "$f"
+    done | head -n 1 | grep . && return
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] && awk 'BEGIN { RS = ""; FS = "\n" }
+            /(^|\n)Suites:([^\n]* )?bookworm( |\n|$)/ { for (i = 1; i <= NF; i++) if ($i ~ /^URIs:/) { split($i, u, " "); print u[2]; exit } }' "$f"
+    done | head -n 1
+}
 if [ -n "$new_qemu" ] && ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
-    echo "deb http://deb.debian.org/debian bookworm-backports main" | $SUDO tee /etc/apt/sources.list.d/bookworm-backports.list >/dev/null
+    mirror=$(bookworm_mirror)
+    [ -n "$mirror" ] || { echo "install-deps: no bookworm entry in /etc/apt/sources.list*: cannot add bookworm-backports for QEMU 10"; exit 1; }
+    echo "deb $mirror bookworm-backports main" | $SUDO tee /etc/apt/sources.list.d/bookworm-backports.list >/dev/null
 fi
 $SUDO apt-get update -qq
 [ -n "$missing" ] && $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
