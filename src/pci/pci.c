@@ -46,23 +46,64 @@ uint8_t pci_device_add_cap(struct pci_device *dev, const uint8_t *body, uint8_t 
     return off;
 }
 
-/* Bus lock held: recompute where each BAR decodes and tell the device. A
- * BAR decodes when memory space is on, it is not being sized, and its
- * address is set. */
-static void update_decoding(struct pci_device *dev)
+/* Where BAR b of dev asks to decode: memory space on, not being sized, an
+ * address set and the whole BAR inside the bus's window (the window is
+ * where the PCI hole has nothing else: not RAM, not the IOAPIC or LAPIC
+ * pages). 0: nowhere. */
+static uint64_t wanted_at(const struct pci_bus *bus, const struct pci_device *dev, int b)
 {
     bool mem = get16(dev->cfg + PCI_COMMAND) & PCI_COMMAND_MEMORY;
-    for (int b = 0; b < 6; b++) {
-        if (!dev->bar_size[b])
-            continue;
-        bool on = mem && !dev->sizing[b][0] && !dev->sizing[b][1] && dev->bar_addr[b];
-        uint64_t at = on ? dev->bar_addr[b] : 0;
-        if (at == dev->bar_decoded[b])
-            continue;
-        dev->bar_decoded[b] = at;
-        if (dev->ops && dev->ops->bar_moved)
-            dev->ops->bar_moved(dev, b, at);
-    }
+    uint64_t at = dev->bar_addr[b], size = dev->bar_size[b];
+    if (!mem || dev->sizing[b][0] || dev->sizing[b][1] || !at)
+        return 0;
+    if (at < bus->window_base || at - bus->window_base > bus->window_size ||
+        size > bus->window_base + bus->window_size - at)
+        return 0;
+    return at;
+}
+
+/* Bus lock held: recompute where every BAR decodes and tell the devices
+ * whose BARs changed. A BAR the guest moved over another one decodes nothing
+ * until it is moved to a free place; the one already there keeps decoding.
+ * So a guest cannot make one device's registers (or its ioeventfds) shadow
+ * another's. */
+static void update_decoding(struct pci_bus *bus)
+{
+    uint64_t next[PCI_MAX_DEVICES][6] = {{0}};
+    /* Pass 1: BARs that stay where they decode keep their place (they did
+     * not overlap before, so they do not now). */
+    for (int s = 0; s < PCI_MAX_DEVICES; s++)
+        for (int b = 0; bus->devices[s] && b < 6; b++) {
+            struct pci_device *dev = bus->devices[s];
+            uint64_t at = dev->bar_size[b] ? wanted_at(bus, dev, b) : 0;
+            if (at && at == dev->bar_decoded[b])
+                next[s][b] = at;
+        }
+    /* Pass 2: the others take their new place if it is free. */
+    for (int s = 0; s < PCI_MAX_DEVICES; s++)
+        for (int b = 0; bus->devices[s] && b < 6; b++) {
+            struct pci_device *dev = bus->devices[s];
+            uint64_t at = dev->bar_size[b] ? wanted_at(bus, dev, b) : 0;
+            if (!at || next[s][b])
+                continue;
+            bool free = true;
+            for (int t = 0; t < PCI_MAX_DEVICES && free; t++)
+                for (int c = 0; bus->devices[t] && c < 6 && free; c++) {
+                    uint64_t o = next[t][c];
+                    free = !o || at + dev->bar_size[b] <= o || o + bus->devices[t]->bar_size[c] <= at;
+                }
+            if (free)
+                next[s][b] = at;
+        }
+    for (int s = 0; s < PCI_MAX_DEVICES; s++)
+        for (int b = 0; bus->devices[s] && b < 6; b++) {
+            struct pci_device *dev = bus->devices[s];
+            if (!dev->bar_size[b] || next[s][b] == dev->bar_decoded[b])
+                continue;
+            dev->bar_decoded[b] = next[s][b];
+            if (dev->ops && dev->ops->bar_moved)
+                dev->ops->bar_moved(dev, b, next[s][b]);
+        }
 }
 
 /* Which BAR (and which half) a config dword at `off` belongs to; -1 if none. */
@@ -131,7 +172,7 @@ void pci_config_write(struct pci_bus *bus, uint8_t slot, uint8_t offset, uint32_
                 dev->bar_addr[b] = (dev->bar_addr[b] & ~0xffffffffULL) | (value & ~0xfu);
             dev->bar_addr[b] &= ~(dev->bar_size[b] - 1);
         }
-        update_decoding(dev);
+        update_decoding(bus);
         return;
     }
     uint32_t shift = (offset & 3u) * 8;
@@ -140,7 +181,7 @@ void pci_config_write(struct pci_bus *bus, uint8_t slot, uint8_t offset, uint32_
         uint16_t mask = (uint16_t)(((size >= 2 ? 0xffffu : 0xffu) << shift) & keep);
         uint16_t cmd = (uint16_t)((get16(dev->cfg + PCI_COMMAND) & ~mask) | ((value << shift) & mask));
         put16(dev->cfg + PCI_COMMAND, cmd);
-        update_decoding(dev);
+        update_decoding(bus);
     } else if (offset == PCI_INTERRUPT_LINE) {
         dev->cfg[PCI_INTERRUPT_LINE] = (uint8_t)value;
     }
@@ -322,7 +363,7 @@ int pci_bus_add(struct pci_bus *bus, struct pci_device *dev)
     put16(dev->cfg + PCI_COMMAND, PCI_COMMAND_MEMORY);
     dev->slot = slot;
     bus->devices[slot] = dev;
-    update_decoding(dev);
+    update_decoding(bus);
     pthread_mutex_unlock(&bus->lock);
     return slot;
 }

@@ -168,4 +168,44 @@ TEST(the_reset_port_inside_cf8_keeps_working)
     teardown();
 }
 
-RUN_TESTS(CASE(enumeration_and_identity), CASE(bar_sizing_and_moving), CASE(the_reset_port_inside_cf8_keeps_working))
+/* A guest may put a BAR anywhere: over RAM, the IOAPIC or LAPIC window, or
+ * another device's BAR. There it decodes nothing (and its device is told
+ * so, which unhooks its ioeventfds) until it is moved to a free place. */
+TEST(a_bar_over_another_or_outside_the_window_decodes_nothing)
+{
+    setup();
+    static struct pci_device other;
+    pci_device_init(&other, 0x1af4, 0x1041, 0x020000, 0x1af4, 0x40, 1, &ops, NULL);
+    pci_device_add_bar64(&other, 0, 0x4000);
+    CHECK_EQ(pci_bus_add(&bus, &other), 2);
+    uint64_t mine = dev.bar_decoded[0], theirs = other.bar_decoded[0];
+    CHECK(mine && theirs && mine != theirs);
+    /* Onto the first device's BAR: the moved one decodes nothing, the first keeps its place. */
+    pci_config_write(&bus, 2, 0x10, (uint32_t)mine, 4);
+    CHECK_EQ(other.bar_decoded[0], 0);
+    CHECK_EQ(dev.bar_decoded[0], mine);
+    /* Half over it (straddling) is still over it. */
+    pci_config_write(&bus, 2, 0x10, (uint32_t)(mine + 0x2000) & ~0x3fffu, 4);
+    CHECK_EQ(other.bar_decoded[0], 0);
+    /* Over the LAPIC (outside the bus's window), over RAM: nothing. */
+    pci_config_write(&bus, 2, 0x10, 0xfee00000u, 4);
+    CHECK_EQ(other.bar_decoded[0], 0);
+    pci_config_write(&bus, 2, 0x10, 0x00100000u, 4);
+    CHECK_EQ(other.bar_decoded[0], 0);
+    /* A 64-bit BAR far above the window: nothing. */
+    pci_config_write(&bus, 2, 0x10, (uint32_t)theirs, 4);
+    pci_config_write(&bus, 2, 0x14, 1, 4);
+    CHECK_EQ(other.bar_decoded[0], 0);
+    /* Back to a free place in the window: it decodes again. */
+    pci_config_write(&bus, 2, 0x14, 0, 4);
+    CHECK_EQ(other.bar_decoded[0], theirs);
+    /* A window access at the first BAR still reaches the first device. */
+    seen.last_val = 0;
+    uint32_t v = 0x1234;
+    CHECK(io_bus_write(&mmio, mine + 8, (const uint8_t *)&v, 4));
+    CHECK_EQ(seen.last_off, 8);
+    teardown();
+}
+
+RUN_TESTS(CASE(enumeration_and_identity), CASE(bar_sizing_and_moving), CASE(the_reset_port_inside_cf8_keeps_working),
+          CASE(a_bar_over_another_or_outside_the_window_decodes_nothing))
