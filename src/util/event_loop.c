@@ -5,24 +5,87 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
 #include "util/thread.h"
 
+/* epoll data of the two control eventfds (an fd's is its entry index). */
+#define STOP_EVENT UINT32_MAX
+#define HOLD_EVENT (UINT32_MAX - 1)
+
 int event_loop_init(struct event_loop *loop, const char *thread_name)
 {
     memset(loop, 0, sizeof(*loop));
     snprintf(loop->name, sizeof(loop->name), "%s", thread_name);
-    loop->stop_fd = -1;
+    pthread_mutex_init(&loop->hold_lock, NULL);
+    pthread_cond_init(&loop->hold_cond, NULL);
     loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     loop->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (loop->epoll_fd < 0 || loop->stop_fd < 0) {
+    loop->hold_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (loop->epoll_fd < 0 || loop->stop_fd < 0 || loop->hold_fd < 0) {
         log_error("%s: epoll/eventfd: %s", thread_name, strerror(errno));
         return -1;
     }
-    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
-    return epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->stop_fd, &ev);
+    struct epoll_event stop = {.events = EPOLLIN, .data.u32 = STOP_EVENT};
+    struct epoll_event hold = {.events = EPOLLIN, .data.u32 = HOLD_EVENT};
+    return epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->stop_fd, &stop) < 0 ||
+                   epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->hold_fd, &hold) < 0
+               ? -1
+               : 0;
+}
+
+/* On the loop's thread: parks while a hold is requested. */
+static void hold_here(struct event_loop *loop)
+{
+    uint64_t v;
+    ssize_t r = read(loop->hold_fd, &v, sizeof(v));
+    (void)r;
+    pthread_mutex_lock(&loop->hold_lock);
+    if (loop->hold_requested) {
+        loop->held = true;
+        pthread_cond_broadcast(&loop->hold_cond);
+        while (loop->hold_requested)
+            pthread_cond_wait(&loop->hold_cond, &loop->hold_lock);
+        loop->held = false;
+    }
+    pthread_mutex_unlock(&loop->hold_lock);
+}
+
+int event_loop_hold(struct event_loop *loop, int timeout_ms)
+{
+    if (!loop->running)
+        return 0;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L)
+        deadline.tv_sec++, deadline.tv_nsec -= 1000000000L;
+    pthread_mutex_lock(&loop->hold_lock);
+    loop->hold_requested = true;
+    uint64_t one = 1;
+    ssize_t w = write(loop->hold_fd, &one, sizeof(one));
+    (void)w;
+    int r = 0;
+    while (!loop->held && r != ETIMEDOUT)
+        r = pthread_cond_timedwait(&loop->hold_cond, &loop->hold_lock, &deadline);
+    bool ok = loop->held;
+    if (!ok) { /* withdrawn: the thread runs on when it gets to the request */
+        loop->hold_requested = false;
+        pthread_cond_broadcast(&loop->hold_cond);
+    }
+    pthread_mutex_unlock(&loop->hold_lock);
+    return ok ? 0 : -1;
+}
+
+void event_loop_release(struct event_loop *loop)
+{
+    pthread_mutex_lock(&loop->hold_lock);
+    loop->hold_requested = false;
+    pthread_cond_broadcast(&loop->hold_cond);
+    pthread_mutex_unlock(&loop->hold_lock);
 }
 
 int event_loop_add(struct event_loop *loop, int fd, uint32_t events, event_fn fn, void *ctx)
@@ -69,8 +132,12 @@ static void *loop_thread(void *arg)
         }
         for (int i = 0; i < n; i++) {
             uint32_t idx = evs[i].data.u32;
-            if (idx == UINT32_MAX)
+            if (idx == STOP_EVENT)
                 return NULL;
+            if (idx == HOLD_EVENT) {
+                hold_here(loop);
+                continue;
+            }
             if (idx < (uint32_t)__atomic_load_n(&loop->nfds, __ATOMIC_ACQUIRE))
                 loop->entries[idx].fn(loop->entries[idx].ctx, evs[i].events);
         }
@@ -109,5 +176,9 @@ void event_loop_destroy(struct event_loop *loop)
         close(loop->epoll_fd);
     if (loop->stop_fd >= 0)
         close(loop->stop_fd);
-    loop->epoll_fd = loop->stop_fd = -1;
+    if (loop->hold_fd >= 0)
+        close(loop->hold_fd);
+    loop->epoll_fd = loop->stop_fd = loop->hold_fd = -1;
+    pthread_mutex_destroy(&loop->hold_lock);
+    pthread_cond_destroy(&loop->hold_cond);
 }

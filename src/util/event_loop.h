@@ -16,8 +16,13 @@ typedef void (*event_fn)(void *ctx, uint32_t events);
 struct event_loop {
     int epoll_fd;
     int stop_fd;
+    int hold_fd;            /* asks the thread to hold (event_loop_hold) */
     pthread_t thread;
     bool running;
+    /* Hold: the thread parks between callbacks, alive (hold_lock). */
+    pthread_mutex_t hold_lock;
+    pthread_cond_t hold_cond;
+    bool hold_requested, held;
     char name[16];
     int nfds;
     struct {
@@ -35,6 +40,13 @@ int event_loop_modify(struct event_loop *loop, int fd, uint32_t events);
 int event_loop_start(struct event_loop *loop);
 /* Stops and joins the thread; safe to call when never started. */
 void event_loop_stop(struct event_loop *loop);
+/* Parks the running thread between two callbacks, without ending it (a
+ * thread that ends waits in the kernel for the io_uring requests it
+ * submitted, however long the host's storage holds them). 0 once it is
+ * parked; -1 if it did not get there within timeout_ms (it then runs on). */
+int event_loop_hold(struct event_loop *loop, int timeout_ms);
+/* Lets a held thread run again. */
+void event_loop_release(struct event_loop *loop);
 void event_loop_destroy(struct event_loop *loop);
 
 #endif

@@ -28,6 +28,8 @@
  * reset is a register write on a vCPU thread, which must not wait on the
  * host's storage without bound. */
 #define RESET_DRAIN_MS 500
+/* How long PATCH /drives waits for the old image's requests in flight. */
+#define REPLACE_DRAIN_MS 5000
 
 /* Feature bits (5.2.3). */
 #define F_SEG_MAX 2
@@ -378,17 +380,15 @@ void virtio_blk_set_rate_limiter(struct virtio_device *dev, const struct rate_li
 
 /* Lock held: takes finished io_uring requests back to the used ring (those
  * of a queue reset since are dropped by complete()). wait_ms: 0 takes what
- * has finished; > 0 waits up to that long for all of them; < 0 waits for
- * all of them however long it takes. */
+ * has finished; > 0 waits up to that long for all of them (never longer:
+ * the host's storage may hold a request for ever). */
 static void reap(struct virtio_blk *blk, int wait_ms)
 {
     struct io_uring_cqe *cqe;
     uint64_t deadline = clock_monotonic_ns() + (wait_ms > 0 ? (uint64_t)wait_ms * 1000000ULL : 0);
     while (blk->inflight > 0) {
         int r;
-        if (wait_ms < 0) {
-            r = io_uring_wait_cqe(&blk->ring, &cqe);
-        } else if (wait_ms > 0) {
+        if (wait_ms > 0) {
             uint64_t now = clock_monotonic_ns();
             if (now >= deadline)
                 break;
@@ -445,7 +445,7 @@ static void blk_queue_reset(struct virtio_device *dev, int q)
     reap(blk, RESET_DRAIN_MS);
     if (blk->inflight)
         log_warn_ratelimited(&blk->log_orphans,
-                             "%s: reset with %u requests still in flight on the host after %d ms; their answers will "
+                             "%s: reset with %u request(s) still in flight on the host after %d ms; their answers will "
                              "be dropped", dev->name, blk->inflight, RESET_DRAIN_MS);
 }
 
@@ -455,14 +455,20 @@ static void blk_reset(struct virtio_device *dev)
     ((struct virtio_blk *)dev->impl)->lost_writes = false; /* the guest starts over with this disk */
 }
 
-/* Pause: requests in flight still write guest memory; finish and answer them. */
-static void blk_quiesce(struct virtio_device *dev)
+/* Pause: requests in flight still write guest memory; finish and answer
+ * them, or fail the pause if the host's storage holds them longer. */
+static int blk_quiesce(struct virtio_device *dev, int timeout_ms)
 {
     struct virtio_blk *blk = dev->impl;
-    if (blk->uring && blk->inflight) {
-        reap(blk, -1);
-        virtio_flush_interrupt(dev, 0);
-    }
+    if (!blk->uring || !blk->inflight)
+        return 0;
+    reap(blk, timeout_ms > 0 ? timeout_ms : 1);
+    virtio_flush_interrupt(dev, 0);
+    if (!blk->inflight)
+        return 0;
+    log_error("%s: %u request(s) still in flight on %s after %d ms; cannot pause", dev->name, blk->inflight, blk->path,
+              timeout_ms);
+    return -1;
 }
 
 static void blk_destroy(struct virtio_device *dev)
@@ -580,10 +586,20 @@ int virtio_blk_replace_image(struct virtio_device *dev, const char *path)
         }
     }
     pthread_mutex_lock(&dev->lock);
-    /* Requests in flight finish on the old image first. */
+    /* Requests in flight finish on the old image first, within a bound: the
+     * API thread must not wait on the host's storage for ever. */
     if (blk->uring && blk->inflight) {
-        reap(blk, -1);
+        reap(blk, REPLACE_DRAIN_MS);
         virtio_flush_interrupt(dev, 0);
+        if (blk->inflight) {
+            unsigned n = blk->inflight;
+            pthread_mutex_unlock(&dev->lock);
+            if (!same)
+                close(fresh.fd);
+            log_error("%s: %u request(s) still in flight on %s after %d ms; the disk stays on it", path, n, blk->path,
+                      REPLACE_DRAIN_MS);
+            return -1;
+        }
     }
     if (!same)
         close(blk->fd); /* and with it, its lock */

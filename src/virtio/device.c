@@ -102,7 +102,7 @@ int virtio_device_init(struct virtio_device *dev, const struct virtio_device_ops
     memset(dev, 0, sizeof(*dev));
     for (int q = 0; q < VIRTIO_MAX_QUEUES; q++)
         dev->kick_fd[q] = -1;
-    dev->loop.epoll_fd = dev->loop.stop_fd = -1;
+    dev->loop.epoll_fd = dev->loop.stop_fd = dev->loop.hold_fd = -1;
     dev->throttle_fd = -1;
     /* From here on virtio_device_destroy() undoes whatever was done, and
      * frees the concrete device through ops->destroy. */
@@ -146,28 +146,36 @@ int virtio_device_start(struct virtio_device *dev) { return event_loop_start(&de
 
 void virtio_device_stop(struct virtio_device *dev) { event_loop_stop(&dev->loop); }
 
-void virtio_device_pause(struct virtio_device *dev)
+int virtio_device_pause(struct virtio_device *dev, int timeout_ms)
 {
-    event_loop_stop(&dev->loop);
+    /* The I/O thread is held, not ended: a thread that ends waits in the
+     * kernel for its io_uring requests, which would make the pause wait on
+     * the host's storage without bound. */
+    uint64_t start = clock_monotonic_ns();
+    if (event_loop_hold(&dev->loop, timeout_ms) < 0) {
+        log_error("%s: its I/O thread did not stop within %d ms; cannot pause", dev->name, timeout_ms);
+        return -1;
+    }
+    int left_ms = timeout_ms - (int)((clock_monotonic_ns() - start) / 1000000ULL);
     pthread_mutex_lock(&dev->lock);
     dev->paused = true;
-    if (dev->ops->quiesce && dev->active)
-        dev->ops->quiesce(dev);
+    int r = dev->ops->quiesce && dev->active ? dev->ops->quiesce(dev, left_ms > 0 ? left_ms : 0) : 0;
     pthread_mutex_unlock(&dev->lock);
+    if (r < 0)
+        virtio_device_resume(dev);
+    return r;
 }
 
-int virtio_device_resume(struct virtio_device *dev)
+void virtio_device_resume(struct virtio_device *dev)
 {
     pthread_mutex_lock(&dev->lock);
     dev->paused = false;
     pthread_mutex_unlock(&dev->lock);
-    if (event_loop_start(&dev->loop) < 0)
-        return -1;
+    event_loop_release(&dev->loop);
     /* Look at every queue once: work offered during the pause, and host
      * input that was held back, go on from there. */
     for (int q = 0; q < dev->num_queues; q++)
         virtio_notify_queue(dev, (uint16_t)q);
-    return 0;
 }
 
 struct virtio_stats virtio_device_stats(struct virtio_device *dev)

@@ -80,8 +80,9 @@ struct virtio_device_ops {
     /* The driver wrote the config space (optional; device lock held). */
     void (*config_write)(struct virtio_device *dev, uint32_t offset, const uint8_t *data, uint32_t len);
     /* The VM pauses and the I/O thread has stopped: finish or hold work so
-     * that guest memory no longer changes (optional; device lock held). */
-    void (*quiesce)(struct virtio_device *dev);
+     * that guest memory no longer changes, within timeout_ms (optional;
+     * device lock held). -1 if work is still running then. */
+    int (*quiesce)(struct virtio_device *dev, int timeout_ms);
     /* Frees the device's own state after its thread stopped. */
     void (*destroy)(struct virtio_device *dev);
 };
@@ -143,9 +144,11 @@ int virtio_device_start(struct virtio_device *dev);
 /* Stops the I/O thread (the VM stopped); destroy follows. */
 void virtio_device_stop(struct virtio_device *dev);
 /* Pause: stops the I/O thread and quiesces the device; kicks and host input
- * wait in their eventfds and file descriptors until virtio_device_resume. */
-void virtio_device_pause(struct virtio_device *dev);
-int virtio_device_resume(struct virtio_device *dev);
+ * wait in their eventfds and file descriptors until virtio_device_resume.
+ * -1 if the device could not quiesce within timeout_ms: it is then running
+ * again, as if resumed. */
+int virtio_device_pause(struct virtio_device *dev, int timeout_ms);
+void virtio_device_resume(struct virtio_device *dev);
 /* A copy of the device's counters. */
 struct virtio_stats virtio_device_stats(struct virtio_device *dev);
 /* Stops the I/O thread, resets the device, frees everything (the concrete

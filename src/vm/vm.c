@@ -101,9 +101,25 @@ int vm_pause(struct vm *vm, int timeout_ms)
         return -1;
     }
     pthread_mutex_unlock(&vm->pause_lock);
-    /* The vCPUs are parked: no MMIO or PIO can reach the devices now. */
-    for (int i = 0; i < vm->nvirtio; i++)
-        virtio_device_pause(vm->virtio[i]);
+    /* The vCPUs are parked: no MMIO or PIO can reach the devices now. A
+     * device that cannot quiesce in what is left of the timeout (host I/O
+     * that does not finish) fails the pause: the others run again, then the
+     * vCPUs. */
+    for (int i = 0; i < vm->nvirtio; i++) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        long left_ms = (deadline.tv_sec - now.tv_sec) * 1000L + (deadline.tv_nsec - now.tv_nsec) / 1000000L;
+        if (virtio_device_pause(vm->virtio[i], left_ms > 0 ? (int)left_ms : 0) < 0) {
+            while (i-- > 0)
+                virtio_device_resume(vm->virtio[i]);
+            pthread_mutex_lock(&vm->pause_lock);
+            atomic_store(&vm->pause_requested, false);
+            pthread_cond_broadcast(&vm->pause_cond);
+            pthread_mutex_unlock(&vm->pause_lock);
+            log_error("pause: a device did not quiesce within %d ms; the VM keeps running", timeout_ms);
+            return -1;
+        }
+    }
     pthread_mutex_lock(&vm->pause_lock);
     vm->paused = true;
     pthread_mutex_unlock(&vm->pause_lock);
@@ -120,8 +136,7 @@ void vm_resume(struct vm *vm)
     if (!was)
         return;
     for (int i = 0; i < vm->nvirtio; i++)
-        if (virtio_device_resume(vm->virtio[i]) < 0)
-            vm_request_stop(vm, VM_STOP_ERROR, "resume: could not restart %s", vm->virtio[i]->name);
+        virtio_device_resume(vm->virtio[i]);
     pthread_mutex_lock(&vm->pause_lock);
     atomic_store(&vm->pause_requested, false);
     pthread_cond_broadcast(&vm->pause_cond);
