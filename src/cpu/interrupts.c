@@ -21,19 +21,24 @@ static void inject(struct vcpu *vcpu, int vector)
         log_warn("vcpu %d: KVM_INTERRUPT vector 0x%x failed: %s", vcpu->id, vector, strerror(errno));
 }
 
-/* Sleeps on the wake eventfd until something is signalled for this vCPU. A
- * kick (the stop probe, or a stop) interrupts the sleep; the probe is
- * answered here, since this thread is not in KVM_RUN. */
+/* Sleeps on the wake eventfd until something is signalled for this vCPU, or
+ * the VM stops (its stop eventfd stays readable once signalled, so a stop
+ * that lands between the caller's vm_stopping() check and the poll is not
+ * lost, as a kick signal alone would be). A kick (the stop probe) interrupts
+ * the sleep; the probe is answered here, since this thread is not in
+ * KVM_RUN. */
 static void sleep_until_woken(struct vcpu *vcpu, bool parked)
 {
-    struct pollfd p = {.fd = vcpu->wake_fd, .events = POLLIN};
-    if (poll(&p, 1, -1) < 0) {
+    struct pollfd p[2] = {{.fd = vcpu->wake_fd, .events = POLLIN}, {.fd = vcpu->vm->stop_efd, .events = POLLIN}};
+    if (poll(p, 2, -1) < 0) {
         vcpu->run->immediate_exit = 0; /* set by the kick handler */
         unsigned probe = atomic_load(&vcpu->vm->stop_probe);
         if (probe != atomic_load(&vcpu->probe_answered))
             vcpu_answer_probe(vcpu, probe, parked);
         return;
     }
+    if (!(p[0].revents & POLLIN))
+        return; /* the stop: the caller sees it */
     uint64_t v;
     ssize_t r = read(vcpu->wake_fd, &v, sizeof(v));
     (void)r;

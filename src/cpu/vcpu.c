@@ -76,11 +76,18 @@ int vcpu_signals_init(void)
     return 0;
 }
 
-void vcpu_kick(struct vcpu *vcpu)
+/* The signal goes only to a thread that has not finished: once it has (and
+ * perhaps been joined), its pthread_t may name nothing, or another thread.
+ * thread_lock orders the check against the thread's own last step. */
+static void signal_thread(struct vcpu *vcpu, bool only_if_running)
 {
-    if (atomic_load(&vcpu->state) != VCPU_CREATED && atomic_load(&vcpu->state) != VCPU_STOPPED)
+    pthread_mutex_lock(&vcpu->thread_lock);
+    if (vcpu->thread_alive && (!only_if_running || atomic_load(&vcpu->state) == VCPU_RUNNING))
         pthread_kill(vcpu->thread, KICK_SIGNAL);
+    pthread_mutex_unlock(&vcpu->thread_lock);
 }
+
+void vcpu_kick(struct vcpu *vcpu) { signal_thread(vcpu, false); }
 
 void vcpu_wake(struct vcpu *vcpu)
 {
@@ -90,8 +97,8 @@ void vcpu_wake(struct vcpu *vcpu)
     /* A vCPU in ember's HLT wait has the eventfd; only one that may be in
      * KVM_RUN needs the signal, and never the calling thread itself (it
      * checks for interrupts before its next entry anyway). */
-    if (vcpu != current_vcpu && atomic_load(&vcpu->state) == VCPU_RUNNING)
-        pthread_kill(vcpu->thread, KICK_SIGNAL);
+    if (vcpu != current_vcpu)
+        signal_thread(vcpu, true);
 }
 
 /* --- creation and configuration --------------------------------------------- */
@@ -99,6 +106,7 @@ void vcpu_wake(struct vcpu *vcpu)
 int vcpu_create(struct vcpu *vcpu, struct vm *vm, int id)
 {
     memset(vcpu, 0, sizeof(*vcpu));
+    pthread_mutex_init(&vcpu->thread_lock, NULL);
     vcpu->id = id;
     vcpu->vm = vm;
     vcpu->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -134,6 +142,7 @@ void vcpu_destroy(struct vcpu *vcpu)
         close(vcpu->wake_fd);
     vcpu->run = NULL;
     vcpu->fd = vcpu->wake_fd = -1;
+    pthread_mutex_destroy(&vcpu->thread_lock);
 }
 
 static void set_segment(struct kvm_segment *s, uint16_t sel, uint8_t type, bool code64, bool db)
@@ -471,7 +480,10 @@ static void *vcpu_thread(void *arg)
         }
         handle_exit(vcpu);
     }
+    pthread_mutex_lock(&vcpu->thread_lock);
     atomic_store(&vcpu->state, VCPU_STOPPED);
+    vcpu->thread_alive = false; /* no signal for this thread from here on */
+    pthread_mutex_unlock(&vcpu->thread_lock);
     return NULL;
 }
 
@@ -484,7 +496,10 @@ int vcpu_start(struct vcpu *vcpu)
     sigaddset(&set, KICK_SIGNAL);
     pthread_sigmask(SIG_BLOCK, &set, &old);
     atomic_store(&vcpu->state, VCPU_RUNNING);
+    pthread_mutex_lock(&vcpu->thread_lock);
     int r = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+    vcpu->thread_alive = r == 0;
+    pthread_mutex_unlock(&vcpu->thread_lock);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r != 0) {
         atomic_store(&vcpu->state, VCPU_CREATED);

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <linux/kvm.h>
 
@@ -33,6 +34,11 @@ struct vcpu {
     struct kvm_run *run;
     size_t run_size;
     pthread_t thread;
+    /* thread_alive: `thread` may be signalled (started, not yet finished).
+     * thread_lock guards it; the kick and wake paths take it, nothing is
+     * taken inside it. */
+    pthread_mutex_t thread_lock;
+    bool thread_alive;
     _Atomic int state;      /* enum vcpu_state */
     atomic_ulong exits[VCPU_EXIT_REASONS + 1];
     /* The I/O exits by direction (Firecracker's metrics count them so). */
