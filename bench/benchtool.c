@@ -33,7 +33,6 @@
 #include "irq/irq.h"
 #include "kvm/kvm.h"
 #include "memory/layout.h"
-#include "vm/vm.h"
 
 static double now_us(void)
 {
@@ -44,21 +43,22 @@ static double now_us(void)
 
 static int cmd_floor(const char *kernel, const char *cmdline)
 {
+    /* The bare machine a vCPU needs: KVM, its irqchip, guest RAM; no devices. */
     static struct kvm_system kvm;
-    static struct vm vm;
+    static struct irq_chip irq;
+    static struct guest_memory mem;
     if (kvm_system_open(&kvm, "/dev/kvm") < 0)
         return 1;
-    vm.kvm = &kvm;
-    vm.ncpus = 1;
-    vm.fd = ioctl(kvm.fd, KVM_CREATE_VM, 0);
-    if (vm.fd < 0 || ioctl(vm.fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_TSS_ADDR) < 0 ||
-        irq_chip_create(&vm.irq, vm.fd, IRQCHIP_KERNEL, 1, NULL, NULL, 1) < 0 || guest_memory_init(&vm.mem, 256 * MiB) < 0 ||
-        guest_memory_register(&vm.mem, vm.fd) < 0)
+    int vm_fd = ioctl(kvm.fd, KVM_CREATE_VM, 0);
+    if (vm_fd < 0 || ioctl(vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_TSS_ADDR) < 0 ||
+        irq_chip_create(&irq, vm_fd, IRQCHIP_KERNEL, 1, NULL, NULL, 1) < 0 || guest_memory_init(&mem, 256 * MiB) < 0 ||
+        guest_memory_register(&mem, vm_fd) < 0)
         return 1;
+    struct vcpu_machine machine = {.vm_fd = vm_fd, .kvm = &kvm, .ncpus = 1, .irq = &irq, .mem = &mem};
     struct boot_config bc = {.kernel_path = kernel, .cmdline = cmdline, .ncpus = 1};
     struct boot_entry entry;
     struct vcpu vcpu;
-    if (boot_load(&vm.mem, &bc, &entry) < 0 || vcpu_create(&vcpu, &vm, 0) < 0 || vcpu_configure(&vcpu, &entry) < 0)
+    if (boot_load(&mem, &bc, &entry) < 0 || vcpu_create(&vcpu, &machine, 0) < 0 || vcpu_configure(&vcpu, &entry) < 0)
         return 1;
     struct kvm_run *run = vcpu.run;
     for (;;) {

@@ -145,7 +145,7 @@ static json_t *collect(struct api *api)
     json_object_set_new(o, "vcpu", vcpu);
     json_object_set_new(o, "i8042", json_pack("{s:I}", "reset_count", (json_int_t)vm->kbc.resets));
     json_object_set_new(o, "vmm", json_pack("{s:i}", "panic_count",
-                                            atomic_load(&vm->stop_reason) == VM_STOP_PANIC ? 1 : 0));
+                                            atomic_load(&vm->life.stop_reason) == VM_STOP_PANIC ? 1 : 0));
     json_object_set_new(ember, "vcpus", vcpus);
     return o;
 }

@@ -10,7 +10,6 @@
 #include "cpu/vcpu.h"
 #include "util/log.h"
 #include "util/clock.h"
-#include "vm/vm.h"
 
 #define MSR_IA32_TSC 0x10
 
@@ -23,16 +22,16 @@ static void inject(struct vcpu *vcpu, int vector)
 
 /* Sleeps on the wake eventfd until something is signalled for this vCPU, or
  * the VM stops (its stop eventfd stays readable once signalled, so a stop
- * that lands between the caller's vm_stopping() check and the poll is not
+ * that lands between the caller's vm_lifecycle_stopping() check and the poll is not
  * lost, as a kick signal alone would be). A kick (the stop probe) interrupts
  * the sleep; the probe is answered here, since this thread is not in
  * KVM_RUN. */
 static void sleep_until_woken(struct vcpu *vcpu, bool parked)
 {
-    struct pollfd p[2] = {{.fd = vcpu->wake_fd, .events = POLLIN}, {.fd = vcpu->vm->stop_efd, .events = POLLIN}};
+    struct pollfd p[2] = {{.fd = vcpu->wake_fd, .events = POLLIN}, {.fd = vcpu->m->life->stop_efd, .events = POLLIN}};
     if (poll(p, 2, -1) < 0) {
         vcpu->run->immediate_exit = 0; /* set by the kick handler */
-        unsigned probe = atomic_load(&vcpu->vm->stop_probe);
+        unsigned probe = atomic_load(&vcpu->m->life->stop_probe);
         if (probe != atomic_load(&vcpu->probe_answered))
             vcpu_answer_probe(vcpu, probe, parked);
         return;
@@ -79,7 +78,7 @@ static int take_events(struct vcpu *vcpu, struct lapic *lapic)
         uint8_t sipi = 0;
         uint32_t ev = lapic_take_events(lapic, &sipi);
         if ((ev & LAPIC_EVENT_SIPI) && enter_startup_vector(vcpu, sipi) < 0) {
-            vm_request_stop(vcpu->vm, VM_STOP_ERROR, "vcpu %d: cannot enter start-up vector 0x%x: %s", vcpu->id,
+            vm_lifecycle_request_stop(vcpu->m->life, VM_STOP_ERROR, "vcpu %d: cannot enter start-up vector 0x%x: %s", vcpu->id,
                             sipi, strerror(errno));
             return -1;
         }
@@ -88,23 +87,23 @@ static int take_events(struct vcpu *vcpu, struct lapic *lapic)
             log_warn("vcpu %d: KVM_NMI failed: %s", vcpu->id, strerror(errno));
         if (!waiting)
             return 0;
-        if (vm_stopping(vcpu->vm))
+        if (vm_lifecycle_stopping(vcpu->m->life))
             return -1;
         atomic_store(&vcpu->state, VCPU_HALTED);
         sleep_until_woken(vcpu, true);
-        vm_pause_point(vcpu->vm, vcpu);
+        vm_lifecycle_pause_point(vcpu->m->life, &vcpu->state, VCPU_PAUSED);
         atomic_store(&vcpu->state, VCPU_RUNNING);
     }
 }
 
 static bool extint_for(struct vcpu *vcpu, struct lapic *lapic)
 {
-    return irq_extint_pending(&vcpu->vm->irq) && lapic_accepts_extint(lapic);
+    return irq_extint_pending(vcpu->m->irq) && lapic_accepts_extint(lapic);
 }
 
 int vcpu_irq_prepare(struct vcpu *vcpu)
 {
-    struct irq_chip *chip = &vcpu->vm->irq;
+    struct irq_chip *chip = vcpu->m->irq;
     struct kvm_run *run = vcpu->run;
     if (chip->mode == IRQCHIP_KERNEL)
         return 0;
@@ -133,28 +132,28 @@ int vcpu_irq_prepare(struct vcpu *vcpu)
 
 void vcpu_irq_halt(struct vcpu *vcpu)
 {
-    struct lapic *lapic = irq_lapic(&vcpu->vm->irq, vcpu->id);
+    struct lapic *lapic = irq_lapic(vcpu->m->irq, vcpu->id);
     if (!lapic) { /* cannot happen: KVM's LAPIC handles HLT itself */
-        vm_request_stop(vcpu->vm, VM_STOP_ERROR, "vcpu %d: halted with no interrupt controller to wake it", vcpu->id);
+        vm_lifecycle_request_stop(vcpu->m->life, VM_STOP_ERROR, "vcpu %d: halted with no interrupt controller to wake it", vcpu->id);
         return;
     }
     /* HLT with IF=0 waits for NMI, INIT or SIPI only: a CPU parked for good. */
     bool if_on = vcpu->run->if_flag;
     atomic_store(&vcpu->state, VCPU_HALTED);
-    while (!vm_stopping(vcpu->vm)) {
+    while (!vm_lifecycle_stopping(vcpu->m->life)) {
         struct lapic_state s;
         lapic_get_state(lapic, &s);
         if (s.events || (if_on && (lapic_pending_vector(lapic) >= 0 || extint_for(vcpu, lapic))))
             break;
         sleep_until_woken(vcpu, !if_on);
-        vm_pause_point(vcpu->vm, vcpu); /* a pause parks it here, still halted */
+        vm_lifecycle_pause_point(vcpu->m->life, &vcpu->state, VCPU_PAUSED); /* a pause parks it here, still halted */
     }
     atomic_store(&vcpu->state, VCPU_RUNNING);
 }
 
 bool vcpu_irq_mmio(struct vcpu *vcpu)
 {
-    struct lapic *lapic = irq_lapic(&vcpu->vm->irq, vcpu->id);
+    struct lapic *lapic = irq_lapic(vcpu->m->irq, vcpu->id);
     struct kvm_run *run = vcpu->run;
     if (!lapic || !lapic_in_mmio_page(lapic, run->mmio.phys_addr))
         return false;
@@ -194,7 +193,7 @@ static uint64_t tsc_deadline_to_ns(struct vcpu *vcpu, uint64_t tsc)
 void vcpu_irq_msr(struct vcpu *vcpu)
 {
     struct kvm_run *run = vcpu->run;
-    struct lapic *lapic = irq_lapic(&vcpu->vm->irq, vcpu->id);
+    struct lapic *lapic = irq_lapic(vcpu->m->irq, vcpu->id);
     uint32_t msr = run->msr.index;
     bool write = run->exit_reason == KVM_EXIT_X86_WRMSR;
     int r = -1;

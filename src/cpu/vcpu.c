@@ -14,7 +14,6 @@
 #include "cpu/interrupts.h"
 #include "memory/layout.h"
 #include "util/log.h"
-#include "vm/vm.h"
 
 #define MSR_IA32_MISC_ENABLE 0x1a0
 #define MISC_ENABLE_FAST_STRING 1ULL
@@ -103,23 +102,23 @@ void vcpu_wake(struct vcpu *vcpu)
 
 /* --- creation and configuration --------------------------------------------- */
 
-int vcpu_create(struct vcpu *vcpu, struct vm *vm, int id)
+int vcpu_create(struct vcpu *vcpu, const struct vcpu_machine *m, int id)
 {
     memset(vcpu, 0, sizeof(*vcpu));
     pthread_mutex_init(&vcpu->thread_lock, NULL);
     vcpu->id = id;
-    vcpu->vm = vm;
+    vcpu->m = m;
     vcpu->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (vcpu->wake_fd < 0) {
         log_error("vcpu %d: eventfd: %s", id, strerror(errno));
         return -1;
     }
-    vcpu->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)id);
+    vcpu->fd = ioctl(m->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
     if (vcpu->fd < 0) {
         log_error("vcpu %d: KVM_CREATE_VCPU failed: %s", id, strerror(errno));
         return -1;
     }
-    vcpu->run_size = (size_t)vm->kvm->vcpu_mmap_size;
+    vcpu->run_size = (size_t)m->kvm->vcpu_mmap_size;
     vcpu->run = mmap(NULL, vcpu->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
     if (vcpu->run == MAP_FAILED) {
         log_error("vcpu %d: cannot map kvm_run: %s", id, strerror(errno));
@@ -210,11 +209,11 @@ static int setup_lapic(struct vcpu *vcpu)
 
 int vcpu_configure(struct vcpu *vcpu, const struct boot_entry *entry)
 {
-    struct vm *vm = vcpu->vm;
-    enum cpuid_apic apic = vm->irq.mode != IRQCHIP_USER ? CPUID_APIC_KVM
-                           : vm->irq.user_msrs            ? CPUID_APIC_USER
+    const struct vcpu_machine *m = vcpu->m;
+    enum cpuid_apic apic = m->irq->mode != IRQCHIP_USER ? CPUID_APIC_KVM
+                           : m->irq->user_msrs            ? CPUID_APIC_USER
                                                           : CPUID_APIC_USER_NO_MSRS;
-    struct kvm_cpuid2 *cpuid = cpuid_for_vcpu(vm->kvm->supported_cpuid, vcpu->id, vm->ncpus, apic, vm->kvm_pv_off);
+    struct kvm_cpuid2 *cpuid = cpuid_for_vcpu(m->kvm->supported_cpuid, vcpu->id, m->ncpus, apic, m->kvm_pv_off);
     if (!cpuid || ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0) {
         log_error("vcpu %d: KVM_SET_CPUID2 failed: %s", vcpu->id, strerror(errno));
         free(cpuid);
@@ -237,7 +236,7 @@ int vcpu_configure(struct vcpu *vcpu, const struct boot_entry *entry)
     int khz = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
     vcpu->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
     /* In user mode the LAPIC is ember's (irq/lapic.c), set up by its model. */
-    if (vm->irq.mode != IRQCHIP_USER && setup_lapic(vcpu) < 0) {
+    if (m->irq->mode != IRQCHIP_USER && setup_lapic(vcpu) < 0) {
         log_error("vcpu %d: cannot set up the local APIC: %s", vcpu->id, strerror(errno));
         return -1;
     }
@@ -269,11 +268,11 @@ static void report_shutdown(struct vcpu *vcpu)
     uint64_t rip = current_rip(vcpu);
     bool reset = rip == 0xfff0 && ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) == 0 && sregs.cs.base == 0xffff0000;
     if (reset)
-        vm_request_stop(vcpu->vm, VM_STOP_REBOOT,
+        vm_lifecycle_request_stop(vcpu->m->life, VM_STOP_REBOOT,
                         "guest rebooted (triple fault on vcpu %d; KVM reset its registers, so the RIP is unknown)",
                         vcpu->id);
     else
-        vm_request_stop(vcpu->vm, VM_STOP_REBOOT, "guest rebooted (triple fault on vcpu %d at RIP 0x%llx)", vcpu->id,
+        vm_lifecycle_request_stop(vcpu->m->life, VM_STOP_REBOOT, "guest rebooted (triple fault on vcpu %d at RIP 0x%llx)", vcpu->id,
                         (unsigned long long)rip);
 }
 
@@ -298,7 +297,7 @@ static int fetch_insn_bytes(struct vcpu *vcpu, uint8_t *out, int max)
     if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
         return 0;
     for (int n = max; n > 0; n--)
-        if (guest_read(&vcpu->vm->mem, tr.physical_address, out, (uint64_t)n) == 0)
+        if (guest_read(vcpu->m->mem, tr.physical_address, out, (uint64_t)n) == 0)
             return n;
     return 0;
 }
@@ -315,12 +314,12 @@ static void fail_internal_error(struct vcpu *vcpu)
             snprintf(hex + i * 3, 4, "%02x ", insn[i]);
         if (n > 0)
             hex[n * 3 - 1] = '\0';
-        vm_request_stop(vcpu->vm, VM_STOP_ERROR,
+        vm_lifecycle_request_stop(vcpu->m->life, VM_STOP_ERROR,
                         "vcpu %d: KVM could not emulate an instruction at RIP 0x%llx (bytes: %s)%s", vcpu->id,
                         (unsigned long long)rip, n ? hex : "unavailable",
-                        vcpu->vm->kvm->is_pvm ? "; this host's KVM is PVM, which emulates guest ring 0" : "");
+                        vcpu->m->kvm->is_pvm ? "; this host's KVM is PVM, which emulates guest ring 0" : "");
     } else {
-        vm_request_stop(vcpu->vm, VM_STOP_ERROR, "vcpu %d: KVM internal error, suberror %u, at RIP 0x%llx",
+        vm_lifecycle_request_stop(vcpu->m->life, VM_STOP_ERROR, "vcpu %d: KVM internal error, suberror %u, at RIP 0x%llx",
                         vcpu->id, run->internal.suberror, (unsigned long long)rip);
     }
 }
@@ -333,7 +332,7 @@ static void handle_io(struct vcpu *vcpu)
     /* KVM fills these, but a bad offset would make us touch memory outside
      * the kvm_run mapping: check it. */
     if (size == 0 || size > 4 || run->io.data_offset > vcpu->run_size || total > vcpu->run_size - run->io.data_offset) {
-        vm_request_stop(vcpu->vm, VM_STOP_ERROR, "vcpu %d: malformed IO exit (size %u count %u)", vcpu->id, size,
+        vm_lifecycle_request_stop(vcpu->m->life, VM_STOP_ERROR, "vcpu %d: malformed IO exit (size %u count %u)", vcpu->id, size,
                         run->io.count);
         return;
     }
@@ -342,9 +341,9 @@ static void handle_io(struct vcpu *vcpu)
                               memory_order_relaxed);
     for (uint32_t i = 0; i < run->io.count; i++, data += size) {
         if (run->io.direction == KVM_EXIT_IO_OUT)
-            io_bus_write(&vcpu->vm->pio, run->io.port, data, size);
+            io_bus_write(vcpu->m->pio, run->io.port, data, size);
         else
-            io_bus_read(&vcpu->vm->pio, run->io.port, data, size);
+            io_bus_read(vcpu->m->pio, run->io.port, data, size);
     }
 }
 
@@ -356,25 +355,25 @@ static void handle_mmio(struct vcpu *vcpu)
     uint32_t len = run->mmio.len > 8 ? 8 : run->mmio.len;
     atomic_fetch_add_explicit(run->mmio.is_write ? &vcpu->mmio_write : &vcpu->mmio_read, 1, memory_order_relaxed);
     if (run->mmio.is_write)
-        io_bus_write(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
+        io_bus_write(vcpu->m->mmio, run->mmio.phys_addr, run->mmio.data, len);
     else
-        io_bus_read(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
+        io_bus_read(vcpu->m->mmio, run->mmio.phys_addr, run->mmio.data, len);
 }
 
 static void handle_system_event(struct vcpu *vcpu)
 {
     switch (vcpu->run->system_event.type) {
     case KVM_SYSTEM_EVENT_SHUTDOWN:
-        vm_request_stop(vcpu->vm, VM_STOP_POWEROFF, "guest powered off");
+        vm_lifecycle_request_stop(vcpu->m->life, VM_STOP_POWEROFF, "guest powered off");
         break;
     case KVM_SYSTEM_EVENT_RESET:
-        vm_request_stop(vcpu->vm, VM_STOP_REBOOT, "guest rebooted");
+        vm_lifecycle_request_stop(vcpu->m->life, VM_STOP_REBOOT, "guest rebooted");
         break;
     case KVM_SYSTEM_EVENT_CRASH:
-        vm_request_stop(vcpu->vm, VM_STOP_ERROR, "guest crashed (vcpu %d)", vcpu->id);
+        vm_lifecycle_request_stop(vcpu->m->life, VM_STOP_ERROR, "guest crashed (vcpu %d)", vcpu->id);
         break;
     default:
-        vm_request_stop(vcpu->vm, VM_STOP_ERROR, "vcpu %d: unhandled system event %u", vcpu->id,
+        vm_lifecycle_request_stop(vcpu->m->life, VM_STOP_ERROR, "vcpu %d: unhandled system event %u", vcpu->id,
                         vcpu->run->system_event.type);
     }
 }
@@ -395,7 +394,7 @@ static void handle_exit(struct vcpu *vcpu)
     case KVM_EXIT_INTR:
         break;
     case KVM_EXIT_IOAPIC_EOI: /* split irqchip: a level-triggered IOAPIC vector was EOIed */
-        irq_chip_eoi(&vcpu->vm->irq, run->eoi.vector);
+        irq_chip_eoi(vcpu->m->irq, run->eoi.vector);
         break;
     case KVM_EXIT_HLT: /* user irqchip: the LAPIC is ember's, so is the wait */
         vcpu_irq_halt(vcpu);
@@ -414,7 +413,7 @@ static void handle_exit(struct vcpu *vcpu)
         handle_system_event(vcpu);
         break;
     case KVM_EXIT_FAIL_ENTRY:
-        vm_request_stop(vcpu->vm, VM_STOP_ERROR, "vcpu %d: VM entry failed, hardware reason 0x%llx, at RIP 0x%llx",
+        vm_lifecycle_request_stop(vcpu->m->life, VM_STOP_ERROR, "vcpu %d: VM entry failed, hardware reason 0x%llx, at RIP 0x%llx",
                         vcpu->id, (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
                         (unsigned long long)current_rip(vcpu));
         break;
@@ -422,7 +421,7 @@ static void handle_exit(struct vcpu *vcpu)
         fail_internal_error(vcpu);
         break;
     default:
-        vm_request_stop(vcpu->vm, VM_STOP_ERROR, "vcpu %d: unhandled exit %s (%u) at RIP 0x%llx", vcpu->id,
+        vm_lifecycle_request_stop(vcpu->m->life, VM_STOP_ERROR, "vcpu %d: unhandled exit %s (%u) at RIP 0x%llx", vcpu->id,
                         vcpu_exit_reason_name(reason), reason, (unsigned long long)current_rip(vcpu));
         break;
     }
@@ -460,22 +459,22 @@ static void *vcpu_thread(void *arg)
     atomic_store(&vcpu->state, VCPU_RUNNING);
     /* With ember's LAPIC, a vCPU running guest code is never parked: HLT and
      * the wait for SIPI happen in ember, which answers probes there. */
-    int known_parked = vcpu->vm->irq.mode == IRQCHIP_USER ? 0 : -1;
-    while (!vm_stopping(vcpu->vm)) {
-        vm_pause_point(vcpu->vm, vcpu);
+    int known_parked = vcpu->m->irq->mode == IRQCHIP_USER ? 0 : -1;
+    while (!vm_lifecycle_stopping(vcpu->m->life)) {
+        vm_lifecycle_pause_point(vcpu->m->life, &vcpu->state, VCPU_PAUSED);
         if (vcpu_irq_prepare(vcpu) < 0)
             break;
         if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 vcpu->run->immediate_exit = 0;
                 atomic_fetch_add_explicit(&vcpu->exits[KVM_EXIT_INTR], 1, memory_order_relaxed);
-                unsigned probe = atomic_load(&vcpu->vm->stop_probe);
+                unsigned probe = atomic_load(&vcpu->m->life->stop_probe);
                 if (probe != atomic_load(&vcpu->probe_answered))
                     vcpu_answer_probe(vcpu, probe, known_parked);
                 continue;
             }
             atomic_store(&vcpu->state, VCPU_RUNNING);
-            vm_request_stop(vcpu->vm, VM_STOP_ERROR, "vcpu %d: KVM_RUN failed: %s", vcpu->id, strerror(errno));
+            vm_lifecycle_request_stop(vcpu->m->life, VM_STOP_ERROR, "vcpu %d: KVM_RUN failed: %s", vcpu->id, strerror(errno));
             break;
         }
         handle_exit(vcpu);

@@ -13,8 +13,25 @@
 #include <linux/kvm.h>
 
 #include "boot/boot.h"
+#include "bus/io_bus.h"
+#include "irq/irq.h"
+#include "kvm/kvm.h"
+#include "memory/guest_memory.h"
+#include "vm/lifecycle.h"
 
-struct vm;
+/* What a vCPU needs of the machine it belongs to, and no more: the vCPU code
+ * has no view of the whole VM (vm/vm.c builds this and owns what it points
+ * to, for as long as the vCPUs live). */
+struct vcpu_machine {
+    int vm_fd;
+    const struct kvm_system *kvm;
+    int ncpus;
+    uint32_t kvm_pv_off;            /* KVM paravirt features hidden from the guest */
+    struct irq_chip *irq;
+    struct io_bus *pio, *mmio;
+    const struct guest_memory *mem;
+    struct vm_lifecycle *life;      /* stop requests, pause points */
+};
 
 enum vcpu_state {
     VCPU_CREATED,
@@ -29,7 +46,7 @@ enum vcpu_state {
 
 struct vcpu {
     int id;                 /* vCPU index, also its APIC id */
-    struct vm *vm;
+    const struct vcpu_machine *m;
     int fd;
     struct kvm_run *run;
     size_t run_size;
@@ -61,7 +78,7 @@ void vcpu_answer_probe(struct vcpu *vcpu, unsigned probe, int parked);
 const char *vcpu_state_name(enum vcpu_state s);
 const char *vcpu_exit_reason_name(unsigned reason);
 
-int vcpu_create(struct vcpu *vcpu, struct vm *vm, int id);
+int vcpu_create(struct vcpu *vcpu, const struct vcpu_machine *m, int id);
 void vcpu_destroy(struct vcpu *vcpu);
 /* CPUID, MSRs, FPU and LAPIC defaults; the boot vCPU also gets the entry state. */
 int vcpu_configure(struct vcpu *vcpu, const struct boot_entry *entry);

@@ -19,62 +19,31 @@
 
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...)
 {
-    bool first = false;
-    pthread_mutex_lock(&vm->stop_lock);
-    if (atomic_load(&vm->stop_reason) == VM_STOP_NONE) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(vm->stop_message, sizeof(vm->stop_message), fmt, ap);
-        va_end(ap);
-        atomic_store_explicit(&vm->stop_reason, reason, memory_order_release);
-        uint64_t one = 1;
-        ssize_t r = write(vm->stop_efd, &one, sizeof(one));
-        (void)r;
-        first = true;
-    }
-    pthread_mutex_unlock(&vm->stop_lock);
-    if (first) { /* a paused vCPU leaves its park to stop */
-        pthread_mutex_lock(&vm->pause_lock);
-        pthread_cond_broadcast(&vm->pause_cond);
-        pthread_mutex_unlock(&vm->pause_lock);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    vm_lifecycle_vrequest_stop(&vm->life, reason, fmt, ap);
+    va_end(ap);
 }
 
 /* --- pause and resume ----------------------------------------------------------- */
 
-void vm_pause_point(struct vm *vm, struct vcpu *vcpu)
-{
-    if (!atomic_load_explicit(&vm->pause_requested, memory_order_acquire))
-        return;
-    pthread_mutex_lock(&vm->pause_lock);
-    int before = atomic_load(&vcpu->state);
-    atomic_store(&vcpu->state, VCPU_PAUSED);
-    vm->paused_vcpus++;
-    pthread_cond_broadcast(&vm->pause_cond);
-    while (atomic_load(&vm->pause_requested) && !vm_stopping(vm))
-        pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
-    vm->paused_vcpus--;
-    atomic_store(&vcpu->state, before);
-    pthread_mutex_unlock(&vm->pause_lock);
-}
-
 bool vm_is_paused(struct vm *vm)
 {
-    pthread_mutex_lock(&vm->pause_lock);
-    bool p = vm->paused;
-    pthread_mutex_unlock(&vm->pause_lock);
+    pthread_mutex_lock(&vm->life.pause_lock);
+    bool p = vm->life.paused;
+    pthread_mutex_unlock(&vm->life.pause_lock);
     return p;
 }
 
 int vm_pause(struct vm *vm, int timeout_ms)
 {
-    pthread_mutex_lock(&vm->pause_lock);
-    if (vm->paused) {
-        pthread_mutex_unlock(&vm->pause_lock);
+    pthread_mutex_lock(&vm->life.pause_lock);
+    if (vm->life.paused) {
+        pthread_mutex_unlock(&vm->life.pause_lock);
         return 0;
     }
-    atomic_store_explicit(&vm->pause_requested, true, memory_order_release);
-    pthread_mutex_unlock(&vm->pause_lock);
+    atomic_store_explicit(&vm->life.pause_requested, true, memory_order_release);
+    pthread_mutex_unlock(&vm->life.pause_lock);
     /* Out of KVM_RUN (a kick) or out of ember's own HLT/SIPI wait (the wake
      * eventfd); each vCPU then parks at its next pause point. */
     for (int i = 0; i < vm->started; i++) {
@@ -87,20 +56,20 @@ int vm_pause(struct vm *vm, int timeout_ms)
     deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
     if (deadline.tv_nsec >= 1000000000L)
         deadline.tv_sec++, deadline.tv_nsec -= 1000000000L;
-    pthread_mutex_lock(&vm->pause_lock);
+    pthread_mutex_lock(&vm->life.pause_lock);
     int r = 0;
-    while (vm->paused_vcpus < vm->started && !vm_stopping(vm) && r != ETIMEDOUT)
-        r = pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &deadline);
-    bool ok = vm->paused_vcpus == vm->started && !vm_stopping(vm);
+    while (vm->life.paused_vcpus < vm->started && !vm_stopping(vm) && r != ETIMEDOUT)
+        r = pthread_cond_timedwait(&vm->life.pause_cond, &vm->life.pause_lock, &deadline);
+    bool ok = vm->life.paused_vcpus == vm->started && !vm_stopping(vm);
     if (!ok) {
-        atomic_store(&vm->pause_requested, false);
-        pthread_cond_broadcast(&vm->pause_cond);
-        pthread_mutex_unlock(&vm->pause_lock);
+        atomic_store(&vm->life.pause_requested, false);
+        pthread_cond_broadcast(&vm->life.pause_cond);
+        pthread_mutex_unlock(&vm->life.pause_lock);
         if (!vm_stopping(vm))
             log_error("pause: the vCPUs did not stop within %d ms; the VM keeps running", timeout_ms);
         return -1;
     }
-    pthread_mutex_unlock(&vm->pause_lock);
+    pthread_mutex_unlock(&vm->life.pause_lock);
     /* The vCPUs are parked: no MMIO or PIO can reach the devices now. A
      * device that cannot quiesce in what is left of the timeout (host I/O
      * that does not finish) fails the pause: the others run again, then the
@@ -112,35 +81,35 @@ int vm_pause(struct vm *vm, int timeout_ms)
         if (virtio_device_pause(vm->virtio[i], left_ms > 0 ? (int)left_ms : 0) < 0) {
             while (i-- > 0)
                 virtio_device_resume(vm->virtio[i]);
-            pthread_mutex_lock(&vm->pause_lock);
-            atomic_store(&vm->pause_requested, false);
-            pthread_cond_broadcast(&vm->pause_cond);
-            pthread_mutex_unlock(&vm->pause_lock);
+            pthread_mutex_lock(&vm->life.pause_lock);
+            atomic_store(&vm->life.pause_requested, false);
+            pthread_cond_broadcast(&vm->life.pause_cond);
+            pthread_mutex_unlock(&vm->life.pause_lock);
             log_error("pause: a device did not quiesce within %d ms; the VM keeps running", timeout_ms);
             return -1;
         }
     }
-    pthread_mutex_lock(&vm->pause_lock);
-    vm->paused = true;
-    pthread_mutex_unlock(&vm->pause_lock);
+    pthread_mutex_lock(&vm->life.pause_lock);
+    vm->life.paused = true;
+    pthread_mutex_unlock(&vm->life.pause_lock);
     log_info("VM paused");
     return 0;
 }
 
 void vm_resume(struct vm *vm)
 {
-    pthread_mutex_lock(&vm->pause_lock);
-    bool was = vm->paused;
-    vm->paused = false;
-    pthread_mutex_unlock(&vm->pause_lock);
+    pthread_mutex_lock(&vm->life.pause_lock);
+    bool was = vm->life.paused;
+    vm->life.paused = false;
+    pthread_mutex_unlock(&vm->life.pause_lock);
     if (!was)
         return;
     for (int i = 0; i < vm->nvirtio; i++)
         virtio_device_resume(vm->virtio[i]);
-    pthread_mutex_lock(&vm->pause_lock);
-    atomic_store(&vm->pause_requested, false);
-    pthread_cond_broadcast(&vm->pause_cond);
-    pthread_mutex_unlock(&vm->pause_lock);
+    pthread_mutex_lock(&vm->life.pause_lock);
+    atomic_store(&vm->life.pause_requested, false);
+    pthread_cond_broadcast(&vm->life.pause_cond);
+    pthread_mutex_unlock(&vm->life.pause_lock);
     log_info("VM resumed");
 }
 
@@ -274,20 +243,14 @@ int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg
     memset(vm, 0, sizeof(*vm));
     vm->kvm = kvm;
     vm->fd = -1;
-    vm->stop_efd = vm->signal_fd = -1;
-    pthread_mutex_init(&vm->pause_lock, NULL);
-    pthread_cond_init(&vm->pause_cond, NULL);
+    vm->signal_fd = -1;
     vm->irq.timer_fd = vm->irq.wake_fd = -1; /* irq_chip_destroy() is safe before irq_chip_create() */
     vm->ncpus = cfg->ncpus;
     vm->kvm_pv_off = cfg->kvm_pv_off;
-    pthread_mutex_init(&vm->stop_lock, NULL);
     io_bus_init(&vm->pio, "pio");
     io_bus_init(&vm->mmio, "mmio");
-    vm->stop_efd = eventfd(0, EFD_CLOEXEC);
-    if (vm->stop_efd < 0) {
-        log_error("vm: eventfd: %s", strerror(errno));
+    if (vm_lifecycle_init(&vm->life) < 0)
         return -1;
-    }
     if (console_open(&vm->console, &cfg->console) < 0)
         return -1;
     vm->fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
@@ -321,8 +284,11 @@ int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg
     }
     for (int i = 0; i < cfg->ncpus; i++)
         vm->vcpus[i].fd = vm->vcpus[i].wake_fd = -1;
+    vm->machine = (struct vcpu_machine){.vm_fd = vm->fd, .kvm = kvm, .ncpus = vm->ncpus, .kvm_pv_off = vm->kvm_pv_off,
+                                        .irq = &vm->irq, .pio = &vm->pio, .mmio = &vm->mmio, .mem = &vm->mem,
+                                        .life = &vm->life};
     for (int i = 0; i < cfg->ncpus; i++) {
-        if (vcpu_create(&vm->vcpus[i], vm, i) < 0 || vcpu_configure(&vm->vcpus[i], &vm->entry) < 0)
+        if (vcpu_create(&vm->vcpus[i], &vm->machine, i) < 0 || vcpu_configure(&vm->vcpus[i], &vm->entry) < 0)
             return -1;
     }
     vm->irq.wake_ctx = vm;
@@ -406,14 +372,14 @@ static bool all_vcpus_parked(struct vm *vm, unsigned probe)
 
 static void stop_probe_tick(struct vm *vm, int started)
 {
-    unsigned probe = atomic_load(&vm->stop_probe);
+    unsigned probe = atomic_load(&vm->life.stop_probe);
     if (probe && started == vm->ncpus && all_vcpus_parked(vm, probe)) {
         vm_request_stop(vm, VM_STOP_POWEROFF,
                         "guest halted every vCPU with interrupts off (a kernel without ACPI powering off); "
                         "ending it as a power-off");
         return;
     }
-    atomic_store(&vm->stop_probe, probe + 1);
+    atomic_store(&vm->life.stop_probe, probe + 1);
     for (int i = 0; i < started; i++)
         vcpu_kick(&vm->vcpus[i]);
 }
@@ -463,7 +429,7 @@ int vm_start(struct vm *vm)
 int vm_wait(struct vm *vm)
 {
     while (!vm_stopping(vm)) {
-        struct pollfd p[2] = {{.fd = vm->signal_fd, .events = POLLIN}, {.fd = vm->stop_efd, .events = POLLIN}};
+        struct pollfd p[2] = {{.fd = vm->signal_fd, .events = POLLIN}, {.fd = vm->life.stop_efd, .events = POLLIN}};
         int n = poll(p, 2, STOP_PROBE_INTERVAL_MS);
         if (n < 0 && errno != EINTR)
             break;
@@ -491,12 +457,12 @@ int vm_wait(struct vm *vm)
     vm->signal_fd = -1;
 
     vm_log_exit_counters(vm);
-    enum vm_stop_reason reason = atomic_load(&vm->stop_reason);
+    enum vm_stop_reason reason = atomic_load(&vm->life.stop_reason);
     /* An empty message: the failure has said why already. */
-    if (vm->stop_message[0] && (reason == VM_STOP_ERROR || reason == VM_STOP_PANIC))
-        log_error("%s", vm->stop_message);
-    else if (vm->stop_message[0])
-        log_info("%s", vm->stop_message);
+    if (vm->life.stop_message[0] && (reason == VM_STOP_ERROR || reason == VM_STOP_PANIC))
+        log_error("%s", vm->life.stop_message);
+    else if (vm->life.stop_message[0])
+        log_info("%s", vm->life.stop_message);
     return exit_status_for(reason);
 }
 
@@ -535,9 +501,6 @@ void vm_destroy(struct vm *vm)
     io_bus_destroy(&vm->mmio);
     if (vm->fd >= 0)
         close(vm->fd);
-    if (vm->stop_efd >= 0)
-        close(vm->stop_efd);
-    vm->fd = vm->stop_efd = -1;
-    pthread_mutex_destroy(&vm->pause_lock);
-    pthread_cond_destroy(&vm->pause_cond);
+    vm->fd = -1;
+    vm_lifecycle_destroy(&vm->life);
 }

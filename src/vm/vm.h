@@ -29,17 +29,8 @@
 #include "virtio/mmio.h"
 #include "virtio/net.h"
 #include "virtio/pci.h"
+#include "vm/lifecycle.h"
 #include "pci/pci.h"
-
-enum vm_stop_reason {
-    VM_STOP_NONE,
-    VM_STOP_POWEROFF, /* guest powered off: exit 0 */
-    VM_STOP_REBOOT,   /* guest rebooted (ember does not restart it): exit 0 */
-    VM_STOP_SIGNAL,   /* SIGINT/SIGTERM/SIGHUP: clean stop, exit 0 */
-    VM_STOP_USER,     /* console escape sequence: exit 0 */
-    VM_STOP_ERROR,    /* fatal VM error: exit 1 */
-    VM_STOP_PANIC,    /* the guest kernel panicked (pvpanic): exit 3 */
-};
 
 /* virtio-mmio devices: as many as there are GSIs set aside for them. */
 #define VM_MAX_VIRTIO 15
@@ -96,19 +87,11 @@ struct vm {
     char *cmdline;           /* the user's command line plus the virtio_mmio.device= entries */
     struct virtio_device *virtio_console; /* when the console's input goes there */
 
-    pthread_mutex_t stop_lock;
-    _Atomic int stop_reason; /* enum vm_stop_reason */
-    char stop_message[512];
-    int stop_efd;            /* signalled once a stop is requested */
-    atomic_uint stop_probe;  /* bumped by the main thread to ask every vCPU if it is parked */
-
-    /* Pause (the API's PATCH /vm): vCPUs park at their next pause point and
-     * the device I/O threads stop; resume undoes both. */
-    pthread_mutex_t pause_lock;
-    pthread_cond_t pause_cond;
-    atomic_bool pause_requested;
-    int paused_vcpus;        /* vCPU threads parked (pause_lock) */
-    bool paused;             /* the whole VM is paused (pause_lock) */
+    /* Stop and pause, shared with every thread (vm/lifecycle.h). A pause
+     * parks the vCPUs at their next pause point and holds the device I/O
+     * threads; resume undoes both. */
+    struct vm_lifecycle life;
+    struct vcpu_machine machine; /* what the vCPUs see of this VM */
 
     int signal_fd;           /* SIGINT/SIGTERM/SIGHUP, from vm_start to the end of vm_wait */
     int started;             /* vCPU threads started */
@@ -133,15 +116,10 @@ int vm_wait(struct vm *vm);
 int vm_pause(struct vm *vm, int timeout_ms);
 void vm_resume(struct vm *vm);
 bool vm_is_paused(struct vm *vm);
-/* For vCPU threads: parks while a pause is requested. */
-void vm_pause_point(struct vm *vm, struct vcpu *vcpu);
 void vm_destroy(struct vm *vm);
 
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static inline bool vm_stopping(struct vm *vm)
-{
-    return atomic_load_explicit(&vm->stop_reason, memory_order_acquire) != VM_STOP_NONE;
-}
+static inline bool vm_stopping(struct vm *vm) { return vm_lifecycle_stopping(&vm->life); }
 
 #endif
