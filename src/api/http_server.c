@@ -237,7 +237,8 @@ static void queue_response(struct http_connection *c, int status, const char *bo
 static bool flush_output(struct http_connection *c)
 {
     while (c->out_off < c->out_len) {
-        ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+        /* MSG_NOSIGNAL: a peer gone is EPIPE here, not a SIGPIPE. */
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -314,7 +315,7 @@ static void conn_readable(struct http_connection *c)
     }
     if (!c->in_request) {
         c->in_request = true;
-        c->deadline_ns = clock_monotonic_ns() + HTTP_REQUEST_TIMEOUT_S * 1000000000ULL;
+        c->deadline_ns = clock_monotonic_ns() + c->srv->limits.request_timeout_ms * 1000000ULL;
     }
     size_t off = 0;
     while (off < (size_t)n) {
@@ -327,7 +328,8 @@ static void conn_readable(struct http_connection *c)
             c->message_done = false;
             c->in_request = off < (size_t)n;
             c->deadline_ns = clock_monotonic_ns() +
-                             (c->in_request ? HTTP_REQUEST_TIMEOUT_S : HTTP_IDLE_TIMEOUT_S) * 1000000000ULL;
+                             (c->in_request ? c->srv->limits.request_timeout_ms : c->srv->limits.idle_timeout_ms) *
+                                 1000000ULL;
             if (c->close_after_write)
                 break;
             continue;
@@ -342,13 +344,10 @@ static void conn_readable(struct http_connection *c)
     flush_output(c);
 }
 
-static void accept_connection(struct http_server *srv)
+int http_server_add_connection(struct http_server *srv, int fd)
 {
-    int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0)
-        return;
     int slot = -1;
-    for (int i = 0; i < HTTP_MAX_CONNECTIONS && slot < 0; i++)
+    for (int i = 0; i < (int)srv->limits.max_connections && slot < 0; i++)
         if (!srv->conns[i])
             slot = i;
     struct http_connection *c = slot >= 0 ? calloc(1, sizeof(*c)) : NULL;
@@ -361,23 +360,32 @@ static void accept_connection(struct http_server *srv)
         (void)r;
         close(fd);
         srv->refused_connections++;
-        return;
+        return -1;
     }
     c->srv = srv;
     c->fd = fd;
     c->slot = slot;
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
-    c->deadline_ns = clock_monotonic_ns() + HTTP_IDLE_TIMEOUT_S * 1000000000ULL;
+    c->deadline_ns = clock_monotonic_ns() + srv->limits.idle_timeout_ms * 1000000ULL;
     srv->conns[slot] = c;
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)slot};
-    if (epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+    if (epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         conn_close(c);
+        return -1;
+    }
+    return 0;
 }
 
-static void expire_connections(struct http_server *srv)
+static void accept_connection(struct http_server *srv)
 {
-    uint64_t now = clock_monotonic_ns();
+    int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0)
+        http_server_add_connection(srv, fd);
+}
+
+void http_server_expire(struct http_server *srv, uint64_t now)
+{
     for (int i = 0; i < HTTP_MAX_CONNECTIONS; i++) {
         struct http_connection *c = srv->conns[i];
         if (!c || now < c->deadline_ns)
@@ -392,43 +400,49 @@ static void expire_connections(struct http_server *srv)
     }
 }
 
+bool http_server_run_once(struct http_server *srv, int max_wait_ms)
+{
+    struct epoll_event evs[16];
+    int n = epoll_wait(srv->epoll_fd, evs, 16, max_wait_ms);
+    if (n < 0) {
+        if (errno == EINTR)
+            return true;
+        log_error("api: epoll_wait: %s", strerror(errno));
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        uint32_t tag = evs[i].data.u32;
+        if (tag == TAG_STOP)
+            return false;
+        if (tag == TAG_LISTEN) {
+            accept_connection(srv);
+        } else if (tag == TAG_TICK) {
+            uint64_t v;
+            ssize_t r = read(srv->tick_fd, &v, sizeof(v));
+            (void)r;
+            http_server_expire(srv, clock_monotonic_ns());
+            if (srv->tick)
+                srv->tick(srv->ctx);
+        } else if (tag < HTTP_MAX_CONNECTIONS && srv->conns[tag]) {
+            struct http_connection *c = srv->conns[tag];
+            if (evs[i].events & EPOLLOUT) {
+                if (!flush_output(c))
+                    continue;
+            }
+            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                conn_readable(c);
+        }
+    }
+    return true;
+}
+
 static void *server_thread(void *arg)
 {
     struct http_server *srv = arg;
     pthread_setname_np(pthread_self(), "ember-api");
-    for (;;) {
-        struct epoll_event evs[16];
-        int n = epoll_wait(srv->epoll_fd, evs, 16, -1);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            log_error("api: epoll_wait: %s", strerror(errno));
-            return NULL;
-        }
-        for (int i = 0; i < n; i++) {
-            uint32_t tag = evs[i].data.u32;
-            if (tag == TAG_STOP)
-                return NULL;
-            if (tag == TAG_LISTEN) {
-                accept_connection(srv);
-            } else if (tag == TAG_TICK) {
-                uint64_t v;
-                ssize_t r = read(srv->tick_fd, &v, sizeof(v));
-                (void)r;
-                expire_connections(srv);
-                if (srv->tick)
-                    srv->tick(srv->ctx);
-            } else if (tag < HTTP_MAX_CONNECTIONS && srv->conns[tag]) {
-                struct http_connection *c = srv->conns[tag];
-                if (evs[i].events & EPOLLOUT) {
-                    if (!flush_output(c))
-                        continue;
-                }
-                if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-                    conn_readable(c);
-            }
-        }
-    }
+    while (http_server_run_once(srv, -1))
+        ;
+    return NULL;
 }
 
 /* A path that exists: a live socket (another VMM) is refused, a stale one
@@ -464,13 +478,41 @@ static int check_existing(const char *path)
     return 0;
 }
 
-int http_server_open(struct http_server *srv, const char *path, http_handler_fn handler, http_tick_fn tick, void *ctx)
+int http_server_init(struct http_server *srv, http_handler_fn handler, http_tick_fn tick, void *ctx)
 {
     memset(srv, 0, sizeof(*srv));
     srv->listen_fd = srv->epoll_fd = srv->stop_fd = srv->tick_fd = -1;
     srv->handler = handler;
     srv->tick = tick;
     srv->ctx = ctx;
+    srv->limits = (struct http_limits){
+        .max_connections = HTTP_MAX_CONNECTIONS,
+        .request_timeout_ms = HTTP_REQUEST_TIMEOUT_S * 1000,
+        .idle_timeout_ms = HTTP_IDLE_TIMEOUT_S * 1000,
+    };
+    http_parser_set_max_header_size(HTTP_MAX_HEADER_BYTES);
+    srv->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    srv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    srv->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    struct itimerspec its = {.it_interval = {1, 0}, .it_value = {1, 0}};
+    if (srv->epoll_fd < 0 || srv->stop_fd < 0 || srv->tick_fd < 0 || timerfd_settime(srv->tick_fd, 0, &its, NULL) < 0) {
+        log_error("api: epoll/eventfd/timerfd: %s", strerror(errno));
+        return -1;
+    }
+    struct epoll_event s = {.events = EPOLLIN, .data.u32 = TAG_STOP};
+    struct epoll_event t = {.events = EPOLLIN, .data.u32 = TAG_TICK};
+    if (epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, srv->stop_fd, &s) < 0 ||
+        epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, srv->tick_fd, &t) < 0) {
+        log_error("api: epoll_ctl: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int http_server_open(struct http_server *srv, const char *path, http_handler_fn handler, http_tick_fn tick, void *ctx)
+{
+    if (http_server_init(srv, handler, tick, ctx) < 0)
+        return -1;
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     if (!*path || strlen(path) >= sizeof(a.sun_path)) {
         log_error("--api-sock %s: a socket path must be 1 to %zu bytes long", path, sizeof(a.sun_path) - 1);
@@ -494,26 +536,9 @@ int http_server_open(struct http_server *srv, const char *path, http_handler_fn 
         return -1;
     }
     srv->path = strdup(path);
-    http_parser_set_max_header_size(HTTP_MAX_HEADER_BYTES);
-    if (listen(srv->listen_fd, 16) < 0) {
-        log_error("--api-sock %s: listen: %s", path, strerror(errno));
-        return -1;
-    }
-    srv->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    srv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    srv->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    struct itimerspec its = {.it_interval = {1, 0}, .it_value = {1, 0}};
-    if (srv->epoll_fd < 0 || srv->stop_fd < 0 || srv->tick_fd < 0 || timerfd_settime(srv->tick_fd, 0, &its, NULL) < 0) {
-        log_error("api: epoll/eventfd/timerfd: %s", strerror(errno));
-        return -1;
-    }
     struct epoll_event l = {.events = EPOLLIN, .data.u32 = TAG_LISTEN};
-    struct epoll_event s = {.events = EPOLLIN, .data.u32 = TAG_STOP};
-    struct epoll_event t = {.events = EPOLLIN, .data.u32 = TAG_TICK};
-    if (epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, srv->listen_fd, &l) < 0 ||
-        epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, srv->stop_fd, &s) < 0 ||
-        epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, srv->tick_fd, &t) < 0) {
-        log_error("api: epoll_ctl: %s", strerror(errno));
+    if (listen(srv->listen_fd, 16) < 0 || epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, srv->listen_fd, &l) < 0) {
+        log_error("--api-sock %s: listen: %s", path, strerror(errno));
         return -1;
     }
     return 0;

@@ -16,14 +16,24 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define HTTP_MAX_BODY 51200
 #define HTTP_MAX_HEADER_BYTES 8192
 #define HTTP_MAX_HEADERS 64
 #define HTTP_MAX_URL 1024
 #define HTTP_MAX_CONNECTIONS 32
+/* The defaults of struct http_limits' times. */
 #define HTTP_REQUEST_TIMEOUT_S 5
 #define HTTP_IDLE_TIMEOUT_S 300
+
+/* The limits that are not about a request's shape, as fields so tests can
+ * shorten them; http_server_init sets the defaults above. */
+struct http_limits {
+    unsigned max_connections;    /* at most HTTP_MAX_CONNECTIONS */
+    unsigned request_timeout_ms; /* a whole request, from its first byte */
+    unsigned idle_timeout_ms;    /* between requests */
+};
 
 struct http_request {
     const char *method;      /* "GET", "PUT", ... */
@@ -54,6 +64,7 @@ struct http_server {
     http_handler_fn handler;
     http_tick_fn tick;
     void *ctx;
+    struct http_limits limits;
     struct http_connection *conns[HTTP_MAX_CONNECTIONS];
     unsigned long requests, bad_requests, refused_connections;
 };
@@ -66,6 +77,17 @@ int http_server_open(struct http_server *srv, const char *path, http_handler_fn 
 int http_server_start(struct http_server *srv);
 /* Stops the thread, closes every connection and removes the socket file. */
 void http_server_close(struct http_server *srv);
+
+/* The server without its socket and thread, for the fuzz harness: init sets
+ * up the epoll loop (http_server_open does this too), add_connection takes a
+ * connected socket as if accepted (0, or -1 when it was refused and closed),
+ * run_once waits at most max_wait_ms for events, handles them and the
+ * deadlines that passed, and returns false when asked to stop. expire acts
+ * as if the time were now_ns; http_server_close frees it all. */
+int http_server_init(struct http_server *srv, http_handler_fn handler, http_tick_fn tick, void *ctx);
+int http_server_add_connection(struct http_server *srv, int fd);
+bool http_server_run_once(struct http_server *srv, int max_wait_ms);
+void http_server_expire(struct http_server *srv, uint64_t now_ns);
 
 /* {"fault_message": msg} as a malloc'd string (for handlers). */
 char *http_fault_body(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
