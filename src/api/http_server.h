@@ -9,7 +9,10 @@
  * must arrive whole within HTTP_REQUEST_TIMEOUT_S of its first byte, and an
  * idle connection is closed after HTTP_IDLE_TIMEOUT_S. A request that breaks
  * a rule gets 400 with a fault_message saying which, and its connection is
- * closed, since the byte stream can no longer be trusted. */
+ * closed, since the byte stream can no longer be trusted. What ember sends
+ * is bounded too: a client that does not read its answers is not served
+ * more (HTTP_OUTPUT_LIMIT), and is dropped when it takes none for
+ * HTTP_STALLED_WRITE_TIMEOUT_S. */
 #ifndef EMBER_API_HTTP_SERVER_H
 #define EMBER_API_HTTP_SERVER_H
 
@@ -26,13 +29,27 @@
 /* The defaults of struct http_limits' times. */
 #define HTTP_REQUEST_TIMEOUT_S 5
 #define HTTP_IDLE_TIMEOUT_S 300
+/* 64 KiB of answers waiting, on top of what the socket holds (about 200 KiB):
+ * hundreds of pipelined answers, far more than a client that reads needs
+ * (Firecracker's clients send one request and wait for it). It is checked
+ * before each request is parsed, so a connection holds at most this and one
+ * answer; 32 connections, about 2 MiB. */
+#define HTTP_OUTPUT_LIMIT (64 * 1024)
+/* Ten seconds without taking a byte of its answers: a client that reads
+ * takes them at once; one that does not only holds a slot and memory. */
+#define HTTP_STALLED_WRITE_TIMEOUT_S 10
 
 /* The limits that are not about a request's shape, as fields so tests can
  * shorten them; http_server_init sets the defaults above. */
 struct http_limits {
-    unsigned max_connections;    /* at most HTTP_MAX_CONNECTIONS */
-    unsigned request_timeout_ms; /* a whole request, from its first byte */
-    unsigned idle_timeout_ms;    /* between requests */
+    unsigned max_connections;          /* at most HTTP_MAX_CONNECTIONS */
+    unsigned request_timeout_ms;       /* a whole request, from its first byte */
+    unsigned idle_timeout_ms;          /* between requests */
+    /* Answers not yet written: above this, nothing more is read from (or
+     * parsed for) the connection until its client reads some. */
+    size_t output_limit;
+    /* Answers waiting that long with not a byte written: the client is dropped. */
+    unsigned stalled_write_timeout_ms;
 };
 
 struct http_request {
