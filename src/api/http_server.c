@@ -47,6 +47,7 @@ struct http_connection {
     bool message_done;
     char error[200];          /* a rule the request broke: answered with 400, then closed */
     uint64_t deadline_ns;     /* when the request in progress (or idleness) times out */
+    uint64_t idle_since_ns;   /* accepted, or its last request answered */
     /* Bytes read and not parsed yet: parsing stops while the answers waiting
      * are over the output limit, and nothing more is read until these are
      * parsed, so one read's worth is all a connection holds. */
@@ -344,7 +345,8 @@ static void parse_input(struct http_connection *c)
             http_parser_pause(&c->parser, 0);
             c->message_done = false;
             c->in_request = false;
-            c->deadline_ns = clock_monotonic_ns() + c->srv->limits.idle_timeout_ms * 1000000ULL;
+            c->idle_since_ns = clock_monotonic_ns();
+            c->deadline_ns = c->idle_since_ns + c->srv->limits.idle_timeout_ms * 1000000ULL;
             continue;
         }
         if (err != HPE_OK) {
@@ -389,12 +391,36 @@ static void conn_readable(struct http_connection *c)
     conn_progress(c);
 }
 
+/* Waiting for its client and for nothing else: no request in progress, no
+ * answer or unparsed bytes held. */
+static bool conn_idle(const struct http_connection *c)
+{
+    return !c->in_request && !unsent(c) && c->in_off == c->in_len && !c->close_after_write;
+}
+
+/* A free slot; when there is none, the one of the connection idle longest,
+ * closed: a table full of idle connections must not lock clients out. -1
+ * when every connection is busy. */
+static int free_slot(struct http_server *srv)
+{
+    int oldest_idle = -1;
+    for (int i = 0; i < (int)srv->limits.max_connections; i++) {
+        struct http_connection *c = srv->conns[i];
+        if (!c)
+            return i;
+        if (conn_idle(c) && (oldest_idle < 0 || c->idle_since_ns < srv->conns[oldest_idle]->idle_since_ns))
+            oldest_idle = i;
+    }
+    if (oldest_idle >= 0) {
+        log_debug("api: closing the connection idle longest to make room for a new one");
+        conn_close(srv->conns[oldest_idle]);
+    }
+    return oldest_idle;
+}
+
 int http_server_add_connection(struct http_server *srv, int fd)
 {
-    int slot = -1;
-    for (int i = 0; i < (int)srv->limits.max_connections && slot < 0; i++)
-        if (!srv->conns[i])
-            slot = i;
+    int slot = free_slot(srv);
     struct http_connection *c = slot >= 0 ? calloc(1, sizeof(*c)) : NULL;
     if (!c) {
         /* Full: say so and hang up rather than leave the client waiting. */
@@ -412,7 +438,8 @@ int http_server_add_connection(struct http_server *srv, int fd)
     c->slot = slot;
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
-    c->deadline_ns = clock_monotonic_ns() + srv->limits.idle_timeout_ms * 1000000ULL;
+    c->idle_since_ns = clock_monotonic_ns();
+    c->deadline_ns = c->idle_since_ns + srv->limits.first_request_timeout_ms * 1000000ULL;
     srv->conns[slot] = c;
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)slot};
     if (epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -566,6 +593,7 @@ int http_server_init(struct http_server *srv, http_handler_fn handler, http_tick
     srv->limits = (struct http_limits){
         .max_connections = HTTP_MAX_CONNECTIONS,
         .request_timeout_ms = HTTP_REQUEST_TIMEOUT_S * 1000,
+        .first_request_timeout_ms = HTTP_FIRST_REQUEST_TIMEOUT_S * 1000,
         .idle_timeout_ms = HTTP_IDLE_TIMEOUT_S * 1000,
         .output_limit = HTTP_OUTPUT_LIMIT,
         .stalled_write_timeout_ms = HTTP_STALLED_WRITE_TIMEOUT_S * 1000,

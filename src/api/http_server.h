@@ -6,8 +6,11 @@
  * Everything a client sends is bounded: the request line and headers
  * (HTTP_MAX_HEADER_BYTES, HTTP_MAX_HEADERS), the body (HTTP_MAX_BODY, as
  * Firecracker's 51200 bytes), the number of connections, and time: a request
- * must arrive whole within HTTP_REQUEST_TIMEOUT_S of its first byte, and an
- * idle connection is closed after HTTP_IDLE_TIMEOUT_S. A request that breaks
+ * must arrive whole within HTTP_REQUEST_TIMEOUT_S of its first byte, a
+ * connection that has not begun one within HTTP_FIRST_REQUEST_TIMEOUT_S is
+ * closed, and so is one idle after a request for HTTP_IDLE_TIMEOUT_S. When
+ * all HTTP_MAX_CONNECTIONS are taken, the one idle longest is closed to make
+ * room (503 only when none is idle). A request that breaks
  * a rule gets 400 with a fault_message saying which, and its connection is
  * closed, since the byte stream can no longer be trusted. What ember sends
  * is bounded too: a client that does not read its answers is not served
@@ -26,8 +29,12 @@
 #define HTTP_MAX_HEADERS 64
 #define HTTP_MAX_URL 1024
 #define HTTP_MAX_CONNECTIONS 32
-/* The defaults of struct http_limits' times. */
+/* The defaults of struct http_limits. */
 #define HTTP_REQUEST_TIMEOUT_S 5
+/* A client connects to ask something: curl and Firecracker's SDKs send their
+ * request at once. One that has not begun within 5 s is holding a slot. */
+#define HTTP_FIRST_REQUEST_TIMEOUT_S 5
+/* Between requests a client may think (a script, a person at curl). */
 #define HTTP_IDLE_TIMEOUT_S 300
 /* 64 KiB of answers waiting, on top of what the socket holds (about 200 KiB):
  * hundreds of pipelined answers, far more than a client that reads needs
@@ -44,6 +51,7 @@
 struct http_limits {
     unsigned max_connections;          /* at most HTTP_MAX_CONNECTIONS */
     unsigned request_timeout_ms;       /* a whole request, from its first byte */
+    unsigned first_request_timeout_ms; /* from connecting to the first byte of a request */
     unsigned idle_timeout_ms;          /* between requests */
     /* Answers not yet written: above this, nothing more is read from (or
      * parsed for) the connection until its client reads some. */

@@ -287,6 +287,77 @@ TEST(a_client_that_stops_reading_is_dropped)
     http_server_close(&srv);
 }
 
+/* Whether the server closed fd within ms (reads nothing more, then EOF). */
+static bool closed_within(int fd, unsigned ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = ms % 1000 * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char b;
+    return read(fd, &b, 1) == 0;
+}
+
+TEST(idle_connections_do_not_lock_other_clients_out)
+{
+    start();
+    int idle[HTTP_MAX_CONNECTIONS];
+    for (int i = 0; i < HTTP_MAX_CONNECTIONS; i++) {
+        idle[i] = client();
+        usleep(2000); /* accepted in this order: idle[0] has been idle longest */
+    }
+    usleep(100 * 1000);
+    int ms = ms_to_serve_a_new_client(); /* the table is full of them */
+    if (ms < 0 || ms > 1000)
+        fprintf(stderr, "  with %d idle connections, a new client %s\n", HTTP_MAX_CONNECTIONS,
+                ms < 0 ? "was refused" : "was served late");
+    CHECK(ms >= 0 && ms < 1000);
+    CHECK(closed_within(idle[0], 500)); /* made room */
+    CHECK(!closed_within(idle[1], 100));
+    for (int i = 0; i < HTTP_MAX_CONNECTIONS; i++)
+        close(idle[i]);
+    http_server_close(&srv);
+}
+
+TEST(a_connection_that_never_asks_is_closed_sooner_than_one_that_did)
+{
+    open_server();
+    srv.limits.first_request_timeout_ms = 300;
+    CHECK(http_server_start(&srv) == 0);
+    int quiet = client(), served = client();
+    char out[4096];
+    exchange(served, "GET / HTTP/1.1\r\n\r\n", 18, out, sizeof(out), 1);
+    uint64_t t0 = clock_monotonic_ns();
+    bool closed = closed_within(quiet, 2000);
+    if (!closed)
+        fprintf(stderr, "  a connection that never sent a byte is still open after %u ms\n", ms_since(t0));
+    CHECK(closed);
+    CHECK(!closed_within(served, 100)); /* the idle limit after a request is the long one */
+    exchange(served, "GET / HTTP/1.1\r\n\r\n", 18, out, sizeof(out), 1);
+    CHECK(strstr(out, "HTTP/1.1 200 OK") != NULL);
+    close(quiet);
+    close(served);
+    http_server_close(&srv);
+}
+
+TEST(connections_with_a_request_in_progress_are_not_closed_to_make_room)
+{
+    start();
+    int busy[HTTP_MAX_CONNECTIONS];
+    for (int i = 0; i < HTTP_MAX_CONNECTIONS; i++) {
+        busy[i] = client();
+        CHECK(write(busy[i], "GET / HTTP/1.1\r\n", 16) == 16); /* the rest to follow */
+    }
+    usleep(100 * 1000);
+    CHECK_EQ(ms_to_serve_a_new_client(), -1); /* 503: none of them is idle */
+    char out[4096];
+    for (int i = 0; i < HTTP_MAX_CONNECTIONS; i++) {
+        out[0] = '\0';
+        exchange(busy[i], "\r\n", 2, out, sizeof(out), 1);
+        CHECK(strstr(out, "HTTP/1.1 200 OK") != NULL);
+        close(busy[i]);
+    }
+    http_server_close(&srv);
+}
+
 TEST(a_path_that_is_a_file_is_kept_and_refused)
 {
     snprintf(sock_path, sizeof(sock_path), "/tmp/ember-test-api-file-%d", getpid());
@@ -417,7 +488,9 @@ RUN_TESTS(CASE(a_request_is_answered_and_the_socket_is_private), CASE(pipelined_
           CASE(an_oversized_body_is_refused_before_it_is_read), CASE(a_chunked_body_is_counted_as_it_comes),
           CASE(garbage_and_too_many_headers_get_400), CASE(a_slow_client_is_told_and_dropped),
           CASE(a_client_that_never_reads_its_answers_is_held_to_a_bounded_buffer),
-          CASE(a_client_that_stops_reading_is_dropped),
+          CASE(a_client_that_stops_reading_is_dropped), CASE(idle_connections_do_not_lock_other_clients_out),
+          CASE(a_connection_that_never_asks_is_closed_sooner_than_one_that_did),
+          CASE(connections_with_a_request_in_progress_are_not_closed_to_make_room),
           CASE(a_path_that_is_a_file_is_kept_and_refused), CASE(machine_config_rules),
           CASE(drives_root_first_and_command_line), CASE(network_interfaces),
           CASE(metrics_lines_count_what_happened_since_the_last_one))
