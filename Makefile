@@ -77,13 +77,14 @@ $(BUILD)/bench/benchtool: bench/benchtool.c $(BUILD)/libember.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libember.a $(LDFLAGS) $(LDLIBS)
 
 # libFuzzer harnesses (clang): the virtqueue walker and the blk/net request
-# parsers, with the sources they exercise compiled with coverage and ASan/UBSan.
+# parsers, the API's bodies and its HTTP server, with the sources they
+# exercise compiled with coverage and ASan/UBSan.
 FUZZ_SRCS := src/memory/guest_memory.c src/virtio/virtqueue.c src/virtio/device.c src/virtio/blk.c \
              src/virtio/net.c src/virtio/rate_limiter.c src/util/event_loop.c src/util/log.c
 FUZZ_FLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -Isrc -pthread -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined -Wall -Wextra -Werror
 .PHONY: fuzz
-fuzz: build/fuzz/fuzz_virtqueue build/fuzz/fuzz_api
+fuzz: build/fuzz/fuzz_virtqueue build/fuzz/fuzz_api build/fuzz/fuzz_http
 build/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS) -luring
@@ -91,3 +92,7 @@ build/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS) $(wildcard s
 build/fuzz/fuzz_api: tests/fuzz/fuzz_api.c src/api/fc_config.c src/util/file.c $(FUZZ_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_api.c src/api/fc_config.c src/util/file.c $(FUZZ_SRCS) -luring -ljansson
+# The API's HTTP server from raw bytes (http_server.c itself, on socketpairs).
+build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/api/http_server.c src/util/log.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_http.c src/api/http_server.c src/util/log.c -ljansson -lhttp_parser

@@ -27,6 +27,10 @@
 #define TAG_STOP (HTTP_MAX_CONNECTIONS + 2)
 #define TAG_TICK (HTTP_MAX_CONNECTIONS + 3)
 
+/* One read from a connection: a few pipelined requests, or a part of one.
+ * Kept until parsed, so it is also what a connection may hold unparsed. */
+#define READ_SIZE 4096
+
 struct http_connection {
     struct http_server *srv;
     int fd;
@@ -39,12 +43,19 @@ struct http_connection {
     size_t body_len;
     unsigned headers;
     bool last_was_value;
-    bool in_request;          /* bytes of a request have arrived, not the whole of it */
+    bool in_request;          /* bytes of a request have been parsed, not the whole of it */
     bool message_done;
     char error[200];          /* a rule the request broke: answered with 400, then closed */
     uint64_t deadline_ns;     /* when the request in progress (or idleness) times out */
+    uint64_t idle_since_ns;   /* accepted, or its last request answered */
+    /* Bytes read and not parsed yet: parsing stops while the answers waiting
+     * are over the output limit, and nothing more is read until these are
+     * parsed, so one read's worth is all a connection holds. */
+    char in[READ_SIZE];
+    size_t in_len, in_off;
     char *out;                /* bytes of responses not yet written */
     size_t out_len, out_off;
+    uint64_t write_progress_ns; /* when output last went out (or began to wait) */
     bool close_after_write;
 };
 
@@ -102,6 +113,8 @@ static int on_message_begin(http_parser *p)
     c->headers = 0;
     c->last_was_value = true;
     c->message_done = false;
+    c->in_request = true;
+    c->deadline_ns = clock_monotonic_ns() + c->srv->limits.request_timeout_ms * 1000000ULL;
     return 0;
 }
 
@@ -202,8 +215,18 @@ static void conn_close(struct http_connection *c)
     free(c);
 }
 
+static size_t unsent(const struct http_connection *c) { return c->out_len - c->out_off; }
+
 static void queue_output(struct http_connection *c, const char *data, size_t len)
 {
+    if (!unsent(c))
+        c->write_progress_ns = clock_monotonic_ns(); /* the stall clock starts now */
+    /* What was written is dropped first, so the buffer holds only what waits. */
+    if (c->out_off) {
+        memmove(c->out, c->out + c->out_off, unsent(c));
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+    }
     char *n = realloc(c->out, c->out_len + len);
     if (!n) {
         c->close_after_write = true;
@@ -236,20 +259,19 @@ static void queue_response(struct http_connection *c, int status, const char *bo
 /* Writes what it can; returns false when the connection is gone. */
 static bool flush_output(struct http_connection *c)
 {
-    while (c->out_off < c->out_len) {
-        ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+    while (unsent(c)) {
+        /* MSG_NOSIGNAL: a peer gone is EPIPE here, not a SIGPIPE. */
+        ssize_t n = send(c->fd, c->out + c->out_off, unsent(c), MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = (uint32_t)c->slot};
-            epoll_ctl(c->srv->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return true;
-        }
         if (n <= 0) {
             conn_close(c);
             return false;
         }
         c->out_off += (size_t)n;
+        c->write_progress_ns = clock_monotonic_ns();
     }
     free(c->out);
     c->out = NULL;
@@ -258,9 +280,24 @@ static bool flush_output(struct http_connection *c)
         conn_close(c);
         return false;
     }
-    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)c->slot};
-    epoll_ctl(c->srv->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
     return true;
+}
+
+/* Requests are parsed (and so answered) only while the answers waiting fit
+ * under the limit: a client that does not read them stops being served. */
+static bool may_parse(const struct http_connection *c)
+{
+    return !c->close_after_write && unsent(c) <= c->srv->limits.output_limit;
+}
+
+/* More is read only when all that was read is parsed. */
+static bool wants_input(const struct http_connection *c) { return may_parse(c) && c->in_off == c->in_len; }
+
+static void watch(struct http_connection *c)
+{
+    struct epoll_event ev = {.events = (wants_input(c) ? EPOLLIN : 0) | (unsent(c) ? EPOLLOUT : 0),
+                             .data.u32 = (uint32_t)c->slot};
+    epoll_ctl(c->srv->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
 static void reject(struct http_connection *c, const char *why)
@@ -270,6 +307,7 @@ static void reject(struct http_connection *c, const char *why)
     char *body = http_fault_body("%s", why);
     queue_response(c, 400, body, true);
     free(body);
+    c->in_request = false; /* answered: its timer must not fire again */
 }
 
 static void dispatch(struct http_connection *c)
@@ -294,63 +332,95 @@ static void dispatch(struct http_connection *c)
     free(resp.body);
 }
 
-static void conn_readable(struct http_connection *c)
+/* Parses and answers the requests read, one at a time, until the input is
+ * used up, the connection is to close, or the answers waiting pass the
+ * output limit (the rest waits in c->in). */
+static void parse_input(struct http_connection *c)
 {
-    char buf[4096];
-    ssize_t n = read(c->fd, buf, sizeof(buf));
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-    if (n <= 0) {
-        /* The peer is gone, or finished sending (a half-close after its
-         * request is fine: answer what was asked, then close). */
-        if (n == 0 && c->out_len > c->out_off) {
-            c->close_after_write = true;
-            struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = (uint32_t)c->slot};
-            epoll_ctl(c->srv->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
-            return;
-        }
-        conn_close(c);
-        return;
-    }
-    if (!c->in_request) {
-        c->in_request = true;
-        c->deadline_ns = clock_monotonic_ns() + HTTP_REQUEST_TIMEOUT_S * 1000000000ULL;
-    }
-    size_t off = 0;
-    while (off < (size_t)n) {
-        size_t used = http_parser_execute(&c->parser, &parser_settings, buf + off, (size_t)n - off);
-        off += used;
+    while (c->in_off < c->in_len && may_parse(c)) {
+        c->in_off += http_parser_execute(&c->parser, &parser_settings, c->in + c->in_off, c->in_len - c->in_off);
         enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
         if (err == HPE_PAUSED && c->message_done) {
             dispatch(c);
             http_parser_pause(&c->parser, 0);
             c->message_done = false;
-            c->in_request = off < (size_t)n;
-            c->deadline_ns = clock_monotonic_ns() +
-                             (c->in_request ? HTTP_REQUEST_TIMEOUT_S : HTTP_IDLE_TIMEOUT_S) * 1000000000ULL;
-            if (c->close_after_write)
-                break;
+            c->in_request = false;
+            c->idle_since_ns = clock_monotonic_ns();
+            c->deadline_ns = c->idle_since_ns + c->srv->limits.idle_timeout_ms * 1000000ULL;
             continue;
         }
         if (err != HPE_OK) {
             if (!c->error[0])
                 fail(c, "The request is not valid HTTP/1.1: %s.", http_errno_description(err));
             reject(c, c->error);
-            break;
         }
     }
-    flush_output(c);
 }
 
-static void accept_connection(struct http_server *srv)
+/* Parses what it may, writes what it can, and again while writing made room
+ * for more; then waits for what is next. False when the connection is gone. */
+static bool conn_progress(struct http_connection *c)
 {
-    int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0)
+    do {
+        parse_input(c);
+        if (!flush_output(c))
+            return false;
+    } while (c->in_off < c->in_len && may_parse(c));
+    watch(c);
+    return true;
+}
+
+static void conn_readable(struct http_connection *c)
+{
+    ssize_t n = read(c->fd, c->in, sizeof(c->in));
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
-    int slot = -1;
-    for (int i = 0; i < HTTP_MAX_CONNECTIONS && slot < 0; i++)
-        if (!srv->conns[i])
-            slot = i;
+    if (n <= 0) {
+        /* The peer is gone, or finished sending (a half-close after its
+         * request is fine: answer what was asked, then close). */
+        if (n == 0 && unsent(c)) {
+            c->close_after_write = true;
+            watch(c);
+            return;
+        }
+        conn_close(c);
+        return;
+    }
+    c->in_len = (size_t)n;
+    c->in_off = 0;
+    conn_progress(c);
+}
+
+/* Waiting for its client and for nothing else: no request in progress, no
+ * answer or unparsed bytes held. */
+static bool conn_idle(const struct http_connection *c)
+{
+    return !c->in_request && !unsent(c) && c->in_off == c->in_len && !c->close_after_write;
+}
+
+/* A free slot; when there is none, the one of the connection idle longest,
+ * closed: a table full of idle connections must not lock clients out. -1
+ * when every connection is busy. */
+static int free_slot(struct http_server *srv)
+{
+    int oldest_idle = -1;
+    for (int i = 0; i < (int)srv->limits.max_connections; i++) {
+        struct http_connection *c = srv->conns[i];
+        if (!c)
+            return i;
+        if (conn_idle(c) && (oldest_idle < 0 || c->idle_since_ns < srv->conns[oldest_idle]->idle_since_ns))
+            oldest_idle = i;
+    }
+    if (oldest_idle >= 0) {
+        log_debug("api: closing the connection idle longest to make room for a new one");
+        conn_close(srv->conns[oldest_idle]);
+    }
+    return oldest_idle;
+}
+
+int http_server_add_connection(struct http_server *srv, int fd)
+{
+    int slot = free_slot(srv);
     struct http_connection *c = slot >= 0 ? calloc(1, sizeof(*c)) : NULL;
     if (!c) {
         /* Full: say so and hang up rather than leave the client waiting. */
@@ -361,74 +431,123 @@ static void accept_connection(struct http_server *srv)
         (void)r;
         close(fd);
         srv->refused_connections++;
-        return;
+        return -1;
     }
     c->srv = srv;
     c->fd = fd;
     c->slot = slot;
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
-    c->deadline_ns = clock_monotonic_ns() + HTTP_IDLE_TIMEOUT_S * 1000000000ULL;
+    c->idle_since_ns = clock_monotonic_ns();
+    c->deadline_ns = c->idle_since_ns + srv->limits.first_request_timeout_ms * 1000000ULL;
     srv->conns[slot] = c;
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)slot};
-    if (epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+    if (epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         conn_close(c);
+        return -1;
+    }
+    return 0;
 }
 
-static void expire_connections(struct http_server *srv)
+static void accept_connection(struct http_server *srv)
 {
-    uint64_t now = clock_monotonic_ns();
+    int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0)
+        http_server_add_connection(srv, fd);
+}
+
+/* When a connection's time is up: a request in progress must be whole in
+ * time, and answers waiting must be taken in time (a connection with
+ * answers waiting is not idle). */
+static uint64_t conn_deadline(const struct http_connection *c)
+{
+    if (!unsent(c))
+        return c->deadline_ns;
+    uint64_t stalled = c->write_progress_ns + c->srv->limits.stalled_write_timeout_ms * 1000000ULL;
+    return c->in_request && c->deadline_ns < stalled ? c->deadline_ns : stalled;
+}
+
+void http_server_expire(struct http_server *srv, uint64_t now)
+{
     for (int i = 0; i < HTTP_MAX_CONNECTIONS; i++) {
         struct http_connection *c = srv->conns[i];
-        if (!c || now < c->deadline_ns)
+        if (!c || now < conn_deadline(c))
             continue;
-        if (c->in_request) {
+        if (c->in_request && now >= c->deadline_ns) {
             /* A client too slow to send its request: tell it, then hang up. */
             reject(c, "The request did not arrive whole in time.");
-            flush_output(c);
+            conn_progress(c);
         } else {
+            /* Idle too long, or answers waiting and not a byte of them
+             * taken in that long: a client that asks and never reads would
+             * hold a slot and its answers. */
+            if (unsent(c))
+                log_debug("api: dropping a client that stopped reading its answers");
             conn_close(c);
         }
     }
+}
+
+/* How long until the next connection deadline, in ms, at most max_wait_ms
+ * (-1: no limit). */
+static int ms_to_next_deadline(const struct http_server *srv, int max_wait_ms)
+{
+    uint64_t now = clock_monotonic_ns();
+    for (int i = 0; i < HTTP_MAX_CONNECTIONS; i++) {
+        if (!srv->conns[i])
+            continue;
+        uint64_t d = conn_deadline(srv->conns[i]);
+        uint64_t ms = d > now ? (d - now + 999999) / 1000000 : 0;
+        if (ms > INT_MAX)
+            ms = INT_MAX;
+        if (max_wait_ms < 0 || ms < (uint64_t)max_wait_ms)
+            max_wait_ms = (int)ms;
+    }
+    return max_wait_ms;
+}
+
+bool http_server_run_once(struct http_server *srv, int max_wait_ms)
+{
+    struct epoll_event evs[16];
+    int n = epoll_wait(srv->epoll_fd, evs, 16, ms_to_next_deadline(srv, max_wait_ms));
+    if (n < 0) {
+        if (errno == EINTR)
+            return true;
+        log_error("api: epoll_wait: %s", strerror(errno));
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        uint32_t tag = evs[i].data.u32;
+        if (tag == TAG_STOP)
+            return false;
+        if (tag == TAG_LISTEN) {
+            accept_connection(srv);
+        } else if (tag == TAG_TICK) {
+            uint64_t v;
+            ssize_t r = read(srv->tick_fd, &v, sizeof(v));
+            (void)r;
+            if (srv->tick)
+                srv->tick(srv->ctx);
+        } else if (tag < HTTP_MAX_CONNECTIONS && srv->conns[tag]) {
+            struct http_connection *c = srv->conns[tag];
+            /* A hang-up while only writing is found by the write. */
+            if (wants_input(c) && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                conn_readable(c);
+            else
+                conn_progress(c);
+        }
+    }
+    http_server_expire(srv, clock_monotonic_ns());
+    return true;
 }
 
 static void *server_thread(void *arg)
 {
     struct http_server *srv = arg;
     pthread_setname_np(pthread_self(), "ember-api");
-    for (;;) {
-        struct epoll_event evs[16];
-        int n = epoll_wait(srv->epoll_fd, evs, 16, -1);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            log_error("api: epoll_wait: %s", strerror(errno));
-            return NULL;
-        }
-        for (int i = 0; i < n; i++) {
-            uint32_t tag = evs[i].data.u32;
-            if (tag == TAG_STOP)
-                return NULL;
-            if (tag == TAG_LISTEN) {
-                accept_connection(srv);
-            } else if (tag == TAG_TICK) {
-                uint64_t v;
-                ssize_t r = read(srv->tick_fd, &v, sizeof(v));
-                (void)r;
-                expire_connections(srv);
-                if (srv->tick)
-                    srv->tick(srv->ctx);
-            } else if (tag < HTTP_MAX_CONNECTIONS && srv->conns[tag]) {
-                struct http_connection *c = srv->conns[tag];
-                if (evs[i].events & EPOLLOUT) {
-                    if (!flush_output(c))
-                        continue;
-                }
-                if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-                    conn_readable(c);
-            }
-        }
-    }
+    while (http_server_run_once(srv, -1))
+        ;
+    return NULL;
 }
 
 /* A path that exists: a live socket (another VMM) is refused, a stale one
@@ -464,13 +583,44 @@ static int check_existing(const char *path)
     return 0;
 }
 
-int http_server_open(struct http_server *srv, const char *path, http_handler_fn handler, http_tick_fn tick, void *ctx)
+int http_server_init(struct http_server *srv, http_handler_fn handler, http_tick_fn tick, void *ctx)
 {
     memset(srv, 0, sizeof(*srv));
     srv->listen_fd = srv->epoll_fd = srv->stop_fd = srv->tick_fd = -1;
     srv->handler = handler;
     srv->tick = tick;
     srv->ctx = ctx;
+    srv->limits = (struct http_limits){
+        .max_connections = HTTP_MAX_CONNECTIONS,
+        .request_timeout_ms = HTTP_REQUEST_TIMEOUT_S * 1000,
+        .first_request_timeout_ms = HTTP_FIRST_REQUEST_TIMEOUT_S * 1000,
+        .idle_timeout_ms = HTTP_IDLE_TIMEOUT_S * 1000,
+        .output_limit = HTTP_OUTPUT_LIMIT,
+        .stalled_write_timeout_ms = HTTP_STALLED_WRITE_TIMEOUT_S * 1000,
+    };
+    http_parser_set_max_header_size(HTTP_MAX_HEADER_BYTES);
+    srv->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    srv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    srv->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    struct itimerspec its = {.it_interval = {1, 0}, .it_value = {1, 0}};
+    if (srv->epoll_fd < 0 || srv->stop_fd < 0 || srv->tick_fd < 0 || timerfd_settime(srv->tick_fd, 0, &its, NULL) < 0) {
+        log_error("api: epoll/eventfd/timerfd: %s", strerror(errno));
+        return -1;
+    }
+    struct epoll_event s = {.events = EPOLLIN, .data.u32 = TAG_STOP};
+    struct epoll_event t = {.events = EPOLLIN, .data.u32 = TAG_TICK};
+    if (epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, srv->stop_fd, &s) < 0 ||
+        epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, srv->tick_fd, &t) < 0) {
+        log_error("api: epoll_ctl: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int http_server_open(struct http_server *srv, const char *path, http_handler_fn handler, http_tick_fn tick, void *ctx)
+{
+    if (http_server_init(srv, handler, tick, ctx) < 0)
+        return -1;
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     if (!*path || strlen(path) >= sizeof(a.sun_path)) {
         log_error("--api-sock %s: a socket path must be 1 to %zu bytes long", path, sizeof(a.sun_path) - 1);
@@ -494,26 +644,9 @@ int http_server_open(struct http_server *srv, const char *path, http_handler_fn 
         return -1;
     }
     srv->path = strdup(path);
-    http_parser_set_max_header_size(HTTP_MAX_HEADER_BYTES);
-    if (listen(srv->listen_fd, 16) < 0) {
-        log_error("--api-sock %s: listen: %s", path, strerror(errno));
-        return -1;
-    }
-    srv->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    srv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    srv->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    struct itimerspec its = {.it_interval = {1, 0}, .it_value = {1, 0}};
-    if (srv->epoll_fd < 0 || srv->stop_fd < 0 || srv->tick_fd < 0 || timerfd_settime(srv->tick_fd, 0, &its, NULL) < 0) {
-        log_error("api: epoll/eventfd/timerfd: %s", strerror(errno));
-        return -1;
-    }
     struct epoll_event l = {.events = EPOLLIN, .data.u32 = TAG_LISTEN};
-    struct epoll_event s = {.events = EPOLLIN, .data.u32 = TAG_STOP};
-    struct epoll_event t = {.events = EPOLLIN, .data.u32 = TAG_TICK};
-    if (epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, srv->listen_fd, &l) < 0 ||
-        epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, srv->stop_fd, &s) < 0 ||
-        epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, srv->tick_fd, &t) < 0) {
-        log_error("api: epoll_ctl: %s", strerror(errno));
+    if (listen(srv->listen_fd, 16) < 0 || epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, srv->listen_fd, &l) < 0) {
+        log_error("--api-sock %s: listen: %s", path, strerror(errno));
         return -1;
     }
     return 0;

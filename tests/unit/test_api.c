@@ -2,6 +2,9 @@
  * framing (raw bytes over its Unix socket, answered by a test handler), the
  * Firecracker-shaped configuration parser, and the metrics' differences. */
 #include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -13,6 +16,7 @@
 #include "api/http_server.h"
 #include "api/metrics.h"
 #include "check.h"
+#include "util/clock.h"
 
 static char sock_path[108];
 static struct http_server srv;
@@ -27,12 +31,19 @@ static void echo_handler(void *ctx, const struct http_request *req, struct http_
     resp->body = http_fault_body("%s %s %zu", req->method, req->path, req->body_len);
 }
 
-static void start(void)
+/* Opens the server without starting its thread, so a test can shorten its
+ * limits first. */
+static void open_server(void)
 {
     snprintf(sock_path, sizeof(sock_path), "/tmp/ember-test-api-%d.sock", getpid());
     unlink(sock_path);
     handled = 0;
     CHECK(http_server_open(&srv, sock_path, echo_handler, NULL, NULL) == 0);
+}
+
+static void start(void)
+{
+    open_server();
     CHECK(http_server_start(&srv) == 0);
 }
 
@@ -71,6 +82,59 @@ static size_t exchange(int fd, const char *req, size_t len, char *out, size_t ca
     }
     out[n] = '\0';
     return n;
+}
+
+static unsigned ms_since(uint64_t t0) { return (unsigned)((clock_monotonic_ns() - t0) / 1000000); }
+
+/* The bytes malloc'd and not yet freed in this process, the server's
+ * included (it runs here): ASan's count in build-san, glibc's otherwise. */
+extern size_t __sanitizer_get_current_allocated_bytes(void) __attribute__((weak));
+static size_t heap_in_use(void)
+{
+    if (__sanitizer_get_current_allocated_bytes)
+        return __sanitizer_get_current_allocated_bytes();
+    struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+}
+
+/* Pipelines "GET /" on fd and never reads an answer, until the server stops
+ * taking requests (no room to send for 300 ms) or max_ms pass. Returns the
+ * bytes sent. */
+static size_t pipeline_without_reading(int fd, unsigned max_ms)
+{
+    static const char get[] = "GET / HTTP/1.1\r\n\r\n";
+    static char reqs[(sizeof(get) - 1) * 900];
+    for (size_t i = 0; i < sizeof(reqs); i += sizeof(get) - 1)
+        memcpy(reqs + i, get, sizeof(get) - 1);
+    size_t sent = 0, off = 0; /* off: where in reqs the stream is, across partial sends */
+    uint64_t t0 = clock_monotonic_ns();
+    while (ms_since(t0) < max_ms) {
+        ssize_t n = send(fd, reqs + off, sizeof(reqs) - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (size_t)n;
+            off = (off + (size_t)n) % sizeof(reqs);
+            continue;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        if (n < 0 && errno == EAGAIN && poll(&p, 1, 300) == 0)
+            break; /* the server stopped reading */
+        if (n < 0 && errno != EAGAIN)
+            break;
+    }
+    return sent;
+}
+
+/* A new client's GET /, answered: how long it took, or -1 without a 200. */
+static int ms_to_serve_a_new_client(void)
+{
+    uint64_t t0 = clock_monotonic_ns();
+    int fd = client();
+    char out[4096] = "";
+    if (fd >= 0)
+        exchange(fd, "GET / HTTP/1.1\r\n\r\n", 18, out, sizeof(out), 1);
+    if (fd >= 0)
+        close(fd);
+    return strstr(out, "HTTP/1.1 200 OK") ? (int)ms_since(t0) : -1;
 }
 
 TEST(a_request_is_answered_and_the_socket_is_private)
@@ -176,6 +240,121 @@ TEST(a_slow_client_is_told_and_dropped)
     CHECK(strstr(out, "did not arrive whole in time") != NULL);
     CHECK_EQ(handled, 0);
     close(fd);
+    http_server_close(&srv);
+}
+
+TEST(a_client_that_never_reads_its_answers_is_held_to_a_bounded_buffer)
+{
+    start();
+    size_t before = heap_in_use();
+    int fd = client();
+    size_t sent = pipeline_without_reading(fd, 1500);
+    size_t grown = heap_in_use() - before; /* the server's buffers for it, and little else */
+    int ms = ms_to_serve_a_new_client();
+    if (grown >= 256 * 1024 || ms < 0 || ms > 1000)
+        fprintf(stderr, "  sent %zu bytes of requests, the heap grew by %zu bytes, a new client served in %d ms\n", sent,
+                grown, ms);
+    /* HTTP_OUTPUT_LIMIT, one answer past it, the read buffer and the connection */
+    CHECK(grown < 256 * 1024);
+    CHECK(ms >= 0 && ms < 1000);
+    close(fd);
+    http_server_close(&srv);
+}
+
+TEST(a_client_that_stops_reading_is_dropped)
+{
+    open_server();
+    srv.limits.stalled_write_timeout_ms = 300;
+    CHECK(http_server_start(&srv) == 0);
+    int fd = client();
+    pipeline_without_reading(fd, 1500);
+    usleep(800 * 1000); /* more than the limit without reading a byte */
+    /* What ember had sent is still there to read, then nothing: dropped. */
+    struct timeval tv = {.tv_sec = 1};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buf[65536];
+    ssize_t r;
+    size_t drained = 0;
+    uint64_t t0 = clock_monotonic_ns();
+    while ((r = read(fd, buf, sizeof(buf))) > 0 && ms_since(t0) < 3000)
+        drained += (size_t)r;
+    bool dropped = r == 0 || (r < 0 && errno == ECONNRESET); /* reset: the requests it never read */
+    if (!dropped)
+        fprintf(stderr, "  not dropped: %zu bytes read in %u ms, and more coming\n", drained, ms_since(t0));
+    CHECK(dropped);
+    close(fd);
+    CHECK_EQ(ms_to_serve_a_new_client() >= 0, 1);
+    http_server_close(&srv);
+}
+
+/* Whether the server closed fd within ms (reads nothing more, then EOF). */
+static bool closed_within(int fd, unsigned ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = ms % 1000 * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char b;
+    return read(fd, &b, 1) == 0;
+}
+
+TEST(idle_connections_do_not_lock_other_clients_out)
+{
+    start();
+    int idle[HTTP_MAX_CONNECTIONS];
+    for (int i = 0; i < HTTP_MAX_CONNECTIONS; i++) {
+        idle[i] = client();
+        usleep(2000); /* accepted in this order: idle[0] has been idle longest */
+    }
+    usleep(100 * 1000);
+    int ms = ms_to_serve_a_new_client(); /* the table is full of them */
+    if (ms < 0 || ms > 1000)
+        fprintf(stderr, "  with %d idle connections, a new client %s\n", HTTP_MAX_CONNECTIONS,
+                ms < 0 ? "was refused" : "was served late");
+    CHECK(ms >= 0 && ms < 1000);
+    CHECK(closed_within(idle[0], 500)); /* made room */
+    CHECK(!closed_within(idle[1], 100));
+    for (int i = 0; i < HTTP_MAX_CONNECTIONS; i++)
+        close(idle[i]);
+    http_server_close(&srv);
+}
+
+TEST(a_connection_that_never_asks_is_closed_sooner_than_one_that_did)
+{
+    open_server();
+    srv.limits.first_request_timeout_ms = 300;
+    CHECK(http_server_start(&srv) == 0);
+    int quiet = client(), served = client();
+    char out[4096];
+    exchange(served, "GET / HTTP/1.1\r\n\r\n", 18, out, sizeof(out), 1);
+    uint64_t t0 = clock_monotonic_ns();
+    bool closed = closed_within(quiet, 2000);
+    if (!closed)
+        fprintf(stderr, "  a connection that never sent a byte is still open after %u ms\n", ms_since(t0));
+    CHECK(closed);
+    CHECK(!closed_within(served, 100)); /* the idle limit after a request is the long one */
+    exchange(served, "GET / HTTP/1.1\r\n\r\n", 18, out, sizeof(out), 1);
+    CHECK(strstr(out, "HTTP/1.1 200 OK") != NULL);
+    close(quiet);
+    close(served);
+    http_server_close(&srv);
+}
+
+TEST(connections_with_a_request_in_progress_are_not_closed_to_make_room)
+{
+    start();
+    int busy[HTTP_MAX_CONNECTIONS];
+    for (int i = 0; i < HTTP_MAX_CONNECTIONS; i++) {
+        busy[i] = client();
+        CHECK(write(busy[i], "GET / HTTP/1.1\r\n", 16) == 16); /* the rest to follow */
+    }
+    usleep(100 * 1000);
+    CHECK_EQ(ms_to_serve_a_new_client(), -1); /* 503: none of them is idle */
+    char out[4096];
+    for (int i = 0; i < HTTP_MAX_CONNECTIONS; i++) {
+        out[0] = '\0';
+        exchange(busy[i], "\r\n", 2, out, sizeof(out), 1);
+        CHECK(strstr(out, "HTTP/1.1 200 OK") != NULL);
+        close(busy[i]);
+    }
     http_server_close(&srv);
 }
 
@@ -308,6 +487,10 @@ TEST(metrics_lines_count_what_happened_since_the_last_one)
 RUN_TESTS(CASE(a_request_is_answered_and_the_socket_is_private), CASE(pipelined_and_kept_alive_requests_each_get_an_answer),
           CASE(an_oversized_body_is_refused_before_it_is_read), CASE(a_chunked_body_is_counted_as_it_comes),
           CASE(garbage_and_too_many_headers_get_400), CASE(a_slow_client_is_told_and_dropped),
+          CASE(a_client_that_never_reads_its_answers_is_held_to_a_bounded_buffer),
+          CASE(a_client_that_stops_reading_is_dropped), CASE(idle_connections_do_not_lock_other_clients_out),
+          CASE(a_connection_that_never_asks_is_closed_sooner_than_one_that_did),
+          CASE(connections_with_a_request_in_progress_are_not_closed_to_make_room),
           CASE(a_path_that_is_a_file_is_kept_and_refused), CASE(machine_config_rules),
           CASE(drives_root_first_and_command_line), CASE(network_interfaces),
           CASE(metrics_lines_count_what_happened_since_the_last_one))
