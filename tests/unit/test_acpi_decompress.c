@@ -194,4 +194,54 @@ TEST(decompress_every_format_and_refuse_bad_streams)
     free(buf);
 }
 
-RUN_TESTS(CASE(acpi_tables_are_linked_and_checksummed), CASE(decompress_every_format_and_refuse_bad_streams))
+/* Sets the dictionary an .xz stream's first block announces: the LZMA2
+ * filter's one property byte (dictionary (2 | b & 1) << (b / 2 + 11)), in a
+ * block header that follows the 12-byte stream header and ends in a CRC32. */
+static void xz_set_dictionary(uint8_t *xz, uint8_t dict_byte)
+{
+    uint8_t *block = xz + 12;
+    size_t header_size = ((size_t)block[0] + 1) * 4, p = 2;
+    uint8_t flags = block[1];
+    for (int size_field = 0; size_field < 2; size_field++)
+        if (flags & (0x40 << size_field))
+            while (block[p++] & 0x80) /* a multibyte integer */
+                ;
+    CHECK(block[p] == 0x21 && block[p + 1] == 1); /* LZMA2, one property byte */
+    block[p + 2] = dict_byte;
+    uint32_t crc = lzma_crc32(block, header_size - 4, 0);
+    memcpy(block + header_size - 4, &crc, 4);
+}
+
+/* A .lzma or .xz header announces the dictionary liblzma allocates: the
+ * old code let a stream of a few bytes announce 1-4 GiB and allocated it,
+ * whatever the output size (found by fuzz_boot: malloc of 2.4 GB for a
+ * 20-byte .lzma). The kernel build's 64 MiB dictionary still decodes. */
+TEST(lzma_and_xz_dictionaries_are_bounded_by_the_output)
+{
+    make_plain();
+    size_t cap = PLAIN_SIZE + (1u << 20);
+    uint8_t *buf = malloc(cap), *out = malloc(PLAIN_SIZE);
+    char err[256];
+    CHECK(decompress_lzma_memlimit(PLAIN_SIZE) < 128 * MiB);
+    CHECK(decompress_lzma_memlimit(512 * MiB) < 514 * MiB);
+    size_t n = enc_xz(buf, cap, true);
+    uint32_t dict = 64 << 20; /* .lzma header: properties, le32 dictionary, le64 size */
+    memcpy(buf + 1, &dict, 4);
+    CHECK(decompress_exact(COMP_LZMA, buf, n, out, PLAIN_SIZE, err, sizeof(err)) == 0);
+    CHECK(memcmp(out, plain, PLAIN_SIZE) == 0);
+    dict = 1u << 30;
+    memcpy(buf + 1, &dict, 4);
+    CHECK(decompress_exact(COMP_LZMA, buf, n, out, PLAIN_SIZE, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "dictionary") != NULL);
+    n = enc_xz(buf, cap, false);
+    xz_set_dictionary(buf, 26); /* 32 MiB, as the kernel build writes */
+    CHECK(decompress_exact(COMP_XZ, buf, n, out, PLAIN_SIZE, err, sizeof(err)) == 0);
+    xz_set_dictionary(buf, 36); /* 1 GiB */
+    CHECK(decompress_exact(COMP_XZ, buf, n, out, PLAIN_SIZE, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "dictionary") != NULL);
+    free(out);
+    free(buf);
+}
+
+RUN_TESTS(CASE(acpi_tables_are_linked_and_checksummed), CASE(decompress_every_format_and_refuse_bad_streams),
+          CASE(lzma_and_xz_dictionaries_are_bounded_by_the_output))
