@@ -136,6 +136,8 @@ static int unlz4(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_size
     const uint32_t magic = 0x184C2102;
     const size_t chunk_max = 8u << 20;
     size_t pos = 4, done = 0;
+    if (in_len < pos) /* else in_len - pos below wraps and the loop reads past the input */
+        return fail(err, el, "lz4: truncated before the end of its magic");
     while (in_len - pos >= 4) {
         uint32_t csize = le32(in + pos);
         pos += 4;
