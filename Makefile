@@ -21,7 +21,8 @@ CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc -pthre
 LDFLAGS := -pthread $(SANFLAGS)
 # Kernel payload decompression (src/boot/decompress.c); io_uring for virtio-blk;
 # jansson and http-parser for the control API (src/api).
-LDLIBS  := -lz -lbz2 -llzma -llzo2 -llz4 -lzstd -luring -ljansson -lhttp_parser
+DECOMPRESS_LIBS := -lz -lbz2 -llzma -llzo2 -llz4 -lzstd
+LDLIBS  := $(DECOMPRESS_LIBS) -luring -ljansson -lhttp_parser
 
 LIB_SRCS  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -84,7 +85,7 @@ FUZZ_SRCS := src/memory/guest_memory.c src/virtio/virtqueue.c src/virtio/device.
 FUZZ_FLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -Isrc -pthread -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined -Wall -Wextra -Werror
 .PHONY: fuzz
-fuzz: build/fuzz/fuzz_virtqueue build/fuzz/fuzz_api build/fuzz/fuzz_http
+fuzz: build/fuzz/fuzz_virtqueue build/fuzz/fuzz_api build/fuzz/fuzz_http build/fuzz/fuzz_boot
 build/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS) -luring
@@ -96,3 +97,9 @@ build/fuzz/fuzz_api: tests/fuzz/fuzz_api.c src/api/fc_config.c src/util/file.c $
 build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/api/http_server.c src/util/log.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_http.c src/api/http_server.c src/util/log.c -ljansson -lhttp_parser
+# The kernel and initrd loaders and the payload decompressors (src/boot with
+# Debian's compression libraries), fed hostile kernel and initrd files.
+FUZZ_BOOT_SRCS := $(wildcard src/boot/*.c) src/memory/guest_memory.c src/util/file.c src/util/log.c
+build/fuzz/fuzz_boot: tests/fuzz/fuzz_boot.c $(FUZZ_BOOT_SRCS) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_boot.c $(FUZZ_BOOT_SRCS) $(DECOMPRESS_LIBS)

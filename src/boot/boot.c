@@ -39,8 +39,12 @@ int boot_place_initrd(const struct guest_memory *mem, const struct boot_image *i
     uint64_t low_end = guest_memory_low_end(mem);
     if (limit > low_end)
         limit = low_end;
+    /* lowest can come from the kernel's header (pref_address + init_size)
+     * and be near 2^64, where rounding it up to a page would wrap to 0;
+     * below limit (under 4 GiB) it cannot. */
+    bool fits = lowest <= limit && img->initrd_size <= limit;
     lowest = (lowest + 0xfff) & ~0xfffULL;
-    if (img->initrd_size > limit || ((limit - img->initrd_size) & ~0xfffULL) < lowest) {
+    if (!fits || ((limit - img->initrd_size) & ~0xfffULL) < lowest) {
         log_error("initrd: %zu bytes do not fit in guest memory above the kernel (%llu MiB RAM); "
                   "raise --memory", img->initrd_size, (unsigned long long)(mem->ram_size / MiB));
         return -1;

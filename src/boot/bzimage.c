@@ -179,15 +179,18 @@ int bzimage_load(const struct guest_memory *mem, const struct boot_image *img, s
      * runs; a non-relocatable kernel moves to pref_address first. */
     uint64_t pref = rd64(d, HDR_PREF_ADDRESS);
     uint64_t kernel_end = LAYOUT_KERNEL_LOAD + init_size;
-    if (pref > LAYOUT_KERNEL_LOAD && pref + init_size > kernel_end)
-        kernel_end = pref + init_size;
+    /* pref_address near 2^64 (the file says so) would wrap: such a kernel
+     * needs more than any RAM. */
+    uint64_t pref_end = pref > UINT64_MAX - init_size ? UINT64_MAX : pref + init_size;
+    if (pref > LAYOUT_KERNEL_LOAD && pref_end > kernel_end)
+        kernel_end = pref_end;
     int host = img->decompress_in_guest ? 0 : load_decompressed(mem, img, &kernel_end, &entry->rip);
     if (host < 0)
         return -1;
     if (host == 0) {
         if (kernel_end > guest_memory_low_end(mem)) {
             log_error("kernel %s: needs %llu MiB of RAM below 4 GiB to unpack, the guest has %llu MiB; raise --memory",
-                      img->path, (unsigned long long)((kernel_end + MiB - 1) / MiB),
+                      img->path, (unsigned long long)(kernel_end / MiB + (kernel_end % MiB != 0)),
                       (unsigned long long)(mem->ram_size / MiB));
             return -1;
         }

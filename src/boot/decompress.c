@@ -78,11 +78,27 @@ static int unbzip2(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_si
     return r == BZ_STREAM_END ? 0 : fail(err, el, "bzip2: error %d", r);
 }
 
+/* liblzma allocates the dictionary the stream's header announces (up to
+ * 4 GiB for .lzma, 1.5 GiB for .xz), whatever the output size: a 20-byte
+ * payload could make ember allocate gigabytes. A dictionary larger than
+ * the output is never needed (no match reaches back before the output's
+ * start), but the kernel build writes 64 MiB (lzma -9) and 32 MiB (xz)
+ * dictionaries whatever the kernel's size, so those stay allowed; the
+ * decoder's own state needs well under the extra 1 MiB. */
+#define LZMA_DICT_ALLOWANCE (64u << 20)
+#define LZMA_STATE_ALLOWANCE (1u << 20)
+
+uint64_t decompress_lzma_memlimit(size_t out_size)
+{
+    return (out_size > LZMA_DICT_ALLOWANCE ? out_size : LZMA_DICT_ALLOWANCE) + (uint64_t)LZMA_STATE_ALLOWANCE;
+}
+
 static int unlzma(bool xz, const uint8_t *in, size_t in_len, uint8_t *out, size_t out_size, size_t *got, char *err,
                   size_t el)
 {
     lzma_stream ls = LZMA_STREAM_INIT;
-    lzma_ret r = xz ? lzma_stream_decoder(&ls, UINT64_MAX, 0) : lzma_alone_decoder(&ls, UINT64_MAX);
+    uint64_t memlimit = decompress_lzma_memlimit(out_size);
+    lzma_ret r = xz ? lzma_stream_decoder(&ls, memlimit, 0) : lzma_alone_decoder(&ls, memlimit);
     if (r != LZMA_OK)
         return fail(err, el, "liblzma init failed");
     ls.next_in = in;
@@ -92,6 +108,9 @@ static int unlzma(bool xz, const uint8_t *in, size_t in_len, uint8_t *out, size_
     r = lzma_code(&ls, LZMA_FINISH);
     *got = out_size - ls.avail_out;
     lzma_end(&ls);
+    if (r == LZMA_MEMLIMIT_ERROR)
+        return fail(err, el, "%s: the stream's dictionary needs more than %llu MiB for %zu bytes of output",
+                    xz ? "xz" : "lzma", (unsigned long long)(memlimit >> 20), out_size);
     return r == LZMA_STREAM_END ? 0 : fail(err, el, "%s: liblzma error %d", xz ? "xz" : "lzma", (int)r);
 }
 
@@ -117,6 +136,8 @@ static int unlz4(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_size
     const uint32_t magic = 0x184C2102;
     const size_t chunk_max = 8u << 20;
     size_t pos = 4, done = 0;
+    if (in_len < pos) /* else in_len - pos below wraps and the loop reads past the input */
+        return fail(err, el, "lz4: truncated before the end of its magic");
     while (in_len - pos >= 4) {
         uint32_t csize = le32(in + pos);
         pos += 4;

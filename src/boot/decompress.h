@@ -22,5 +22,9 @@ const char *compression_name(enum kernel_compression c);
  * holds. */
 int decompress_exact(enum kernel_compression c, const uint8_t *in, size_t in_len, uint8_t *out, size_t out_size,
                      char *err, size_t err_len);
+/* The most memory an lzma or xz stream may make liblzma allocate for
+ * out_size bytes of output (its dictionary and state): tied to the output,
+ * which the loader bounds by guest RAM, not to what the stream announces. */
+uint64_t decompress_lzma_memlimit(size_t out_size);
 
 #endif

@@ -10,13 +10,24 @@
 
 bool elf_is_elf(const uint8_t *data, size_t size) { return size >= SELFMAG && memcmp(data, ELFMAG, SELFMAG) == 0; }
 
-/* Finds the PVH entry in the PT_NOTE segments. */
-static bool find_pvh_entry(const uint8_t *d, size_t size, const Elf64_Phdr *ph, int phnum, uint64_t *entry)
+/* Program header i, read in place (the caller checked that every one lies
+ * inside the file): e_phnum comes from the file, so a copy of them all on
+ * the stack would be as big as it says, up to 3.6 MiB. */
+static Elf64_Phdr program_header(const uint8_t *d, const Elf64_Ehdr *eh, int i)
 {
-    for (int i = 0; i < phnum; i++) {
-        if (ph[i].p_type != PT_NOTE || ph[i].p_offset > size || ph[i].p_filesz > size - ph[i].p_offset)
+    Elf64_Phdr ph;
+    memcpy(&ph, d + eh->e_phoff + (size_t)i * sizeof(ph), sizeof(ph));
+    return ph;
+}
+
+/* Finds the PVH entry in the PT_NOTE segments. */
+static bool find_pvh_entry(const uint8_t *d, size_t size, const Elf64_Ehdr *eh, uint64_t *entry)
+{
+    for (int i = 0; i < eh->e_phnum; i++) {
+        Elf64_Phdr ph = program_header(d, eh, i);
+        if (ph.p_type != PT_NOTE || ph.p_offset > size || ph.p_filesz > size - ph.p_offset)
             continue;
-        const uint8_t *p = d + ph[i].p_offset, *end = p + ph[i].p_filesz;
+        const uint8_t *p = d + ph.p_offset, *end = p + ph.p_filesz;
         while ((size_t)(end - p) >= sizeof(Elf64_Nhdr)) {
             Elf64_Nhdr nh;
             memcpy(&nh, p, sizeof(nh));
@@ -61,28 +72,27 @@ int elf_load_kernel(const struct guest_memory *mem, const char *what, const uint
         log_error("%s: ELF program headers are missing or truncated", what);
         return -1;
     }
-    Elf64_Phdr ph[eh.e_phnum];
-    memcpy(ph, d + eh.e_phoff, sizeof(ph));
-    out->has_pvh = find_pvh_entry(d, size, ph, eh.e_phnum, &out->pvh_entry);
+    out->has_pvh = find_pvh_entry(d, size, &eh, &out->pvh_entry);
     int loaded = 0;
     for (int i = 0; i < eh.e_phnum; i++) {
-        if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
+        Elf64_Phdr ph = program_header(d, &eh, i);
+        if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
             continue;
-        if (ph[i].p_filesz > ph[i].p_memsz || ph[i].p_offset > size || ph[i].p_filesz > size - ph[i].p_offset) {
+        if (ph.p_filesz > ph.p_memsz || ph.p_offset > size || ph.p_filesz > size - ph.p_offset) {
             log_error("%s: ELF segment %d lies outside the file (truncated ELF?)", what, i);
             return -1;
         }
-        uint8_t *dst = gpa_to_host(mem, ph[i].p_paddr, ph[i].p_memsz);
-        if (!dst || ph[i].p_paddr < LAYOUT_HIGH_RAM_START) {
+        uint8_t *dst = gpa_to_host(mem, ph.p_paddr, ph.p_memsz);
+        if (!dst || ph.p_paddr < LAYOUT_HIGH_RAM_START) {
             log_error("%s: ELF segment at 0x%llx (+%llu bytes) does not fit in guest RAM (%llu MiB); raise --memory",
-                      what, (unsigned long long)ph[i].p_paddr, (unsigned long long)ph[i].p_memsz,
+                      what, (unsigned long long)ph.p_paddr, (unsigned long long)ph.p_memsz,
                       (unsigned long long)(mem->ram_size / MiB));
             return -1;
         }
-        memcpy(dst, d + ph[i].p_offset, ph[i].p_filesz);
-        memset(dst + ph[i].p_filesz, 0, ph[i].p_memsz - ph[i].p_filesz);
-        if (ph[i].p_paddr + ph[i].p_memsz > out->end)
-            out->end = ph[i].p_paddr + ph[i].p_memsz;
+        memcpy(dst, d + ph.p_offset, ph.p_filesz);
+        memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
+        if (ph.p_paddr + ph.p_memsz > out->end)
+            out->end = ph.p_paddr + ph.p_memsz;
         loaded++;
     }
     if (!loaded) {

@@ -3,6 +3,7 @@
 #include <lz4.h>
 #include <lzma.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -194,4 +195,80 @@ TEST(decompress_every_format_and_refuse_bad_streams)
     free(buf);
 }
 
-RUN_TESTS(CASE(acpi_tables_are_linked_and_checksummed), CASE(decompress_every_format_and_refuse_bad_streams))
+/* Sets the dictionary an .xz stream's first block announces: the LZMA2
+ * filter's one property byte (dictionary (2 | b & 1) << (b / 2 + 11)), in a
+ * block header that follows the 12-byte stream header and ends in a CRC32. */
+static void xz_set_dictionary(uint8_t *xz, uint8_t dict_byte)
+{
+    uint8_t *block = xz + 12;
+    size_t header_size = ((size_t)block[0] + 1) * 4, p = 2;
+    uint8_t flags = block[1];
+    for (int size_field = 0; size_field < 2; size_field++)
+        if (flags & (0x40 << size_field))
+            while (block[p++] & 0x80) /* a multibyte integer */
+                ;
+    CHECK(block[p] == 0x21 && block[p + 1] == 1); /* LZMA2, one property byte */
+    block[p + 2] = dict_byte;
+    uint32_t crc = lzma_crc32(block, header_size - 4, 0);
+    memcpy(block + header_size - 4, &crc, 4);
+}
+
+/* A .lzma or .xz header announces the dictionary liblzma allocates: the
+ * old code let a stream of a few bytes announce 1-4 GiB and allocated it,
+ * whatever the output size (found by fuzz_boot: malloc of 2.4 GB for a
+ * 20-byte .lzma). The kernel build's 64 MiB dictionary still decodes. */
+TEST(lzma_and_xz_dictionaries_are_bounded_by_the_output)
+{
+    make_plain();
+    size_t cap = PLAIN_SIZE + (1u << 20);
+    uint8_t *buf = malloc(cap), *out = malloc(PLAIN_SIZE);
+    char err[256];
+    CHECK(decompress_lzma_memlimit(PLAIN_SIZE) < 128 * MiB);
+    CHECK(decompress_lzma_memlimit(512 * MiB) < 514 * MiB);
+    size_t n = enc_xz(buf, cap, true);
+    uint32_t dict = 64 << 20; /* .lzma header: properties, le32 dictionary, le64 size */
+    memcpy(buf + 1, &dict, 4);
+    CHECK(decompress_exact(COMP_LZMA, buf, n, out, PLAIN_SIZE, err, sizeof(err)) == 0);
+    CHECK(memcmp(out, plain, PLAIN_SIZE) == 0);
+    dict = 1u << 30;
+    memcpy(buf + 1, &dict, 4);
+    CHECK(decompress_exact(COMP_LZMA, buf, n, out, PLAIN_SIZE, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "dictionary") != NULL);
+    n = enc_xz(buf, cap, false);
+    xz_set_dictionary(buf, 26); /* 32 MiB, as the kernel build writes */
+    CHECK(decompress_exact(COMP_XZ, buf, n, out, PLAIN_SIZE, err, sizeof(err)) == 0);
+    xz_set_dictionary(buf, 36); /* 1 GiB */
+    CHECK(decompress_exact(COMP_XZ, buf, n, out, PLAIN_SIZE, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "dictionary") != NULL);
+    free(out);
+    free(buf);
+}
+
+/* Every format on inputs of 0-12 bytes, its magic and then zeros, that end
+ * where an inaccessible page starts: a decoder reading past its input faults
+ * here even without ASan. The old LZ4 reader took a chunk size from the 4
+ * bytes after an input shorter than its 4-byte magic (in_len - 4 wrapped;
+ * found by fuzz_boot). */
+TEST(decompress_reads_nothing_past_a_short_input)
+{
+    static const char *const magics[] = {
+        [COMP_GZIP] = "\x1f\x8b", [COMP_BZIP2] = "BZh", [COMP_LZMA] = "\x5d", [COMP_XZ] = "\xfd" "7zXZ",
+        [COMP_LZO] = "\x89LZO", [COMP_LZ4] = "\x02\x21\x4c\x18", [COMP_ZSTD] = "\x28\xb5\x2f\xfd",
+    };
+    const size_t page = 4096;
+    uint8_t *map = mmap(NULL, 2 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(map != MAP_FAILED && mprotect(map, page, PROT_READ | PROT_WRITE) == 0);
+    uint8_t out[64];
+    char err[256];
+    for (int c = COMP_GZIP; c <= COMP_ZSTD; c++)
+        for (size_t len = 0; len <= 12; len++) {
+            uint8_t *in = map + page - len;
+            memset(in, 0, len);
+            memcpy(in, magics[c], strlen(magics[c]) < len ? strlen(magics[c]) : len);
+            CHECK(decompress_exact((enum kernel_compression)c, in, len, out, sizeof(out), err, sizeof(err)) < 0);
+        }
+    munmap(map, 2 * page);
+}
+
+RUN_TESTS(CASE(acpi_tables_are_linked_and_checksummed), CASE(decompress_every_format_and_refuse_bad_streams),
+          CASE(lzma_and_xz_dictionaries_are_bounded_by_the_output), CASE(decompress_reads_nothing_past_a_short_input))

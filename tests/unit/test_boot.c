@@ -1,5 +1,6 @@
 /* bzImage and PVH loaders on synthetic images, the MP table, CPUID shaping. */
 #include <elf.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "boot/boot.h"
@@ -211,6 +212,74 @@ TEST(pvh_rejects_missing_note_bad_segments_and_foreign_elves)
     guest_memory_free(&m);
 }
 
+/* The end of what a bzImage needs comes from the file (pref_address +
+ * init_size) and is the initrd's lowest address. Near 2^64 the sum used to
+ * wrap (the kernel was accepted), and an end there used to wrap to 0 when
+ * rounded up to a page (the initrd went to the top of RAM, over a
+ * host-decompressed kernel). */
+TEST(kernel_end_near_2_64_is_past_ram_for_kernel_and_initrd)
+{
+    struct guest_memory m;
+    CHECK(guest_memory_init(&m, 16 * MiB) == 0);
+    uint8_t initrd[100] = {0};
+    struct boot_image img = {.path = "test", .initrd = initrd, .initrd_size = sizeof(initrd)};
+    uint64_t gpa;
+    CHECK(boot_place_initrd(&m, &img, 2 * MiB, 0x37ffffff, &gpa) == 0);
+    CHECK(gpa >= 2 * MiB && gpa + sizeof(initrd) <= 16 * MiB);
+    CHECK(boot_place_initrd(&m, &img, 16 * MiB, 0x37ffffff, &gpa) < 0);
+    CHECK(boot_place_initrd(&m, &img, UINT64_MAX - 0x7ff, 0x37ffffff, &gpa) < 0);
+    CHECK_EQ(gpa, 0);
+    size_t size;
+    uint8_t *b = make_bzimage(4096, &size);
+    uint64_t pref = UINT64_MAX - 0x7ff;
+    memcpy(b + 0x258, &pref, 8);
+    struct boot_entry e;
+    CHECK(load_bz(&m, b, size, NULL, NULL, 0, &e) < 0);
+    free(b);
+    guest_memory_free(&m);
+}
+
+/* The program headers used to be copied into a stack array of e_phnum
+ * entries: 65535 of them (3.6 MiB, sized by the file) overflowed a small
+ * thread stack, or reached past the stack's guard page. Now they are read
+ * in place, on a 128 KiB stack here. */
+#define HOSTILE_PHNUM 65535
+static void *load_many_phdrs(void *mem)
+{
+    size_t size = sizeof(Elf64_Ehdr) + (size_t)HOSTILE_PHNUM * sizeof(Elf64_Phdr) + 0x1000;
+    uint8_t *b = calloc(1, size);
+    size_t small;
+    uint8_t *proto = make_elf(true, 0x100000, &small);
+    memcpy(b, proto, sizeof(Elf64_Ehdr) + 2 * sizeof(Elf64_Phdr));
+    memcpy(b + size - 0x1000, proto + 0x800, 20); /* the PVH note, moved past the headers */
+    memcpy(b + size - 0x800, proto + 0x1000, 0x100); /* the segment's bytes */
+    Elf64_Phdr *ph = (Elf64_Phdr *)(b + sizeof(Elf64_Ehdr));
+    ph[0].p_offset = size - 0x800;
+    ph[1].p_offset = size - 0x1000;
+    ((Elf64_Ehdr *)b)->e_phnum = HOSTILE_PHNUM; /* the rest are PT_NULL */
+    struct elf_kernel k;
+    int r = elf_load_kernel(mem, "test", b, size, &k);
+    free(proto);
+    free(b);
+    return (void *)(intptr_t)(r == 0 && k.has_pvh && k.pvh_entry == 0x100010 && k.end == 0x103000);
+}
+
+TEST(elf_with_65535_program_headers_loads_on_a_small_stack)
+{
+    struct guest_memory m;
+    CHECK(guest_memory_init(&m, 16 * MiB) == 0);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 128 * 1024);
+    pthread_t t;
+    void *ok = NULL;
+    CHECK(pthread_create(&t, &attr, load_many_phdrs, &m) == 0);
+    pthread_join(t, &ok);
+    CHECK(ok != NULL);
+    pthread_attr_destroy(&attr);
+    guest_memory_free(&m);
+}
+
 TEST(mptable_lists_every_cpu_with_valid_checksums)
 {
     struct guest_memory m;
@@ -327,5 +396,6 @@ TEST(kvm_pv_off_parses_names_and_hides_them)
 RUN_TESTS(CASE(bzimage_loads_payload_zero_page_cmdline_initrd_e820), CASE(bzimage_rejects_truncated_old_and_32bit_only),
           CASE(bzimage_cmdline_limit_and_memory_limits), CASE(pvh_loads_segments_and_start_info),
           CASE(pvh_rejects_missing_note_bad_segments_and_foreign_elves),
+          CASE(kernel_end_near_2_64_is_past_ram_for_kernel_and_initrd), CASE(elf_with_65535_program_headers_loads_on_a_small_stack),
           CASE(mptable_lists_every_cpu_with_valid_checksums), CASE(cpuid_sets_apic_id_topology_and_masks),
           CASE(cpuid_for_user_lapic_hides_kvm_lapic_features), CASE(kvm_pv_off_parses_names_and_hides_them))
