@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "boot/boot.h"
+#include "boot/bzimage.h"
 #include "boot/decompress.h"
 #include "util/file.h"
 

@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "boot/boot.h"
+#include "boot/bzimage.h"
+#include "boot/e820.h"
 #include "boot/decompress.h"
 #include "boot/elf.h"
 #include "memory/layout.h"

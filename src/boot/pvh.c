@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "boot/boot.h"
+#include "boot/pvh.h"
+#include "boot/e820.h"
 #include "boot/elf.h"
 #include "memory/layout.h"
 #include "util/log.h"

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 
 #include "boot/boot.h"
+#include "boot/bzimage.h"
+#include "boot/pvh.h"
 #include "boot/elf.h"
 #include "boot/mptable.h"
 #include "cpu/cpuid.h"
