@@ -1,4 +1,5 @@
 #include "util/log.h"
+#include "util/clock.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -75,16 +76,12 @@ static void write_line(int fd, char *line, size_t len)
         atomic_fetch_add(&lines_failed, 1);
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+/* Writes one message whose text is formatted already. */
+static void log_text(enum log_level level, const char *text)
 {
     static const char *const prefix[] = {
         [LOG_ERROR] = "error: ", [LOG_WARN] = "warning: ", [LOG_INFO] = "", [LOG_DEBUG] = "debug: ",
     };
-    char text[1000];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
     if (level == LOG_ERROR && capture_buf && !capture_buf[0])
         snprintf(capture_buf, capture_size, "%s", text);
     if (!log_enabled(level))
@@ -110,4 +107,73 @@ void log_msg(enum log_level level, const char *fmt, ...)
     }
     int n = snprintf(line, max, "ember: %s%s", prefix[level], text);
     write_line(STDERR_FILENO, line, n < 0 ? 0 : (size_t)n > max ? max : (size_t)n);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+    char text[1000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    log_text(level, text);
+}
+
+/* One lock for every source: the sources are small structs in the devices,
+ * and a message that gets this far is rare by construction. */
+static pthread_mutex_t ratelimit_lock = PTHREAD_MUTEX_INITIALIZER;
+
+bool log_ratelimit_admit(struct log_ratelimit *rl, uint64_t now_ns, uint64_t *suppressed)
+{
+    pthread_mutex_lock(&ratelimit_lock);
+    /* A source's first line opens its window (so a zero-initialized source
+     * works whatever the clock reads), as does the end of the last window
+     * or a clock that reads earlier than its start (an injected one). */
+    if (rl->in_window == 0 || now_ns < rl->window_start_ns || now_ns - rl->window_start_ns >= LOG_RATELIMIT_INTERVAL_NS) {
+        rl->window_start_ns = now_ns;
+        rl->in_window = 0;
+    }
+    bool pass = rl->in_window < LOG_RATELIMIT_BURST;
+    if (pass) {
+        rl->in_window++;
+        *suppressed = rl->suppressed;
+        rl->suppressed = 0;
+    } else {
+        rl->suppressed++;
+    }
+    pthread_mutex_unlock(&ratelimit_lock);
+    return pass;
+}
+
+static void log_vmsg_ratelimited(struct log_ratelimit *rl, uint64_t now_ns, enum log_level level, const char *fmt,
+                                 va_list ap)
+{
+    /* A message nobody would see neither takes a place in the burst nor counts as suppressed. */
+    if (!log_enabled(level))
+        return;
+    uint64_t suppressed;
+    if (!log_ratelimit_admit(rl, now_ns, &suppressed))
+        return;
+    char text[1000];
+    int n = vsnprintf(text, sizeof(text), fmt, ap);
+    if (suppressed && n >= 0 && (size_t)n < sizeof(text))
+        snprintf(text + n, sizeof(text) - (size_t)n, " (%llu similar messages suppressed)",
+                 (unsigned long long)suppressed);
+    log_text(level, text);
+}
+
+void log_msg_ratelimited_at(struct log_ratelimit *rl, uint64_t now_ns, enum log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg_ratelimited(rl, now_ns, level, fmt, ap);
+    va_end(ap);
+}
+
+void log_msg_ratelimited(struct log_ratelimit *rl, enum log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg_ratelimited(rl, clock_monotonic_ns(), level, fmt, ap);
+    va_end(ap);
 }
