@@ -51,6 +51,26 @@ TEST(mode2_rate_generator_counts_and_schedules)
     pit_destroy(&pit);
 }
 
+TEST(mode2_count_1_interrupts_no_faster_than_every_200us)
+{
+    /* KVM's min_timer_period_us: a count of 1 would be an interrupt every
+     * 838 ns, half a host core in the timer thread. */
+    setup();
+    outb(0x43, 0x34); /* channel 0, lo/hi, mode 2 */
+    outb(0x40, 1);
+    outb(0x40, 0);
+    uint64_t load = fake_ns;
+    CHECK_EQ(pit_next_irq_ns(&pit, load), load + 200000);
+    CHECK_EQ(pit_next_irq_ns(&pit, load + 200000), load + 400000);
+    CHECK_EQ(pit_next_irq_ns(&pit, load + 250000), load + 400000);
+    CHECK_EQ(pit_count(&pit, 0), 1); /* what the guest reads is unchanged */
+    outb(0x43, 0x36); /* mode 3 too */
+    outb(0x40, 2);
+    outb(0x40, 0);
+    CHECK_EQ(pit_next_irq_ns(&pit, load), load + 200000);
+    pit_destroy(&pit);
+}
+
 TEST(counter_latch_freezes_the_value_read)
 {
     setup();
@@ -149,6 +169,6 @@ TEST(state_round_trip)
     pit_destroy(&pit);
 }
 
-RUN_TESTS(CASE(mode2_rate_generator_counts_and_schedules), CASE(counter_latch_freezes_the_value_read),
+RUN_TESTS(CASE(mode2_rate_generator_counts_and_schedules), CASE(mode2_count_1_interrupts_no_faster_than_every_200us), CASE(counter_latch_freezes_the_value_read),
           CASE(read_back_status_then_count), CASE(mode0_one_shot_and_mode3_square_wave),
           CASE(channel2_gate_and_out2_on_port_61), CASE(state_round_trip))
