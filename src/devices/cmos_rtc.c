@@ -122,56 +122,49 @@ static uint8_t read_reg(struct cmos_rtc *rtc, uint8_t reg)
     }
 }
 
+/* The numbers a time field holds: false for a register that is no time field. */
+static bool field_range(const struct cmos_rtc *rtc, uint8_t reg, unsigned *min, unsigned *max)
+{
+    bool hour12 = !(rtc->ram[RTC_REG_B] & REG_B_24H);
+    *min = 0;
+    switch (reg) {
+    case RTC_SEC: case RTC_MIN: *max = 59; return true;
+    case RTC_HOUR: /* 12-hour mode: 1-12, with PM in bit 7 */
+        *min = hour12 ? 1 : 0;
+        *max = hour12 ? 12 : 23;
+        return true;
+    case RTC_MDAY: *min = 1, *max = 31; return true; /* a day the month lacks carries into the next */
+    case RTC_MON: *min = 1, *max = 12; return true;
+    case RTC_YEAR: *max = 99; return true;
+    case RTC_CENTURY: *min = GUEST_YEAR_MIN / 100, *max = GUEST_YEAR_MAX / 100; return true;
+    default: return false;
+    }
+}
+
 /* A guest write to a time field moves the guest's clock: recompute the offset
  * so that field reads back as written. A value that is no valid number for
  * the field (bad BCD digits, second 60, month 13, hour 0 in 12-hour mode) is
- * ignored, as QEMU's and KVM's RTCs effectively do by never letting such a
- * value into their clock: taking it would let timegm carry it into the next
- * field, and repeated year writes walk the clock out of any range. */
+ * ignored. A real MC146818 would store it and count on from nonsense; taken
+ * into the guest's time here, timegm would carry it into the next field, and
+ * repeated year writes would walk the clock out of any range (and int). */
 static void set_time_field(struct cmos_rtc *rtc, uint8_t reg, uint8_t raw)
 {
+    bool hour12 = !(rtc->ram[RTC_REG_B] & REG_B_24H);
+    unsigned min, max, v;
+    if (!field_range(rtc, reg, &min, &max) ||
+        !decode(rtc, reg == RTC_HOUR && hour12 ? raw & 0x7f : raw, min, max, &v))
+        return;
     struct tm tm;
     guest_tm(rtc, &tm);
-    unsigned v;
-    bool hour12 = !(rtc->ram[RTC_REG_B] & REG_B_24H);
+    int year = tm.tm_year + 1900;
     switch (reg) {
-    case RTC_SEC:
-        if (!decode(rtc, raw, 0, 59, &v))
-            return;
-        tm.tm_sec = (int)v;
-        break;
-    case RTC_MIN:
-        if (!decode(rtc, raw, 0, 59, &v))
-            return;
-        tm.tm_min = (int)v;
-        break;
-    case RTC_HOUR:
-        /* 12-hour mode: 1-12 with PM in bit 7; 12 AM is midnight, 12 PM noon. */
-        if (hour12 ? !decode(rtc, raw & 0x7f, 1, 12, &v) : !decode(rtc, raw, 0, 23, &v))
-            return;
-        tm.tm_hour = hour12 ? (int)(v % 12 + ((raw & 0x80) ? 12 : 0)) : (int)v;
-        break;
-    case RTC_MDAY: /* 1-31: a day the month lacks carries into the next, as the guest asked */
-        if (!decode(rtc, raw, 1, 31, &v))
-            return;
-        tm.tm_mday = (int)v;
-        break;
-    case RTC_MON:
-        if (!decode(rtc, raw, 1, 12, &v))
-            return;
-        tm.tm_mon = (int)v - 1;
-        break;
-    case RTC_YEAR:
-        if (!decode(rtc, raw, 0, 99, &v))
-            return;
-        tm.tm_year = (tm.tm_year + 1900) / 100 * 100 + (int)v - 1900;
-        break;
-    case RTC_CENTURY:
-        if (!decode(rtc, raw, GUEST_YEAR_MIN / 100, GUEST_YEAR_MAX / 100, &v))
-            return;
-        tm.tm_year = (int)v * 100 + (tm.tm_year + 1900) % 100 - 1900;
-        break;
-    default: return;
+    case RTC_SEC: tm.tm_sec = (int)v; break;
+    case RTC_MIN: tm.tm_min = (int)v; break;
+    case RTC_HOUR: tm.tm_hour = hour12 ? (int)(v % 12 + ((raw & 0x80) ? 12 : 0)) : (int)v; break; /* 12 AM is 0 */
+    case RTC_MDAY: tm.tm_mday = (int)v; break;
+    case RTC_MON: tm.tm_mon = (int)v - 1; break;
+    case RTC_YEAR: tm.tm_year = year / 100 * 100 + (int)v - 1900; break;
+    case RTC_CENTURY: tm.tm_year = (int)v * 100 + year % 100 - 1900; break;
     }
     /* Every field is in range now, so the date is in years 0000-9999 (a day
      * 31 carries at most into the next month, and December has 31). */
