@@ -16,8 +16,9 @@
 static void inject(struct vcpu *vcpu, int vector)
 {
     struct kvm_interrupt irq = {.irq = (uint32_t)vector};
+    static struct log_ratelimit inject_log; /* once per interrupt the guest's devices raise */
     if (ioctl(vcpu->fd, KVM_INTERRUPT, &irq) < 0)
-        log_warn("vcpu %d: KVM_INTERRUPT vector 0x%x failed: %s", vcpu->id, vector, strerror(errno));
+        log_warn_ratelimited(&inject_log, "vcpu %d: KVM_INTERRUPT vector 0x%x failed: %s", vcpu->id, vector, strerror(errno));
 }
 
 /* Sleeps on the wake eventfd until something is signalled for this vCPU, or
@@ -83,8 +84,9 @@ static int take_events(struct vcpu *vcpu, struct lapic *lapic)
             return -1;
         }
         bool waiting = lapic_waiting_for_sipi(lapic);
+        static struct log_ratelimit nmi_log; /* the guest sends NMI IPIs at will */
         if ((ev & LAPIC_EVENT_NMI) && !waiting && ioctl(vcpu->fd, KVM_NMI) < 0)
-            log_warn("vcpu %d: KVM_NMI failed: %s", vcpu->id, strerror(errno));
+            log_warn_ratelimited(&nmi_log, "vcpu %d: KVM_NMI failed: %s", vcpu->id, strerror(errno));
         if (!waiting)
             return 0;
         if (vm_lifecycle_stopping(vcpu->m->life))

@@ -38,8 +38,11 @@ static bool entry_sane(struct ioapic *io, unsigned pin, uint64_t e)
     if (!why)
         return true;
     if (!(io->warned & (1u << pin))) {
+        /* Once per programming; a rewrite is judged afresh, so a guest that
+         * rewrites the entry in a loop is held to the rate limit. */
+        static struct log_ratelimit nonsense_entry_log;
         io->warned |= 1u << pin;
-        log_warn("ioapic: pin %u programmed with a %s (entry 0x%016llx); interrupt ignored", pin, why,
+        log_warn_ratelimited(&nonsense_entry_log, "ioapic: pin %u programmed with a %s (entry 0x%016llx); interrupt ignored", pin, why,
                  (unsigned long long)e);
     }
     return false;

@@ -5,7 +5,7 @@
  * the send_msi hook the irqchip mode provides. Level interrupts stay blocked
  * (remote IRR) until the LAPIC's EOI comes back through ioapic_eoi().
  * A guest that programs nonsense (reserved delivery modes, vectors 0-15) is
- * logged once per pin and ignored.
+ * logged once per programming of a pin (rate-limited) and ignored.
  * Status: a complete, unit-tested model; not yet wired into a VM mode. */
 #ifndef EMBER_IRQ_IOAPIC_H
 #define EMBER_IRQ_IOAPIC_H

@@ -89,7 +89,8 @@ static void user_send_msi(void *ctx, uint64_t address, uint32_t data)
 {
     struct irq_chip *chip = ctx;
     if ((address & 0xfff00000ULL) != LAPIC_DEFAULT_BASE) {
-        log_warn("irqchip: MSI to 0x%llx is not an APIC message; dropped", (unsigned long long)address);
+        static struct log_ratelimit bad_msi_log; /* the guest programs MSI addresses */
+        log_warn_ratelimited(&bad_msi_log, "irqchip: MSI to 0x%llx is not an APIC message; dropped", (unsigned long long)address);
         return;
     }
     apic_bus_send(chip, NULL, 0, (uint32_t)(address >> 12) & 0xff, address & 4, (data >> 8) & 7,
@@ -125,8 +126,11 @@ static void split_send_msi(void *ctx, uint64_t address, uint32_t data)
 {
     struct irq_chip *chip = ctx;
     struct kvm_msi msi = {.address_lo = (uint32_t)address, .address_hi = (uint32_t)(address >> 32), .data = data};
+    /* The guest chose the message (an MSI-X entry, an IOAPIC entry): a
+     * refusal repeats as often as the guest's device fires. */
+    static struct log_ratelimit signal_msi_log;
     if (ioctl(chip->vm_fd, KVM_SIGNAL_MSI, &msi) < 0)
-        log_warn("irqchip: KVM_SIGNAL_MSI failed: %s", strerror(errno));
+        log_warn_ratelimited(&signal_msi_log, "irqchip: KVM_SIGNAL_MSI failed: %s", strerror(errno));
 }
 
 /* Mirrors the redirection table as MSI routes for GSIs 0-23: KVM scans them
@@ -163,8 +167,9 @@ static void sync_routes(struct irq_chip *chip)
         e->u.msi.address_hi = (uint32_t)(address >> 32);
         e->u.msi.data = data;
     }
+    static struct log_ratelimit set_routing_log; /* once per guest IOAPIC write */
     if (ioctl(chip->vm_fd, KVM_SET_GSI_ROUTING, &r) < 0)
-        log_warn("irqchip: KVM_SET_GSI_ROUTING failed: %s", strerror(errno));
+        log_warn_ratelimited(&set_routing_log, "irqchip: KVM_SET_GSI_ROUTING failed: %s", strerror(errno));
 }
 
 /* The IOAPIC's MMIO window, with the route mirror after each guest write. */
@@ -435,7 +440,8 @@ int irq_line_set(struct irq_chip *chip, uint32_t gsi, int level)
     }
     struct kvm_irq_level irq = {.irq = gsi, .level = level ? 1 : 0};
     if (ioctl(chip->vm_fd, KVM_IRQ_LINE, &irq) < 0) {
-        log_warn("irqchip: KVM_IRQ_LINE gsi %u failed: %s", gsi, strerror(errno));
+        static struct log_ratelimit irq_line_log; /* devices move lines as often as the guest drives them */
+        log_warn_ratelimited(&irq_line_log, "irqchip: KVM_IRQ_LINE gsi %u failed: %s", gsi, strerror(errno));
         return -1;
     }
     return 0;

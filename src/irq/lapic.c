@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "irq/timer_floor.h"
 #include "util/log.h"
 
 #define VERSION 0x14 /* an integrated APIC, as KVM's */
@@ -197,8 +198,15 @@ static uint64_t timer_divisor(const struct lapic_state *s)
 
 static uint32_t timer_mode(const struct lapic_state *s) { return s->lvt[LVT_TIMER] & LAPIC_TIMER_MODE_MASK; }
 
+/* Every deadline the guest sets goes through here: one less than
+ * IRQ_TIMER_MIN_PERIOD_NS after the last timer interrupt moves to that floor,
+ * so a one-shot or TSC-deadline timer re-armed back to back from its own
+ * handler fires no faster than a periodic one may. A deadline after a longer
+ * pause is exact. */
 static void arm(struct lapic *l, uint64_t deadline_ns)
 {
+    if (l->last_timer_irq_ns && deadline_ns < l->last_timer_irq_ns + IRQ_TIMER_MIN_PERIOD_NS)
+        deadline_ns = l->last_timer_irq_ns + IRQ_TIMER_MIN_PERIOD_NS;
     l->s.timer_deadline_ns = deadline_ns;
     if (l->hooks.arm_timer)
         l->hooks.arm_timer(l->hooks.ctx, deadline_ns);
@@ -214,8 +222,13 @@ static void start_count(struct lapic *l, uint64_t now_ns)
         disarm_timer(l);
         return;
     }
-    /* A 1 GHz bus: one count is `divisor` nanoseconds. */
+    /* A 1 GHz bus: one count is `divisor` nanoseconds. A periodic timer's
+     * period has KVM's floor (irq/timer_floor.h), as in KVM; the current
+     * count the guest reads still counts down from its own initial count. A
+     * one-shot's deadline is exact unless arm() finds it back to back. */
     s->timer_period_ns = (uint64_t)s->timer_initial * timer_divisor(s);
+    if (timer_mode(s) == LAPIC_TIMER_PERIODIC && s->timer_period_ns < IRQ_TIMER_MIN_PERIOD_NS)
+        s->timer_period_ns = IRQ_TIMER_MIN_PERIOD_NS;
     arm(l, now_ns + s->timer_period_ns);
 }
 
@@ -232,6 +245,9 @@ void lapic_timer_expired(struct lapic *l, uint64_t now_ns)
     pthread_mutex_lock(&l->lock);
     struct lapic_state *s = &l->s;
     if (s->timer_deadline_ns && now_ns >= s->timer_deadline_ns) {
+        /* The floor counts from when the interrupt was due, so a late wake-up
+         * of the timer thread does not delay the next one further. */
+        l->last_timer_irq_ns = s->timer_deadline_ns;
         uint32_t lvt = s->lvt[LVT_TIMER];
         bool told = !(lvt & LAPIC_LVT_MASKED) && accept_locked(l, APIC_DM_FIXED, lvt & 0xff, false);
         if (timer_mode(s) == LAPIC_TIMER_PERIODIC && s->timer_period_ns) {

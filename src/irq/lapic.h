@@ -4,7 +4,8 @@
  *   - IRR/ISR/TMR, TPR and PPR, EOI (level vectors broadcast to the IOAPIC);
  *   - the LVT, the timer in one-shot, periodic and TSC-deadline mode (the
  *     owner arms a host timer at the absolute CLOCK_MONOTONIC deadline the
- *     model asks for; the bus clock is 1 GHz, as KVM's);
+ *     model asks for; the bus clock is 1 GHz, as KVM's); no timer interrupt
+ *     comes sooner than 200 us after the last (irq/timer_floor.h);
  *   - the ICR: fixed, lowest-priority, NMI, INIT and start-up IPIs with
  *     destination shorthands, physical and logical (flat/cluster) modes;
  *   - the xAPIC MMIO page, the x2APIC MSRs and the APIC base MSR;
@@ -102,6 +103,7 @@ struct lapic {
     struct lapic_hooks hooks;
     uint32_t warned;         /* kinds of nonsense already logged */
     uint64_t delivered;      /* interrupts acknowledged (IRR -> ISR) */
+    uint64_t last_timer_irq_ns; /* when the last timer interrupt was due (0: none); for the floor */
 };
 
 void lapic_init(struct lapic *l, uint32_t id, bool bsp, const struct lapic_hooks *hooks);

@@ -143,8 +143,10 @@ static void chip_write(struct pic *pic, int which, unsigned port, uint8_t v)
             c->init_state = 1;
             c->init4 = v & 1;
             c->single = (v >> 1) & 1;
+            /* ICW1 is a plain port write: a guest can repeat it at will. */
+            static struct log_ratelimit ltim_log;
             if (v & 0x08)
-                log_warn("pic: level-triggered mode via ICW1 (LTIM) is not supported; use the ELCR");
+                log_warn_ratelimited(&ltim_log, "pic: level-triggered mode via ICW1 (LTIM) is not supported; use the ELCR");
         } else if (v & 0x08) { /* OCW3 */
             if (v & 0x04)
                 c->poll = 1;

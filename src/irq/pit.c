@@ -1,4 +1,5 @@
 #include "irq/pit.h"
+#include "irq/timer_floor.h"
 #include "util/clock.h"
 
 #include <string.h>
@@ -78,7 +79,13 @@ uint64_t pit_next_irq_ns(struct pit *pit, uint64_t now)
     uint64_t when = UINT64_MAX;
     if (c->loaded) {
         uint64_t e = ticks_since(c, now), r = c->reload;
-        if (c->mode == 2 || c->mode == 3)
+        uint64_t period_ns = r * 1000000000ULL / PIT_HZ;
+        if ((c->mode == 2 || c->mode == 3) && period_ns < IRQ_TIMER_MIN_PERIOD_NS) {
+            /* KVM's floor (irq/timer_floor.h): IRQ 0 every 200 us from the
+             * load; the count the guest reads keeps its own period. */
+            uint64_t since = now < c->load_ns ? 0 : now - c->load_ns;
+            when = c->load_ns + (since / IRQ_TIMER_MIN_PERIOD_NS + 1) * IRQ_TIMER_MIN_PERIOD_NS;
+        } else if (c->mode == 2 || c->mode == 3)
             when = tick_time(c, (e / r + 1) * r); /* the start of the next period */
         else if (e < r)
             when = tick_time(c, r); /* terminal count, once */

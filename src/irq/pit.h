@@ -6,7 +6,8 @@
  * 2 (rate generator) and 3 (square wave) are exact; 1, 4 and 5 count like
  * mode 0. Counter latch and read-back (status and count) are modelled.
  * pit_next_irq_ns() tells the irqchip integration when channel 0's output next
- * rises, for a timerfd. Status: a complete, unit-tested model; not yet wired. */
+ * rises, for a timerfd; a period under 200 us interrupts every 200 us
+ * instead (irq/timer_floor.h). Status: a complete, unit-tested model; not yet wired. */
 #ifndef EMBER_IRQ_PIT_H
 #define EMBER_IRQ_PIT_H
 

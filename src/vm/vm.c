@@ -125,7 +125,9 @@ static void guest_panicked(void *ctx) { vm_request_stop(ctx, VM_STOP_PANIC, "gue
 static void guest_crash_loaded(void *ctx)
 {
     (void)ctx;
-    log_info("guest kernel crashed and is starting its crash (kdump) kernel");
+    /* A port write, not a stop: a guest can write CRASH_LOADED in a loop. */
+    static struct log_ratelimit crash_loaded_log;
+    log_info_ratelimited(&crash_loaded_log, "guest kernel crashed and is starting its crash (kdump) kernel");
 }
 
 static size_t console_to_com1(void *ctx, const uint8_t *buf, size_t len)

@@ -128,49 +128,51 @@ TEST(disabled_apic_and_nonsense_are_ignored)
 
 TEST(timer_one_shot_and_periodic)
 {
+    /* Counts of a millisecond: above the 200 us floor, so every time is exact. */
     setup(0, true);
     enable();
     wr(LAPIC_TIMER_DIVIDE, 0xb); /* divide by 1: a count is 1 ns */
     wr(LAPIC_LVT_TIMER_REG, 0x40);
-    lapic_mmio_write(&l, LAPIC_TIMER_INITIAL, 1000, 100);
-    CHECK_EQ(seen.armed, 1100);
-    CHECK_EQ(lapic_mmio_read(&l, LAPIC_TIMER_CURRENT, 600), 500);
-    lapic_timer_expired(&l, 1000); /* early: nothing, re-armed */
+    lapic_mmio_write(&l, LAPIC_TIMER_INITIAL, 1000000, 100000);
+    CHECK_EQ(seen.armed, 1100000);
+    CHECK_EQ(lapic_mmio_read(&l, LAPIC_TIMER_CURRENT, 600000), 500000);
+    lapic_timer_expired(&l, 1000000); /* early: nothing, re-armed */
     CHECK_EQ(lapic_pending_vector(&l), -1);
-    lapic_timer_expired(&l, 1100);
+    lapic_timer_expired(&l, 1100000);
     CHECK_EQ(lapic_pending_vector(&l), 0x40);
-    CHECK_EQ(lapic_mmio_read(&l, LAPIC_TIMER_CURRENT, 1200), 0);
+    CHECK_EQ(lapic_mmio_read(&l, LAPIC_TIMER_CURRENT, 1200000), 0);
     lapic_acknowledge(&l);
     wr(LAPIC_EOI, 0);
-    lapic_timer_expired(&l, 5000); /* one-shot: no second interrupt */
+    lapic_timer_expired(&l, 5000000); /* one-shot: no second interrupt */
     CHECK_EQ(lapic_pending_vector(&l), -1);
     /* divide by 2: a count is 2 ns */
     wr(LAPIC_TIMER_DIVIDE, 0);
-    lapic_mmio_write(&l, LAPIC_TIMER_INITIAL, 1000, 0);
-    CHECK_EQ(seen.armed, 2000);
-    CHECK_EQ(lapic_mmio_read(&l, LAPIC_TIMER_CURRENT, 1000), 500);
+    lapic_mmio_write(&l, LAPIC_TIMER_INITIAL, 1000000, 6000000);
+    CHECK_EQ(seen.armed, 8000000);
+    CHECK_EQ(lapic_mmio_read(&l, LAPIC_TIMER_CURRENT, 7000000), 500000);
     /* periodic: re-armed a period later; missed periods coalesce */
     wr(LAPIC_TIMER_DIVIDE, 0xb);
     wr(LAPIC_LVT_TIMER_REG, 0x40 | LAPIC_TIMER_PERIODIC);
-    lapic_mmio_write(&l, LAPIC_TIMER_INITIAL, 1000, 0);
-    lapic_timer_expired(&l, 1000);
-    CHECK_EQ(seen.armed, 2000);
-    lapic_timer_expired(&l, 5500);
-    CHECK_EQ(seen.armed, 6500);
+    lapic_mmio_write(&l, LAPIC_TIMER_INITIAL, 1000000, 10000000);
+    lapic_timer_expired(&l, 11000000);
+    CHECK_EQ(seen.armed, 12000000);
+    lapic_timer_expired(&l, 15500000);
+    CHECK_EQ(seen.armed, 16500000);
     CHECK_EQ(lapic_pending_vector(&l), 0x40);
     /* a zero count stops it; so does a mode change */
-    lapic_mmio_write(&l, LAPIC_TIMER_INITIAL, 0, 6000);
+    lapic_mmio_write(&l, LAPIC_TIMER_INITIAL, 0, 16000000);
     CHECK_EQ(seen.armed, 0);
-    lapic_mmio_write(&l, LAPIC_TIMER_INITIAL, 1000, 7000);
-    CHECK_EQ(seen.armed, 8000);
+    lapic_mmio_write(&l, LAPIC_TIMER_INITIAL, 1000000, 17000000);
+    CHECK_EQ(seen.armed, 18000000);
     wr(LAPIC_LVT_TIMER_REG, 0x40);
     CHECK_EQ(seen.armed, 0);
     /* masked: counts, delivers nothing */
     lapic_acknowledge(&l);
     wr(LAPIC_EOI, 0);
     wr(LAPIC_LVT_TIMER_REG, 0x40 | LAPIC_LVT_MASKED);
-    lapic_mmio_write(&l, LAPIC_TIMER_INITIAL, 10, 0);
-    lapic_timer_expired(&l, 10);
+    lapic_mmio_write(&l, LAPIC_TIMER_INITIAL, 10000, 20000000);
+    CHECK_EQ(seen.armed, 20010000);
+    lapic_timer_expired(&l, 20010000);
     CHECK_EQ(lapic_pending_vector(&l), -1);
     lapic_destroy(&l);
 }
@@ -195,6 +197,60 @@ TEST(timer_tsc_deadline)
     lapic_set_tsc_deadline(&l, 0, 0); /* writing 0 disarms */
     CHECK_EQ(seen.armed, 0);
     CHECK_EQ(lapic_get_tsc_deadline(&l), 0);
+    lapic_destroy(&l);
+}
+
+/* KVM's min_timer_period_us: no LAPIC timer interrupt within 200 us of the last. */
+#define FLOOR_NS 200000ULL
+
+TEST(timer_periodic_period_has_a_200us_floor)
+{
+    setup(0, true);
+    enable();
+    wr(LAPIC_TIMER_DIVIDE, 0xb); /* divide by 1: a count is 1 ns */
+    wr(LAPIC_LVT_TIMER_REG, 0x40 | LAPIC_TIMER_PERIODIC);
+    uint64_t t0 = 1000000;
+    lapic_mmio_write(&l, LAPIC_TIMER_INITIAL, 1, t0); /* the smallest period a guest can program */
+    CHECK_EQ(seen.armed, t0 + FLOOR_NS);
+    lapic_timer_expired(&l, t0 + FLOOR_NS);
+    CHECK_EQ(seen.armed, t0 + 2 * FLOOR_NS);
+    CHECK_EQ(lapic_mmio_read(&l, LAPIC_TIMER_CURRENT, t0 + FLOOR_NS + 10), 1); /* the count is still the guest's */
+    /* A legitimate period (1 ms) is the guest's own. */
+    lapic_mmio_write(&l, LAPIC_TIMER_INITIAL, 1000000, t0);
+    CHECK_EQ(seen.armed, t0 + 1000000);
+    lapic_timer_expired(&l, t0 + 1000000);
+    CHECK_EQ(seen.armed, t0 + 2000000);
+    lapic_destroy(&l);
+}
+
+TEST(timer_one_shot_and_tsc_deadline_rearmed_back_to_back_have_the_floor)
+{
+    setup(0, true);
+    enable();
+    wr(LAPIC_TIMER_DIVIDE, 0xb);
+    wr(LAPIC_LVT_TIMER_REG, 0x40);
+    uint64_t t = 1000000;
+    lapic_mmio_write(&l, LAPIC_TIMER_INITIAL, 1, t); /* the first one-shot is not delayed */
+    CHECK_EQ(seen.armed, t + 1);
+    lapic_timer_expired(&l, t + 1);
+    CHECK_EQ(lapic_pending_vector(&l), 0x40);
+    /* The guest's handler re-arms at once with count 1: an interrupt storm
+     * the timer thread would serve back to back. */
+    lapic_mmio_write(&l, LAPIC_TIMER_INITIAL, 1, t + 2);
+    CHECK_EQ(seen.armed, t + 1 + FLOOR_NS);
+    lapic_timer_expired(&l, t + 1 + FLOOR_NS);
+    /* After a longer pause a short one-shot is exact again. */
+    lapic_mmio_write(&l, LAPIC_TIMER_INITIAL, 50, t + 5000000);
+    CHECK_EQ(seen.armed, t + 5000050);
+    lapic_timer_expired(&l, t + 5000050);
+    wr(LAPIC_LVT_TIMER_REG, 0x40 | LAPIC_TIMER_TSC_DEADLINE);
+    lapic_set_tsc_deadline(&l, 1234, t + 5000060); /* 10 ns after the last interrupt */
+    CHECK_EQ(seen.armed, t + 5000050 + FLOOR_NS);
+    lapic_timer_expired(&l, t + 5000050 + FLOOR_NS);
+    lapic_set_tsc_deadline(&l, 5678, 0); /* already due */
+    CHECK_EQ(seen.armed, t + 5000050 + 2 * FLOOR_NS);
+    lapic_set_tsc_deadline(&l, 9999, t + 9000000); /* a legitimate deadline: exact */
+    CHECK_EQ(seen.armed, t + 9000000);
     lapic_destroy(&l);
 }
 
@@ -327,6 +383,7 @@ TEST(state_round_trip_and_dump)
 }
 
 RUN_TESTS(CASE(reset_state_and_registers), CASE(priority_acknowledge_and_eoi),
-          CASE(disabled_apic_and_nonsense_are_ignored), CASE(timer_one_shot_and_periodic), CASE(timer_tsc_deadline),
+          CASE(disabled_apic_and_nonsense_are_ignored), CASE(timer_one_shot_and_periodic), CASE(timer_tsc_deadline), CASE(timer_periodic_period_has_a_200us_floor),
+          CASE(timer_one_shot_and_tsc_deadline_rearmed_back_to_back_have_the_floor),
           CASE(icr_ipis_and_destinations), CASE(init_and_startup), CASE(extint_acceptance),
           CASE(x2apic_mode_and_base_transitions), CASE(state_round_trip_and_dump))

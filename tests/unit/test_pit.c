@@ -30,14 +30,20 @@ static void setup(void)
     fake_ns = 5000;
     pit_init(&pit, clock_ns);
 }
+/* A fresh PIT with channel 0 in lo/hi access, `mode`, counting from `count`;
+ * returns when it was loaded. */
+static uint64_t load_channel0(unsigned mode, uint16_t count)
+{
+    setup();
+    outb(0x43, (uint8_t)(0x30 | mode << 1));
+    outb(0x40, count & 0xff);
+    outb(0x40, count >> 8);
+    return fake_ns;
+}
 
 TEST(mode2_rate_generator_counts_and_schedules)
 {
-    setup();
-    outb(0x43, 0x34); /* channel 0, lo/hi, mode 2 */
-    outb(0x40, 1193 & 0xff);
-    outb(0x40, 1193 >> 8);
-    uint64_t load = fake_ns;
+    uint64_t load = load_channel0(2, 1193);
     CHECK_EQ(pit_count(&pit, 0), 1193);
     fake_ns = load + ticks(596);
     CHECK_EQ(pit_count(&pit, 0), 597);
@@ -48,6 +54,22 @@ TEST(mode2_rate_generator_counts_and_schedules)
     CHECK(next >= load + ticks(1193) - 1 && next <= load + ticks(1193) + 1);
     uint64_t later = pit_next_irq_ns(&pit, load + ticks(2 * 1193 + 5));
     CHECK(later >= load + ticks(3 * 1193) - 1 && later <= load + ticks(3 * 1193) + 1);
+    pit_destroy(&pit);
+}
+
+TEST(mode2_count_1_interrupts_no_faster_than_every_200us)
+{
+    /* KVM's min_timer_period_us: a count of 1 would be an interrupt every
+     * 838 ns, half a host core in the timer thread. */
+    uint64_t load = load_channel0(2, 1);
+    CHECK_EQ(pit_next_irq_ns(&pit, load), load + 200000);
+    CHECK_EQ(pit_next_irq_ns(&pit, load + 200000), load + 400000);
+    CHECK_EQ(pit_next_irq_ns(&pit, load + 250000), load + 400000);
+    CHECK_EQ(pit_count(&pit, 0), 1); /* what the guest reads is unchanged */
+    outb(0x43, 0x36); /* mode 3 too */
+    outb(0x40, 2);
+    outb(0x40, 0);
+    CHECK_EQ(pit_next_irq_ns(&pit, load), load + 200000);
     pit_destroy(&pit);
 }
 
@@ -87,11 +109,7 @@ TEST(read_back_status_then_count)
 
 TEST(mode0_one_shot_and_mode3_square_wave)
 {
-    setup();
-    outb(0x43, 0x30); /* channel 0, lo/hi, mode 0 */
-    outb(0x40, 100);
-    outb(0x40, 0);
-    uint64_t load = fake_ns;
+    uint64_t load = load_channel0(0, 100);
     CHECK(!pit_output(&pit, 0));
     CHECK(pit_next_irq_ns(&pit, load) >= load + ticks(100) - 1);
     fake_ns = load + ticks(100);
@@ -149,6 +167,6 @@ TEST(state_round_trip)
     pit_destroy(&pit);
 }
 
-RUN_TESTS(CASE(mode2_rate_generator_counts_and_schedules), CASE(counter_latch_freezes_the_value_read),
+RUN_TESTS(CASE(mode2_rate_generator_counts_and_schedules), CASE(mode2_count_1_interrupts_no_faster_than_every_200us), CASE(counter_latch_freezes_the_value_read),
           CASE(read_back_status_then_count), CASE(mode0_one_shot_and_mode3_square_wave),
           CASE(channel2_gate_and_out2_on_port_61), CASE(state_round_trip))

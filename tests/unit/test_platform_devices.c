@@ -131,6 +131,95 @@ TEST(rtc_guest_can_set_its_clock)
     cmos_rtc_destroy(&r);
 }
 
+static uint8_t rtc_get(struct cmos_rtc *r, uint8_t reg)
+{
+    wr8(&cmos_rtc_ops, r, 0, reg);
+    return rd8(&cmos_rtc_ops, r, 1);
+}
+static void rtc_set(struct cmos_rtc *r, uint8_t reg, uint8_t v)
+{
+    wr8(&cmos_rtc_ops, r, 0, reg);
+    wr8(&cmos_rtc_ops, r, 1, v);
+}
+
+TEST(rtc_century_zero_reads_back_without_undefined_behaviour)
+{
+    /* Year 0026: the year register is the year modulo 100 whatever the century. */
+    struct cmos_rtc r;
+    cmos_rtc_init(&r, 256ULL << 20, 0);
+    r.now = fixed_time;
+    rtc_set(&r, 0x32, 0x00);
+    CHECK_EQ(rtc_get(&r, 0x32), 0x00);
+    CHECK_EQ(rtc_get(&r, 0x09), 0x26);
+    CHECK_EQ(rtc_get(&r, 0x08), 0x11);
+    rtc_set(&r, 0x09, 0x00); /* year 0000: the earliest date a guest can reach */
+    CHECK_EQ(rtc_get(&r, 0x09), 0x00);
+    CHECK_EQ(rtc_get(&r, 0x32), 0x00);
+    cmos_rtc_destroy(&r);
+}
+
+TEST(rtc_out_of_range_time_writes_are_ignored)
+{
+    struct cmos_rtc r;
+    cmos_rtc_init(&r, 256ULL << 20, 0);
+    r.now = fixed_time; /* 2026-11-17 21:46:40 */
+    rtc_set(&r, 0x00, 0x5a); /* a BCD digit above 9 */
+    rtc_set(&r, 0x00, 0x60); /* second 60 */
+    rtc_set(&r, 0x02, 0x75);
+    rtc_set(&r, 0x04, 0x24);
+    rtc_set(&r, 0x07, 0x00); /* day 0 */
+    rtc_set(&r, 0x07, 0x32);
+    rtc_set(&r, 0x08, 0x00); /* month 0 */
+    rtc_set(&r, 0x08, 0x13);
+    rtc_set(&r, 0x09, 0xa0);
+    rtc_set(&r, 0x32, 0x1f);
+    CHECK_EQ(rtc_get(&r, 0x00), 0x40);
+    CHECK_EQ(rtc_get(&r, 0x02), 0x46);
+    CHECK_EQ(rtc_get(&r, 0x04), 0x21);
+    CHECK_EQ(rtc_get(&r, 0x07), 0x17);
+    CHECK_EQ(rtc_get(&r, 0x08), 0x11);
+    CHECK_EQ(rtc_get(&r, 0x09), 0x26);
+    CHECK_EQ(rtc_get(&r, 0x32), 0x20);
+    /* 12-hour mode: hours are 1-12 with the PM flag; 0 and 13 do not exist. */
+    rtc_set(&r, 0x0b, 0x00);
+    rtc_set(&r, 0x04, 0x00);
+    rtc_set(&r, 0x04, 0x13);
+    rtc_set(&r, 0x04, 0x80);
+    CHECK_EQ(rtc_get(&r, 0x04), 0x89);
+    rtc_set(&r, 0x04, 0x12); /* 12 AM is midnight */
+    rtc_set(&r, 0x0b, 0x02);
+    CHECK_EQ(rtc_get(&r, 0x04), 0x00);
+    /* Binary mode: 255 is no year; repeated, it must not move the clock. */
+    rtc_set(&r, 0x0b, 0x06);
+    for (int i = 0; i < 1000; i++)
+        rtc_set(&r, 0x09, 0xff);
+    CHECK_EQ(rtc_get(&r, 0x09), 26);
+    CHECK_EQ(rtc_get(&r, 0x32), 20);
+    cmos_rtc_destroy(&r);
+}
+
+TEST(rtc_every_byte_in_every_field_and_mode_is_harmless)
+{
+    /* Under UBSan this is the test: no value in any mode may shift a
+     * negative number or overflow; the clock must stay readable. */
+    static const uint8_t fields[] = {0x00, 0x02, 0x04, 0x06, 0x07, 0x08, 0x09, 0x32};
+    static const uint8_t modes[] = {0x00, 0x02, 0x04, 0x06};
+    struct cmos_rtc r;
+    cmos_rtc_init(&r, 256ULL << 20, 0);
+    r.now = fixed_time;
+    for (size_t m = 0; m < sizeof(modes); m++)
+        for (size_t f = 0; f < sizeof(fields); f++)
+            for (unsigned v = 0; v < 256; v++) {
+                rtc_set(&r, 0x0b, modes[m]);
+                rtc_set(&r, fields[f], (uint8_t)v);
+                for (size_t g = 0; g < sizeof(fields); g++)
+                    rtc_get(&r, fields[g]);
+            }
+    rtc_set(&r, 0x0b, 0x06);
+    CHECK(rtc_get(&r, 0x32) <= 99);
+    cmos_rtc_destroy(&r);
+}
+
 TEST(rtc_memory_size_bytes)
 {
     struct cmos_rtc r;
@@ -178,5 +267,6 @@ TEST(debug_port_keeps_last_code)
 
 RUN_TESTS(CASE(i8042_self_test_and_command_byte), CASE(i8042_ctrl_alt_del_one_edge_per_byte),
           CASE(i8042_reset_pulse_and_output_port),
-          CASE(rtc_reads_time_in_bcd_and_binary), CASE(rtc_guest_can_set_its_clock), CASE(rtc_memory_size_bytes),
+          CASE(rtc_reads_time_in_bcd_and_binary), CASE(rtc_guest_can_set_its_clock), CASE(rtc_century_zero_reads_back_without_undefined_behaviour), CASE(rtc_out_of_range_time_writes_are_ignored),
+          CASE(rtc_every_byte_in_every_field_and_mode_is_harmless), CASE(rtc_memory_size_bytes),
           CASE(power_s5_powers_off_other_states_do_not), CASE(debug_port_keeps_last_code))
