@@ -89,7 +89,8 @@ static void user_send_msi(void *ctx, uint64_t address, uint32_t data)
 {
     struct irq_chip *chip = ctx;
     if ((address & 0xfff00000ULL) != LAPIC_DEFAULT_BASE) {
-        log_warn("irqchip: MSI to 0x%llx is not an APIC message; dropped", (unsigned long long)address);
+        log_warn_ratelimited(&chip->log_bad_msi, "irqchip: MSI to 0x%llx is not an APIC message; dropped",
+                             (unsigned long long)address);
         return;
     }
     apic_bus_send(chip, NULL, 0, (uint32_t)(address >> 12) & 0xff, address & 4, (data >> 8) & 7,
@@ -126,7 +127,7 @@ static void split_send_msi(void *ctx, uint64_t address, uint32_t data)
     struct irq_chip *chip = ctx;
     struct kvm_msi msi = {.address_lo = (uint32_t)address, .address_hi = (uint32_t)(address >> 32), .data = data};
     if (ioctl(chip->vm_fd, KVM_SIGNAL_MSI, &msi) < 0)
-        log_warn("irqchip: KVM_SIGNAL_MSI failed: %s", strerror(errno));
+        log_warn_ratelimited(&chip->log_bad_msi, "irqchip: KVM_SIGNAL_MSI failed: %s", strerror(errno));
 }
 
 /* Mirrors the redirection table as MSI routes for GSIs 0-23: KVM scans them

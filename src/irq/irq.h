@@ -30,6 +30,7 @@
 #include "irq/lapic.h"
 #include "irq/pic.h"
 #include "irq/pit.h"
+#include "util/log.h"
 
 enum irqchip_mode { IRQCHIP_KERNEL, IRQCHIP_SPLIT, IRQCHIP_USER };
 
@@ -60,6 +61,7 @@ struct irq_chip {
     struct irq_lapic_slot *slots;
     bool user_msrs;              /* APIC base, TSC deadline and x2APIC MSRs exit to ember */
     bool warned_no_destination;
+    struct log_ratelimit log_bad_msi; /* a guest can send one per interrupt */
     unsigned arbitration_turn;   /* lowest-priority ties: where the next search starts */
     /* Wakes vCPU `cpu` for an interrupt or event (set by the VM once its vCPUs exist). */
     void (*wake_cpu)(void *ctx, int cpu);
