@@ -35,6 +35,10 @@ own_ticks() {
     echo $sum
 }
 
+# Still running: not ended, and not a zombie (a VM that powered off during a
+# probe has closed its socket, which is no failure of the API).
+alive() { [ -r /proc/$1/stat ] && [ "$(sed 's/^.*) //' /proc/$1/stat | cut -d' ' -f1)" != Z ]; }
+
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # start_attack NAME ARGS...: starts `ember run ARGS --api-sock` on test=hostile-NAME
@@ -65,7 +69,7 @@ attack() {
             ticks0=$(own_ticks $PID)
         fi
         t0=$(now_ms)
-        if ! curl -s --max-time 1 --unix-socket "$SOCK" http://localhost/ -o /dev/null && kill -0 $PID 2>/dev/null; then
+        if ! curl -s --max-time 1 --unix-socket "$SOCK" http://localhost/ -o /dev/null && alive $PID; then
             api_bad=$((api_bad + 1))
         fi
         t1=$(($(now_ms) - t0))
