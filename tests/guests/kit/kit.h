@@ -122,6 +122,8 @@ void test_virtio_blk(void);
 void test_virtio_hostile(void);
 void test_virtio_net(void);
 void test_virtio_console(void);
+/* test=hostile-NAME: the virtio attacks of issue 12 (virtio.c) */
+void run_hostile_test(const char *name);
 void ap_test_main(int index);
 /* What each application processor runs once online (set before starting them). */
 extern void (*ap_work)(int index);

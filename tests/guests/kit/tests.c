@@ -742,6 +742,83 @@ static void test_x2apic(void)
     kit_finish("x2apic");
 }
 
+/* ---- hostile: interrupt sources a guest can turn into host work ------------------
+ * hostile-timers: a 1 ns periodic LAPIC timer (initial count 1, divide by 1)
+ * and a PIT period of one count (mode 2, ~838 ns) for secs= RTC seconds (3),
+ * while ring 3 keeps computing with interrupts on. ember must stay a bounded
+ * load (the harness measures its CPU time) and the guest must still run. */
+static void user_spin_if(u64 n)
+{
+    volatile u64 i = n;
+    while (i)
+        i--;
+    user_exit(n);
+}
+
+static void test_hostile_timers(void)
+{
+    set_irq_handler(0x40, count_isr);
+    set_irq_handler(0x30, count_isr);
+    pic_mask_all();
+    ioapic_route(0, 0x30, lapic_id(), false);
+    lapic_write(LAPIC_TIMER_DIV, 0xb);
+    lapic_write(LAPIC_LVT_TIMER, 0x40 | (1u << 17));
+    lapic_write(LAPIC_TIMER_INIT, 1);
+    outb(0x43, 0x34);
+    outb(0x40, 1);
+    outb(0x40, 0);
+    kprintf("hostile-timers: attacking\n");
+    u64 secs = cmdline_get_u64("secs", 3), chunks = 0, t0 = rdtsc();
+    for (u8 last = cmos(0); secs; chunks++) {
+        user_call(user_spin_if, 1000000, USER_RFLAGS | RFLAGS_IF);
+        u8 now = cmos(0);
+        if (now != last)
+            last = now, secs--;
+    }
+    lapic_write(LAPIC_TIMER_INIT, 0);
+    lapic_write(LAPIC_LVT_TIMER, 1u << 16);
+    outb(0x43, 0x30);
+    kprintf("hostile-timers: %d LAPIC and %d PIT interrupts, %lu ring-3 chunks of 1e6 iterations in %lu TSC cycles\n",
+            vec_count[0x40], vec_count[0x30], chunks, rdtsc() - t0);
+    CHECK(vec_count[0x40] > 0 && vec_count[0x30] > 0, "a timer never interrupted");
+    /* Progress, not speed: where KVM's LAPIC fires (it holds a periodic timer
+     * to 200 us or so) and ring 0 is emulated (PVM), the handlers take most of
+     * the vCPU, and ring 3 gets a few chunks done in the seconds. */
+    CHECK(chunks >= 2, "ring 3 starved: %lu chunks", chunks);
+    kit_finish("hostile-timers");
+}
+
+/* hostile-uart: count= (5000) break conditions on the UART (LCR bit 6 on and
+ * off), and as many keyboard resets (0xFF to port 0x60, answered 0xFA 0xAA)
+ * and controller self-tests (0xAA to port 0x64, answered 0x55) on the i8042,
+ * from ring 3. ember must not log per event. */
+static void user_uart_loop(u64 n)
+{
+    u64 bad = 0;
+    for (u64 i = 0; i < n; i++) {
+        outb(COM1 + 3, 0x43);
+        outb(COM1 + 3, 0x03);
+    }
+    for (u64 i = 0; i < n / 4; i++) {
+        outb(0x60, 0xff);
+        bad += inb(0x60) != 0xfa;
+        bad += inb(0x60) != 0xaa;
+        outb(0x64, 0xaa);
+        bad += inb(0x60) != 0x55;
+    }
+    user_exit(bad);
+}
+
+static void test_hostile_uart(void)
+{
+    u64 n = cmdline_get_u64("count", 5000);
+    kprintf("hostile-uart: attacking\n");
+    u64 bad = user_call(user_uart_loop, n, USER_RFLAGS);
+    kprintf("hostile-uart: %lu breaks, %lu keyboard resets and self-tests, %lu wrong answers\n", n, n / 4, bad);
+    CHECK(bad == 0, "%lu wrong i8042 answers", bad);
+    kit_finish("hostile-uart");
+}
+
 /* ---- hello: the demo guest ---------------------------------------------------- */
 /* ticker: "tick N" each time the RTC's second changes, for the API's pause
  * test, until Ctrl-Alt-Del arrives on the keyboard controller (the API's
@@ -793,6 +870,7 @@ void run_test(const char *name)
         {"nonsense", test_nonsense}, {"virtio-rng", test_virtio_rng}, {"virtio-blk", test_virtio_blk},
         {"virtio-hostile", test_virtio_hostile}, {"virtio-net", test_virtio_net},
         {"virtio-console", test_virtio_console}, {"ticker", test_ticker},
+        {"hostile-timers", test_hostile_timers}, {"hostile-uart", test_hostile_uart},
     };
     if (!strncmp(name, "reboot", 7))
         reboot_i8042();
@@ -835,5 +913,9 @@ void run_test(const char *name)
             tests[i].fn();
             return;
         }
+    if (!strncmp(name, "hostile-", 8)) {
+        run_hostile_test(name + 8);
+        return;
+    }
     kprintf("FAIL %s: no such test\n", name);
 }

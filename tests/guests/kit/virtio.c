@@ -56,12 +56,13 @@ struct vdev {
     u64 common, isr, devcfg, notify, msix;
     u32 notify_mult;
     u64 cfg;           /* device configuration space, either transport */
+    u64 used_at;       /* where vdev_setup puts the used ring (0: beside the others) */
     volatile struct desc *desc;
     volatile u16 *avail, *used;
     u16 n, avail_idx, last_used;
 };
 
-/* Rings: desc table at 0, avail at 0x400, used at 0x800 of each page pair. */
+/* Rings: desc table at 0, avail and used rings after it (avail_offset). */
 static u8 rings[MAX_DEVS][8192] __attribute__((aligned(4096)));
 static u8 rings_q1[8192] __attribute__((aligned(4096))); /* virtio-net's transmit queue */
 static volatile int irqs[MAX_DEVS], config_irqs[MAX_DEVS];
@@ -243,6 +244,10 @@ static void virtio_isr(struct isr_frame *f)
         config_irqs[i]++;
 }
 
+/* Where a queue of n entries has its available ring in its page pair (the
+ * used ring is 1 KiB further): after the descriptor table. */
+static u64 avail_offset(u16 n) { return n > 64 ? 0x1000 : 0x400; }
+
 /* Resets the device and negotiates VERSION_1 (plus `extra` feature bits);
  * sets up queue 0 with `n` entries. Returns the final status. */
 static u32 vdev_setup(struct vdev *d, u64 extra, u16 n)
@@ -265,8 +270,9 @@ static u32 vdev_setup(struct vdev *d, u64 extra, u16 n)
     u8 *mem = rings[d->index % MAX_DEVS];
     memset(mem, 0, sizeof(rings[0]));
     d->desc = (volatile struct desc *)mem;
-    d->avail = (volatile u16 *)(mem + 0x400);
-    d->used = (volatile u16 *)(mem + 0x800);
+    d->avail = (volatile u16 *)(mem + avail_offset(n));
+    d->used = (volatile u16 *)(d->used_at ? d->used_at : (u64)mem + avail_offset(n) + 0x400);
+    memset((void *)d->used, 0, 6 + 8 * (size_t)n);
     d->n = n;
     d->avail_idx = d->last_used = 0;
     irq_base[d->index % MAX_DEVS] = irqs[d->index % MAX_DEVS];
@@ -649,8 +655,8 @@ static void vdev_setup2(struct vdev *rx, struct vdev *tx, u32 features, u16 n)
     *tx = *rx;
     tx->q = 1;
     tx->desc = (volatile struct desc *)rings_q1;
-    tx->avail = (volatile u16 *)(rings_q1 + 0x400);
-    tx->used = (volatile u16 *)(rings_q1 + 0x800);
+    tx->avail = (volatile u16 *)(rings_q1 + avail_offset(n));
+    tx->used = (volatile u16 *)(rings_q1 + avail_offset(n) + 0x400);
     struct vdev *qs[2] = {rx, tx};
     for (int q = 0; q < 2; q++) {
         wr(rx, R_QUEUE_SEL, (u32)q);
@@ -963,4 +969,359 @@ void test_virtio_console(void)
     while (tx.used[1] == tx.last_used && rdtsc() - t0 < 20000000000ULL)
         cpu_relax();
     kit_finish("virtio-console");
+}
+
+/* ---- hostile-guest attacks (issue 12): test=hostile-NAME ------------------------
+ * Each one is a thing a driver may do that ember once did not survive well;
+ * the harness (tests/e2e/hostile.sh) watches ember from outside while it runs:
+ * its exit, its log, its CPU time, its API socket. The guest checks what a
+ * guest can see: registers, rings, and that the device works afterwards. */
+#define HQ 256                   /* the largest queue: the most a driver can have in flight */
+#define HEADS 64                 /* requests per batch: heads 0..63, descriptors 0..191 */
+#define BIG_AT (32 * 1024 * 1024UL) /* scratch RAM for request data, clear of the kit */
+#define BIG_LEN (256 * 1024)
+#define ALIAS_AT (64 * 1024 * 1024UL)
+#define SHORT 1000000000ULL      /* TSC cycles, a third of a second or so: "not answered" */
+#define T_IN 0
+#define T_OUT 1
+#define T_FLUSH 4
+#define T_GET_ID 8
+#define F_BLK_FLUSH (1u << 9)
+
+static struct blk_hdr hdrs[HEADS];
+static volatile u8 statuses[HEADS];
+
+/* The end of the highest RAM range below 4 GiB. */
+static u64 ram_top(void)
+{
+    u64 top = 0;
+    for (int i = 0; i < boot.n_e820; i++)
+        if (boot.e820[i].type == 1 && boot.e820[i].addr + boot.e820[i].size <= (4ULL << 30))
+            top = boot.e820[i].addr + boot.e820[i].size;
+    return top;
+}
+
+static bool hostile_find(u32 device_id, struct vdev *d, const char *name)
+{
+    if (virtio_find(device_id, 0, d))
+        return true;
+    CHECK(false, "%s: no virtio device %u", name, device_id);
+    return false;
+}
+
+/* Offers request `h` (descriptors 3h..3h+2: header, data if any, status)
+ * without notifying. */
+static void blk_post(struct vdev *d, u16 h, u32 type, u64 sector, u32 len)
+{
+    volatile struct desc *t = d->desc + 3 * h;
+    hdrs[h] = (struct blk_hdr){.type = type, .sector = sector};
+    statuses[h] = 0xee;
+    t[0] = (struct desc){(u64)&hdrs[h], sizeof(hdrs[h]), F_NEXT, (u16)(3 * h + 1)};
+    int last = 1;
+    if (len) {
+        u16 w = type == T_IN || type == T_GET_ID ? F_WRITE : 0;
+        t[1] = (struct desc){BIG_AT, len, (u16)(F_NEXT | w), (u16)(3 * h + 2)};
+        last = 2;
+    }
+    t[last] = (struct desc){(u64)&statuses[h], 1, F_WRITE, 0};
+    d->avail[2 + d->avail_idx % d->n] = (u16)(3 * h);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    d->avail[1] = ++d->avail_idx;
+}
+
+/* Polls (interrupts off) until the device has used all that was offered.
+ * The interrupt count then lags the used ring: vdev_setup starts it over. */
+static bool vq_drain(struct vdev *d, u64 guard)
+{
+    u64 t0 = rdtsc();
+    while (d->used[1] != d->avail_idx)
+        if (rdtsc() - t0 > guard)
+            return false;
+    d->last_used = d->avail_idx;
+    return true;
+}
+
+/* `count` requests of one type, HEADS at a time, each waited for. */
+static bool blk_batches(struct vdev *d, int count, u32 type, u32 len)
+{
+    for (int done = 0; done < count;) {
+        int n = count - done < HEADS ? count - done : HEADS;
+        for (int i = 0; i < n; i++)
+            blk_post(d, (u16)i, type, (u64)(done + i) * (len / 512), len);
+        wr(d, R_QUEUE_NOTIFY, 0);
+        if (!vq_drain(d, 20000000000ULL))
+            return false;
+        done += n;
+    }
+    return true;
+}
+
+/* Dirties the disk's page cache with 64 MiB, so a FLUSH stays in flight a while. */
+static bool blk_dirty(struct vdev *d) { return blk_batches(d, 256, T_OUT, BIG_LEN); }
+
+/* A fresh bring-up, then 8 sectors written, read back and compared, and get-id. */
+static bool blk_works(struct vdev *d)
+{
+    d->used_at = 0;
+    if (!(vdev_setup(d, F_BLK_FLUSH, QN) & S_DRIVER_OK))
+        return false;
+    for (int i = 0; i < 8; i++)
+        fill_sector(data + i * 512, 200 + (u64)i);
+    memset(check, 0, sizeof(check));
+    static char id[21];
+    return blk_req(d, T_OUT, 200, data, sizeof(data), false, NULL) == 0 &&
+           blk_req(d, T_IN, 200, check, sizeof(check), true, NULL) == 0 && !memcmp(data, check, sizeof(data)) &&
+           blk_req(d, T_GET_ID, 0, id, 20, true, NULL) == 0;
+}
+
+/* 1. The queue-reconfiguration attack: the used ring ends at the top of RAM,
+ * used_idx is past the queue size, a slow FLUSH is in flight, then the queue
+ * is switched off and its size set to 0 (virtio-pci: queue_enable and
+ * queue_size in the common configuration, the same registers here). The old
+ * code answered the flush with the new size's mask: 8 bytes past RAM. */
+static void hostile_reconfig(void)
+{
+    struct vdev d;
+    if (!hostile_find(2, &d, "hostile-reconfig"))
+        return;
+    u64 top = ram_top();
+    d.used_at = (top - (6 + 8 * HQ)) & ~3ULL;
+    CHECK(vdev_setup(&d, F_BLK_FLUSH, HQ) & S_DRIVER_OK, "set-up with the used ring at the top of RAM");
+    CHECK(blk_batches(&d, 300, T_GET_ID, 20), "300 get-id requests");
+    CHECK(blk_dirty(&d), "64 MiB of writes");
+    kprintf("hostile-reconfig: used ring at 0x%lx, RAM ends at 0x%lx, used_idx %u; attacking\n", d.used_at, top,
+            d.used[1]);
+    blk_post(&d, 0, T_FLUSH, 0, 0);
+    wr(&d, R_QUEUE_NOTIFY, 0);
+    wr(&d, R_QUEUE_READY, 0);
+    wr(&d, R_QUEUE_NUM, 0);
+    CHECK(rd(&d, R_QUEUE_READY) == 0, "the queue is still on after QueueReady = 0");
+    for (u64 t0 = rdtsc(); rdtsc() - t0 < SHORT;) /* the flush completes meanwhile */
+        cpu_relax();
+    kprintf("hostile-reconfig: status 0x%x, used_idx %u, flush status 0x%x after the reset\n", rd(&d, R_STATUS),
+            d.used[1], statuses[0]);
+    CHECK(blk_works(&d), "the disk does not work after a fresh bring-up");
+}
+
+/* 2. One chain of 256 descriptors that all alias the same large part of RAM.
+ * The old code did the work 256 times over (rng: getrandom of 256 x the
+ * range; console: the range written 256 times to the output). Each request
+ * is now bounded (64 KiB) or refused. Returns the used length, -1 if none. */
+static s64 alias_request(struct vdev *d, int ndesc, u64 len, u16 flags, s64 *cycles)
+{
+    for (int i = 0; i < ndesc; i++)
+        d->desc[i] = (struct desc){ALIAS_AT, (u32)len, (u16)(flags | (i + 1 < ndesc ? F_NEXT : 0)), (u16)(i + 1)};
+    d->avail[2 + d->avail_idx % d->n] = 0;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    d->avail[1] = ++d->avail_idx;
+    u64 t0 = rdtsc();
+    wr(d, R_QUEUE_NOTIFY, d->q);
+    bool answered = vq_drain(d, 40000000000ULL);
+    *cycles = (s64)(rdtsc() - t0);
+    return answered ? (s64)((volatile u32 *)(d->used + 2))[1] : -1;
+}
+
+static void hostile_alias(void)
+{
+    struct vdev rng, rx, tx, blk;
+    if (!hostile_find(4, &rng, "hostile-alias") || !hostile_find(3, &rx, "hostile-alias") ||
+        !hostile_find(2, &blk, "hostile-alias"))
+        return;
+    u64 len = (ram_top() - ALIAS_AT - (1ULL << 20)) & ~0xfffULL; /* all of RAM above 64 MiB but the top */
+    kprintf("hostile-alias: 256 descriptors of %lu MiB each at 0x%lx; attacking\n", len >> 20, ALIAS_AT);
+    s64 cy;
+    vdev_setup(&rng, 0, HQ);
+    s64 got = alias_request(&rng, HQ, len, F_WRITE, &cy);
+    kprintf("hostile-alias: rng answered %ld bytes in %lu TSC cycles\n", got, cy);
+    CHECK(got >= 0 && got <= 64 * 1024, "rng: %ld bytes for one request", got);
+    vdev_setup2(&rx, &tx, 0, HQ);
+    got = alias_request(&tx, HQ, len, 0, &cy);
+    kprintf("hostile-alias: console transmit answered (%ld) in %lu TSC cycles\n", got, cy);
+    CHECK(got >= 0, "console: transmit request not answered");
+    /* blk: more data buffers than it takes (126), then as many as it takes,
+     * each 128 KiB of the same RAM: a legal read of 15.75 MiB. */
+    vdev_setup(&blk, 0, HQ);
+    hdrs[0] = (struct blk_hdr){.type = T_IN};
+    statuses[0] = 0xee;
+    got = alias_request(&blk, HQ, len, F_WRITE, &cy);
+    u32 st = rd(&blk, R_STATUS);
+    kprintf("hostile-alias: blk, 256 buffers: used %ld, device status 0x%x, in %lu TSC cycles\n", got, st, cy);
+    CHECK(got >= 0 || (st & S_NEEDS_RESET), "blk: 256 aliasing buffers neither answered nor refused");
+    vdev_setup(&blk, 0, HQ);
+    for (int i = 0; i < 128; i++)
+        blk.desc[i] = (struct desc){ALIAS_AT, 128 * 1024, F_NEXT | F_WRITE, (u16)(i + 1)};
+    blk.desc[0] = (struct desc){(u64)&hdrs[0], sizeof(hdrs[0]), F_NEXT, 1};
+    blk.desc[127] = (struct desc){(u64)&statuses[0], 1, F_WRITE, 0};
+    blk.avail[2] = 0;
+    blk.avail[1] = ++blk.avail_idx;
+    wr(&blk, R_QUEUE_NOTIFY, 0);
+    CHECK(vq_drain(&blk, 20000000000ULL) && statuses[0] == 0, "blk: 126 aliasing buffers, status 0x%x", statuses[0]);
+    CHECK(rng_works(&rng), "rng does not work afterwards");
+    CHECK(blk_works(&blk), "blk does not work afterwards");
+}
+
+/* The queue registers a driver might rewrite, by their virtio-mmio names. */
+static const u32 queue_regs[] = {R_QUEUE_NUM, R_DESC_LO, R_AVAIL_LO, R_USED_LO};
+
+/* Points queue 0's registers at rings_q1 with 16 entries: a second set-up
+ * that must be ignored (after DRIVER_OK, the queue's rings are fixed). */
+static void queue_regs_rewrite(struct vdev *d)
+{
+    memset(rings_q1, 0, sizeof(rings_q1));
+    wr(d, R_QUEUE_SEL, 0);
+    wr(d, R_QUEUE_NUM, 16);
+    wr(d, R_DESC_LO, (u32)(u64)rings_q1);
+    wr(d, R_AVAIL_LO, (u32)(u64)rings_q1 + 0x400);
+    wr(d, R_USED_LO, (u32)(u64)rings_q1 + 0x800);
+    wr(d, R_QUEUE_READY, 1);
+}
+
+/* A request in rings_q1, notified: it must not be served. */
+static bool served_in_q1(struct vdev *d)
+{
+    static u8 b[16];
+    volatile struct desc *t = (volatile struct desc *)rings_q1;
+    volatile u16 *avail = (volatile u16 *)(rings_q1 + 0x400), *used = (volatile u16 *)(rings_q1 + 0x800);
+    t[0] = (struct desc){(u64)b, sizeof(b), F_WRITE, 0};
+    avail[2] = 0;
+    avail[1] = 1;
+    wr(d, R_QUEUE_NOTIFY, 0);
+    for (u64 t0 = rdtsc(); rdtsc() - t0 < SHORT;)
+        if (used[1])
+            return true;
+    return false;
+}
+
+/* A request in the device's own rings is answered within about a second. */
+static bool answered_in_place(struct vdev *d)
+{
+    static u8 b[16];
+    struct buf bb = {b, sizeof(b), true};
+    vq_submit(d, 1, &bb);
+    return vq_drain(d, SHORT) && ((volatile u32 *)(d->used + 2))[1] == sizeof(b);
+}
+
+/* 3. Queue registers written after DRIVER_OK read back unchanged where the
+ * transport lets them be read (virtio-pci: all of them; virtio-mmio only
+ * QueueReady), and the device keeps its rings. */
+static void hostile_late_queue(void)
+{
+    struct vdev d;
+    if (!hostile_find(4, &d, "hostile-late-queue"))
+        return;
+    vdev_setup(&d, 0, QN);
+    u32 before[4], ready = rd(&d, R_QUEUE_READY);
+    for (int i = 0; i < 4; i++)
+        before[i] = rd(&d, queue_regs[i]);
+    kprintf("hostile-late-queue: attacking\n");
+    queue_regs_rewrite(&d);
+    CHECK(rd(&d, R_QUEUE_READY) == ready, "QueueReady 0x%x, was 0x%x", rd(&d, R_QUEUE_READY), ready);
+    for (int i = 0; d.pci && i < 4; i++)
+        CHECK(rd(&d, queue_regs[i]) == before[i], "queue register 0x%x reads 0x%x, was 0x%x", queue_regs[i],
+              rd(&d, queue_regs[i]), before[i]);
+    CHECK(answered_in_place(&d), "a request in the rings set up before DRIVER_OK is not answered");
+    CHECK(!served_in_q1(&d), "the rings written after DRIVER_OK were used");
+    CHECK(rng_works(&d), "the device does not work after a reset");
+}
+
+/* 4. DRIVER_OK cleared (without a reset) and set again: the status reads
+ * back unchanged, and a queue switched off meanwhile cannot be set up again
+ * and re-activated; the device keeps working or says NEEDS_RESET. */
+static void hostile_reactivate(void)
+{
+    struct vdev d;
+    if (!hostile_find(4, &d, "hostile-reactivate"))
+        return;
+    u32 st = vdev_setup(&d, 0, QN);
+    kprintf("hostile-reactivate: attacking\n");
+    wr(&d, R_STATUS, st & ~S_DRIVER_OK);
+    CHECK(rd(&d, R_STATUS) == st, "status 0x%x after clearing DRIVER_OK, was 0x%x", rd(&d, R_STATUS), st);
+    CHECK(answered_in_place(&d), "the device stopped answering after DRIVER_OK was cleared");
+    wr(&d, R_QUEUE_READY, 0); /* a queue reset: allowed at any time */
+    queue_regs_rewrite(&d);
+    CHECK(rd(&d, R_QUEUE_READY) == 0, "the queue was set up again after DRIVER_OK");
+    wr(&d, R_STATUS, st);
+    u32 now = rd(&d, R_STATUS);
+    CHECK(now == st || (now & S_NEEDS_RESET), "status 0x%x after DRIVER_OK again", now);
+    CHECK(!served_in_q1(&d), "the queue set up after DRIVER_OK was re-activated");
+    CHECK(rng_works(&d), "the device does not work after a reset");
+}
+
+/* 5. A head offered again while it is in flight (a FLUSH after 64 MiB of
+ * writes, the same head twice in the available ring): NEEDS_RESET, and at
+ * most one answer for it. */
+static void hostile_double_head(void)
+{
+    struct vdev d;
+    if (!hostile_find(2, &d, "hostile-double-head"))
+        return;
+    vdev_setup(&d, F_BLK_FLUSH, HQ);
+    CHECK(blk_dirty(&d), "64 MiB of writes");
+    u16 used0 = d.used[1];
+    kprintf("hostile-double-head: attacking\n");
+    blk_post(&d, 0, T_FLUSH, 0, 0);
+    blk_post(&d, 0, T_FLUSH, 0, 0);
+    wr(&d, R_QUEUE_NOTIFY, 0);
+    CHECK(needs_reset_after(&d), "no NEEDS_RESET with a configuration interrupt");
+    for (u64 t0 = rdtsc(); rdtsc() - t0 < SHORT;) /* the flush completes meanwhile */
+        cpu_relax();
+    CHECK((u16)(d.used[1] - used0) <= 1, "%u answers for one head", (u16)(d.used[1] - used0));
+    CHECK(blk_works(&d), "the disk does not work after reset");
+}
+
+/* 7a. A virtio-pci MSI-X entry whose address is not the APIC's (0xFEExxxxx),
+ * and count= requests (3000) each answered with an interrupt to it. Run from
+ * ring 3, where the loop costs only its exits. */
+static void user_rng_loop(u64 arg)
+{
+    struct vdev *d = (struct vdev *)arg;
+    static u8 b[16];
+    struct buf bb = {b, sizeof(b), true};
+    u64 n = cmdline_get_u64("count", 3000), done = 0;
+    for (; done < n; done++) {
+        vq_submit(d, 1, &bb);
+        if (!vq_drain(d, SHORT))
+            break;
+    }
+    user_exit(done);
+}
+
+static void hostile_msi(void)
+{
+    struct vdev d;
+    if (!hostile_find(4, &d, "hostile-msi"))
+        return;
+    if (!d.pci) {
+        CHECK(false, "hostile-msi needs virtio-pci (--virtio-transport pci)");
+        return;
+    }
+    vdev_setup(&d, 0, QN);
+    volatile u32 *entry = (volatile u32 *)(d.msix + 16); /* queue 0's vector */
+    entry[0] = 0xdead0000u;
+    kprintf("hostile-msi: MSI address 0x%x; attacking\n", entry[0]);
+    u64 done = user_call(user_rng_loop, (u64)&d, USER_RFLAGS);
+    kprintf("hostile-msi: %lu requests answered with an interrupt to 0x%x\n", done, entry[0]);
+    CHECK(done == cmdline_get_u64("count", 3000), "only %lu requests answered", done);
+    CHECK(rng_works(&d), "the device does not work with a good address again");
+}
+
+void run_hostile_test(const char *name)
+{
+    static const struct { const char *name; void (*fn)(void); } tests[] = {
+        {"reconfig", hostile_reconfig}, {"alias", hostile_alias}, {"late-queue", hostile_late_queue},
+        {"reactivate", hostile_reactivate}, {"double-head", hostile_double_head}, {"msi", hostile_msi},
+    };
+    /* rounds=N: the attack N times over, so that it lasts while the harness
+     * probes ember from outside. */
+    u64 rounds = cmdline_get_u64("rounds", 1);
+    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+        if (!strncmp(name, tests[i].name, 32)) {
+            for (u64 r = 0; r < rounds && !kit_failures; r++)
+                tests[i].fn();
+            char full[48] = "hostile-";
+            memcpy(full + 8, name, strlen(name) < 39 ? strlen(name) + 1 : 39);
+            kit_finish(full);
+            return;
+        }
+    kprintf("FAIL hostile-%s: no such test\n", name);
 }
