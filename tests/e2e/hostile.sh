@@ -153,11 +153,13 @@ sigterm reconfig "mmio reconfig" --virtio-transport mmio --disk "$DISK"
 
 # Interrupt floods in every irqchip mode. A timer thread that followed a 1 ns
 # LAPIC period or an 838 ns PIT period would run flat out, 100% of a CPU;
-# ember's own threads (not the vCPUs) must stay under a quarter of one. In
-# split and user mode ember's PIT and LAPIC models hold a period to KVM's
-# 200 us floor (irq/timer_floor.h); before they did, the timer thread took
-# 35-80% of a CPU here.
-TIMER_CPU_MAX=25
+# ember's own threads (not the vCPUs) must stay under half of one. In split
+# and user mode ember's PIT and LAPIC models hold a period to KVM's 200 us
+# floor (irq/timer_floor.h); before they did, the timer thread took 35-80% of
+# a CPU here. At the floor, two timers make 10 000 events a second, each a
+# timer-thread wake-up and a vCPU kick: 6% (split) and about 21% (user) of a
+# CPU measured here, so the bound leaves room for a loaded machine.
+TIMER_CPU_MAX=50
 for mode in kernel split user; do
     KIT_ARGS="secs=2" attack timers "$mode timers: a 1 ns periodic LAPIC timer and a PIT count of 1" --irqchip $mode
     name="$mode timers: ember's own threads ${CPU_PCT}% of a CPU (at most $TIMER_CPU_MAX%)"
