@@ -31,7 +31,7 @@ struct api {
     struct metrics metrics;
     json_t *requests;            /* {get,put,patch}_api_requests counters */
 
-    pthread_mutex_t lock;        /* everything below */
+    pthread_mutex_t lock;        /* everything below; the outermost lock (see virtio/device.h) */
     pthread_cond_t cond;
     enum api_state state;
     int start_efd;               /* InstanceStart: wakes the main thread */

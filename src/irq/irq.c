@@ -138,8 +138,9 @@ static void split_send_msi(void *ctx, uint64_t address, uint32_t data)
  * must report to ember. Only rewritten when the table changed. */
 static void sync_routes(struct irq_chip *chip)
 {
+    pthread_mutex_lock(&chip->routes_lock);
     struct ioapic_state st;
-    ioapic_get_state(&chip->ioapic, &st);
+    ioapic_get_state(&chip->ioapic, &st); /* under routes_lock: the newest table is the last one set */
     uint64_t mask = IOAPIC_RTE_DELIVS | IOAPIC_RTE_REMOTE_IRR;
     bool changed = false;
     for (int i = 0; i < IOAPIC_PINS; i++)
@@ -147,8 +148,10 @@ static void sync_routes(struct irq_chip *chip)
             chip->routes[i] = st.redir[i] & ~mask;
             changed = true;
         }
-    if (!changed)
+    if (!changed) {
+        pthread_mutex_unlock(&chip->routes_lock);
         return;
+    }
     struct {
         struct kvm_irq_routing hdr;
         struct kvm_irq_routing_entry e[IOAPIC_PINS];
@@ -170,6 +173,7 @@ static void sync_routes(struct irq_chip *chip)
     static struct log_ratelimit set_routing_log; /* once per guest IOAPIC write */
     if (ioctl(chip->vm_fd, KVM_SET_GSI_ROUTING, &r) < 0)
         log_warn_ratelimited(&set_routing_log, "irqchip: KVM_SET_GSI_ROUTING failed: %s", strerror(errno));
+    pthread_mutex_unlock(&chip->routes_lock);
 }
 
 /* The IOAPIC's MMIO window, with the route mirror after each guest write. */
@@ -317,6 +321,7 @@ int irq_chip_create(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, in
                     struct io_bus *mmio, uint8_t ioapic_id)
 {
     memset(chip, 0, sizeof(*chip));
+    pthread_mutex_init(&chip->routes_lock, NULL);
     chip->mode = mode;
     chip->vm_fd = vm_fd;
     chip->ncpus = ncpus;
@@ -385,6 +390,7 @@ int irq_chip_create(struct irq_chip *chip, int vm_fd, enum irqchip_mode mode, in
 
 void irq_chip_destroy(struct irq_chip *chip)
 {
+    pthread_mutex_destroy(&chip->routes_lock);
     if (chip->lapics) {
         for (int i = 0; i < chip->ncpus; i++)
             lapic_destroy(&chip->lapics[i]);

@@ -50,7 +50,13 @@ struct irq_chip {
     struct ioapic ioapic;
     struct pic pic;
     struct pit pit;
-    uint64_t routes[IOAPIC_PINS]; /* redirection entries last mirrored into KVM */
+    /* Split mode: the redirection entries last mirrored into KVM. Several
+     * vCPUs write the IOAPIC at once; routes_lock makes each compare-and-
+     * KVM_SET_GSI_ROUTING one step, so an older table can never be set after
+     * a newer one. Taken after the IOAPIC's own lock is released; nothing is
+     * taken inside it. */
+    pthread_mutex_t routes_lock;
+    uint64_t routes[IOAPIC_PINS];
     pthread_t timer_thread;
     int timer_fd, wake_fd;
     int timer_running;

@@ -100,12 +100,36 @@ struct virtio_kick {
     int q;
 };
 
+/* Lock order, for the whole of ember (outermost first; a thread holding one
+ * lock takes only locks further down this list):
+ *   1. api.lock (api/api.h): the API's state; a pause or PATCH under it takes
+ *      the locks below.
+ *   2. virtio_mmio.lock (virtio/mmio.h): the selector registers; a register
+ *      write under it reaches the device lock.
+ *   3. virtio_device.lock (here): a device's whole state, its queues, its
+ *      counters and its limiters. Taken by vCPU threads (register accesses),
+ *      the device's I/O thread (requests), the API thread (metrics, pause,
+ *      PATCH) and the console's input thread. Never held across a wait on the
+ *      host without a bound (resets drain for at most 500 ms, a pause for the
+ *      time it was given), nor across more than VIRTIO_BATCH requests.
+ *   4. virtio_pci.lock (virtio/pci.h): MSI-X table, vectors, ISR; taken inside
+ *      the device lock by the interrupt hook.
+ *   5. the platform devices' locks (UART, i8042, CMOS, power) and the PCI
+ *      bus lock: each device's own registers; a device raises its line
+ *      under it.
+ *   6. the interrupt controllers: the IOAPIC's and the 8259s' locks, then a
+ *      LAPIC's lock (a LAPIC calls its EOI and IPI hooks after releasing its
+ *      own), then irq_chip.routes_lock (split mode's route mirror, after the
+ *      IOAPIC's lock is released).
+ *   7. vcpu.thread_lock (cpu/vcpu.h): signalling a vCPU thread.
+ *   8. leaves, which take nothing: vm_lifecycle's stop_lock and pause_lock
+ *      (vm/lifecycle.h), event_loop.hold_lock, the log's lock. */
 struct virtio_device {
     const struct virtio_device_ops *ops;
     void *impl;                     /* the concrete device */
     char name[32];                  /* "virtio-blk0": thread and log name */
     const struct guest_memory *mem;
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;           /* see the lock order above */
 
     uint64_t host_features;
     uint64_t guest_features;

@@ -20,7 +20,7 @@ struct virtio_mmio {
     struct virtio_device *dev;
     uint64_t base;
     uint32_t gsi;
-    pthread_mutex_t lock;               /* the selector registers */
+    pthread_mutex_t lock;               /* the selector registers; outside the device lock (virtio/device.h) */
     uint32_t device_features_sel, driver_features_sel, queue_sel;
     uint32_t interrupt_status;          /* bit 0 used buffer, bit 1 config change */
     struct irq_event irq;

@@ -27,7 +27,7 @@ struct virtio_pci {
     struct irq_chip *irq;
     int vm_fd;
     uint32_t gsi;                     /* INTx */
-    pthread_mutex_t lock;             /* transport registers and MSI-X state */
+    pthread_mutex_t lock;             /* transport registers and MSI-X state; inside the device lock (virtio/device.h) */
     uint32_t dfselect, gfselect;
     uint16_t queue_sel;
     uint16_t msix_config;
