@@ -69,7 +69,11 @@ attack() {
             ticks0=$(own_ticks $PID)
         fi
         t0=$(now_ms)
-        if ! curl -s --max-time 1 --unix-socket "$SOCK" http://localhost/ -o /dev/null && alive $PID; then
+        # A probe that fails once the guest has given its verdict is not
+        # counted: the guest is powering off, and ember closes its API while
+        # it ends (under ASan the leak check keeps the process alive a while).
+        if ! curl -s --max-time 1 --unix-socket "$SOCK" http://localhost/ -o /dev/null && alive $PID &&
+            ! grep -aqE "^(PASS|FAIL) hostile-" "$TMP/raw"; then
             api_bad=$((api_bad + 1))
         fi
         t1=$(($(now_ms) - t0))
