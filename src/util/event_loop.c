@@ -5,9 +5,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/thread.h"
 
@@ -57,12 +57,7 @@ int event_loop_hold(struct event_loop *loop, int timeout_ms)
 {
     if (!loop->running)
         return 0;
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L)
-        deadline.tv_sec++, deadline.tv_nsec -= 1000000000L;
+    struct timespec deadline = clock_realtime_deadline(timeout_ms);
     pthread_mutex_lock(&loop->hold_lock);
     loop->hold_requested = true;
     uint64_t one = 1;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "memory/layout.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "virtio/console.h"
 #include "virtio/rng.h"
@@ -50,12 +51,7 @@ int vm_pause(struct vm *vm, int timeout_ms)
         vcpu_kick(&vm->vcpus[i]);
         vcpu_wake(&vm->vcpus[i]);
     }
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L)
-        deadline.tv_sec++, deadline.tv_nsec -= 1000000000L;
+    struct timespec deadline = clock_realtime_deadline(timeout_ms);
     pthread_mutex_lock(&vm->life.pause_lock);
     int r = 0;
     while (vm->life.paused_vcpus < vm->started && !vm_stopping(vm) && r != ETIMEDOUT)
@@ -75,10 +71,7 @@ int vm_pause(struct vm *vm, int timeout_ms)
      * that does not finish) fails the pause: the others run again, then the
      * vCPUs. */
     for (int i = 0; i < vm->nvirtio; i++) {
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        long left_ms = (deadline.tv_sec - now.tv_sec) * 1000L + (deadline.tv_nsec - now.tv_nsec) / 1000000L;
-        if (virtio_device_pause(vm->virtio[i], left_ms > 0 ? (int)left_ms : 0) < 0) {
+        if (virtio_device_pause(vm->virtio[i], clock_ms_until(&deadline)) < 0) {
             while (i-- > 0)
                 virtio_device_resume(vm->virtio[i]);
             pthread_mutex_lock(&vm->life.pause_lock);
