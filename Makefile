@@ -85,7 +85,12 @@ FUZZ_SRCS := src/memory/guest_memory.c src/virtio/virtqueue.c src/virtio/device.
 FUZZ_FLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -Isrc -pthread -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined -Wall -Wextra -Werror
 .PHONY: fuzz
-fuzz: build/fuzz/fuzz_virtqueue build/fuzz/fuzz_api build/fuzz/fuzz_http build/fuzz/fuzz_boot build/fuzz/fuzz_platform
+# Every libFuzzer harness; tests/fuzz/run.sh runs the same list (make print-fuzz-harnesses).
+FUZZ_HARNESSES := fuzz_virtqueue fuzz_api fuzz_http fuzz_boot fuzz_platform fuzz_virtio_mmio fuzz_virtio_pci
+fuzz: $(FUZZ_HARNESSES:%=build/fuzz/%)
+.PHONY: print-fuzz-harnesses
+print-fuzz-harnesses:
+	@echo $(FUZZ_HARNESSES)
 build/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS) -luring
@@ -114,3 +119,15 @@ PLATFORM_FUZZ_SRCS := src/devices/uart_16550.c src/devices/i8042.c src/devices/c
 build/fuzz/fuzz_platform: tests/fuzz/fuzz_platform.c $(PLATFORM_FUZZ_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -Wno-gnu-variable-sized-type-not-at-end -o $@ tests/fuzz/fuzz_platform.c $(PLATFORM_FUZZ_SRCS)
+# Live devices (blk, rng, console, net) driven through a transport's
+# registers, one binary per transport from one source (the real buses, PCI
+# bus and user-mode interrupt chip; no KVM: vm_fd is -1). irq.c's KVM
+# routing table puts the kernel header's variable-sized struct first, a GNU
+# extension gcc accepts and clang warns about.
+FUZZ_TRANSPORT_SRCS := $(FUZZ_SRCS) src/virtio/console.c src/virtio/rng.c src/virtio/mmio.c src/virtio/pci.c \
+                       src/pci/pci.c src/bus/io_bus.c $(wildcard src/irq/*.c) src/kvm/kvm.c
+build/fuzz/fuzz_virtio_mmio: FUZZ_TRANSPORT_DEFS :=
+build/fuzz/fuzz_virtio_pci: FUZZ_TRANSPORT_DEFS := -DFUZZ_VIRTIO_PCI
+build/fuzz/fuzz_virtio_mmio build/fuzz/fuzz_virtio_pci: tests/fuzz/fuzz_virtio_transport.c $(FUZZ_TRANSPORT_SRCS) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -Wno-gnu-variable-sized-type-not-at-end $(FUZZ_TRANSPORT_DEFS) -o $@ tests/fuzz/fuzz_virtio_transport.c $(FUZZ_TRANSPORT_SRCS) -luring

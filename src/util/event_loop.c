@@ -112,31 +112,48 @@ int event_loop_modify(struct event_loop *loop, int fd, uint32_t events)
     return -1;
 }
 
+/* One epoll_wait and the callbacks of what it found. -1 on a stop request
+ * or an epoll error; else the callbacks run. `on_thread`: the loop's own
+ * thread, which obeys the stop and hold requests. */
+static int dispatch(struct event_loop *loop, int timeout_ms, bool on_thread)
+{
+    struct epoll_event evs[EVENT_LOOP_MAX_FDS + 1];
+    int n = epoll_wait(loop->epoll_fd, evs, EVENT_LOOP_MAX_FDS + 1, timeout_ms);
+    if (n < 0) {
+        if (errno == EINTR)
+            return 0;
+        log_error("%s: epoll_wait: %s", loop->name, strerror(errno));
+        return -1;
+    }
+    int ran = 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t idx = evs[i].data.u32;
+        if (idx == STOP_EVENT && on_thread)
+            return -1;
+        if (idx == HOLD_EVENT && on_thread) {
+            hold_here(loop);
+            continue;
+        }
+        if (idx < (uint32_t)__atomic_load_n(&loop->nfds, __ATOMIC_ACQUIRE)) {
+            loop->entries[idx].fn(loop->entries[idx].ctx, evs[i].events);
+            ran++;
+        }
+    }
+    return ran;
+}
+
 static void *loop_thread(void *arg)
 {
     struct event_loop *loop = arg;
     pthread_setname_np(pthread_self(), loop->name);
-    for (;;) {
-        struct epoll_event evs[EVENT_LOOP_MAX_FDS + 1];
-        int n = epoll_wait(loop->epoll_fd, evs, EVENT_LOOP_MAX_FDS + 1, -1);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            log_error("%s: epoll_wait: %s", loop->name, strerror(errno));
-            return NULL;
-        }
-        for (int i = 0; i < n; i++) {
-            uint32_t idx = evs[i].data.u32;
-            if (idx == STOP_EVENT)
-                return NULL;
-            if (idx == HOLD_EVENT) {
-                hold_here(loop);
-                continue;
-            }
-            if (idx < (uint32_t)__atomic_load_n(&loop->nfds, __ATOMIC_ACQUIRE))
-                loop->entries[idx].fn(loop->entries[idx].ctx, evs[i].events);
-        }
-    }
+    while (dispatch(loop, -1, true) >= 0)
+        ;
+    return NULL;
+}
+
+int event_loop_run_once(struct event_loop *loop, int timeout_ms)
+{
+    return loop->running ? -1 : dispatch(loop, timeout_ms, false);
 }
 
 int event_loop_start(struct event_loop *loop)

@@ -38,6 +38,11 @@ int event_loop_add(struct event_loop *loop, int fd, uint32_t events, event_fn fn
 /* Changes the events an added fd is watched for (0: none for now). */
 int event_loop_modify(struct event_loop *loop, int fd, uint32_t events);
 int event_loop_start(struct event_loop *loop);
+/* One turn of the loop on the calling thread, for tests and fuzz harnesses
+ * that drive a device deterministically: waits up to timeout_ms (0: not at
+ * all) for ready file descriptors and runs their callbacks. Returns how many
+ * ran; -1 if the loop's own thread is running (the two would race). */
+int event_loop_run_once(struct event_loop *loop, int timeout_ms);
 /* Stops and joins the thread; safe to call when never started. */
 void event_loop_stop(struct event_loop *loop);
 /* Parks the running thread between two callbacks, without ending it (a

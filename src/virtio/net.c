@@ -326,15 +326,18 @@ static int open_tap(struct virtio_net *net, const char *name)
     return 0;
 }
 
-struct virtio_device *virtio_net_create(const struct guest_memory *mem, const char *name,
-                                        const struct virtio_net_config *cfg)
+/* The device on cfg->tap, or on `tap_fd` if that is not -1 (taken over). */
+static struct virtio_device *create(const struct guest_memory *mem, const char *name,
+                                    const struct virtio_net_config *cfg, int tap_fd)
 {
     struct virtio_net *net = calloc(1, sizeof(*net));
     if (!net) {
         log_error("%s: out of memory", name);
+        if (tap_fd >= 0)
+            close(tap_fd);
         return NULL;
     }
-    net->tap_fd = -1;
+    net->tap_fd = tap_fd;
     if (virtio_device_init(&net->dev, &net_ops, net, name, mem, 2, VIRTQ_MAX_SIZE) < 0)
         goto fail;
     rate_limiter_init(&net->rx_limiter, &cfg->rx_limiter, clock_monotonic_ns());
@@ -344,7 +347,9 @@ struct virtio_device *virtio_net_create(const struct guest_memory *mem, const ch
         log_error("%s: out of memory", name);
         goto fail;
     }
-    if (open_tap(net, cfg->tap) < 0)
+    if (tap_fd >= 0)
+        snprintf(net->ifname, sizeof(net->ifname), "fd %d", tap_fd);
+    else if (open_tap(net, cfg->tap) < 0)
         goto fail;
     /* The tap is watched only while the guest has receive buffers. */
     if (event_loop_add(&net->dev.loop, net->tap_fd, 0, on_tap, net) < 0)
@@ -368,4 +373,16 @@ struct virtio_device *virtio_net_create(const struct guest_memory *mem, const ch
 fail:
     virtio_device_destroy(&net->dev); /* frees net */
     return NULL;
+}
+
+struct virtio_device *virtio_net_create(const struct guest_memory *mem, const char *name,
+                                        const struct virtio_net_config *cfg)
+{
+    return create(mem, name, cfg, -1);
+}
+
+struct virtio_device *virtio_net_create_on_fd(const struct guest_memory *mem, const char *name,
+                                              const struct virtio_net_config *cfg, int fd)
+{
+    return create(mem, name, cfg, fd);
 }

@@ -31,6 +31,12 @@ void virtio_net_set_rate_limiters(struct virtio_device *dev, const struct rate_l
 /* Opens the tap; one stderr line naming it on failure. */
 struct virtio_device *virtio_net_create(const struct guest_memory *mem, const char *name,
                                         const struct virtio_net_config *cfg);
+/* The same on an open file descriptor that behaves as a tap with a vnet
+ * header (one read or write per packet, non-blocking: one end of a
+ * SOCK_DGRAM socketpair), which the device takes over; cfg->tap is unused.
+ * For tests and fuzz harnesses, where no tap can be made. */
+struct virtio_device *virtio_net_create_on_fd(const struct guest_memory *mem, const char *name,
+                                              const struct virtio_net_config *cfg, int fd);
 
 /* The 12-byte header in front of every packet (virtio_net_hdr_v1). */
 #define NET_HDR_LEN 12

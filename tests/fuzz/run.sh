@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 secs=${FUZZ_SECONDS:-30}
 pass=0 fail=0
 make -s fuzz || { echo "fuzz build failed"; echo "fuzz: 0 passed, 1 failed"; exit 1; }
-for h in fuzz_virtqueue fuzz_api fuzz_http fuzz_boot fuzz_platform; do
+for h in $(make -s print-fuzz-harnesses); do
     corpus=build/fuzz/corpus-$h
     mkdir -p "$corpus"
     # Seeds (well-formed inputs to mutate from), when the harness has some.
