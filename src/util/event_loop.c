@@ -171,6 +171,10 @@ void event_loop_stop(struct event_loop *loop)
 {
     if (!loop->running)
         return;
+    /* A held thread (the VM paused) must get back to its loop to see the
+     * stop: a stop while paused would otherwise join a thread that waits
+     * for a release that never comes. */
+    event_loop_release(loop);
     uint64_t one = 1;
     ssize_t r = write(loop->stop_fd, &one, sizeof(one));
     (void)r;

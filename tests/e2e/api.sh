@@ -145,6 +145,19 @@ api GET /vm/config; check "config file with --api-sock: GET /vm/config" 200 '"dr
 finish
 expect "config file with --api-sock: the VM ran" 0 "guest powered off" "^PASS virtio-blk"
 
+# A stop while paused: the held device threads and parked vCPUs all end (a
+# held I/O thread used to wait for a release that never came: ember hung).
+sed 's/test=virtio-blk expect_serial=rootfs expect_sectors=32768 sector=7/test=ticker/' "$TMP/vm.json" >"$TMP/ticker.json"
+start_ember --api-sock "$SOCK" --config-file "$TMP/ticker.json" >/dev/null
+api PATCH /vm '{"state":"Paused"}'; check "config file, paused: PATCH /vm Paused" 204
+t0=$(date +%s%N)
+kill -TERM "$EMBER_PID"
+finish
+ms=$((($(date +%s%N) - t0) / 1000000))
+expect "config file, paused: SIGTERM ends ember" 0 "stopped by"
+if [ $ms -le 2000 ]; then pass "config file, paused: SIGTERM ends ember within 2 s ($ms ms)"; else
+    fail "config file, paused: SIGTERM ends ember within 2 s" "$ms ms"; fi
+
 # --- rate limiters: requests the token buckets hold back still complete, and
 # they take at least the time the buckets allow (a lower bound: a slow host
 # only adds to it). The throttled requests show in the metrics.

@@ -401,6 +401,22 @@ TEST(a_pause_that_cannot_quiesce_in_time_fails)
     teardown();
 }
 
+/* A stop while paused: the held I/O thread must still end (the VM's stop
+ * joins it). alarm() turns a hang into a failed run. */
+TEST(a_stop_while_paused_ends_the_held_io_thread)
+{
+    setup();
+    driver_init();
+    CHECK(run_requests(3, VIRTIO_BLK_T_GET_ID, 0));
+    CHECK_EQ(virtio_device_pause(dev, 5000), 0);
+    alarm(10);
+    uint64_t t0 = now_ms();
+    virtio_device_stop(dev);
+    CHECK(now_ms() - t0 < 1000);
+    alarm(0);
+    teardown();
+}
+
 /* One chain of QN descriptors that all alias the same 508 KiB of RAM: the
  * old code did QN x 508 KiB (127 MiB) of work for it with the device lock
  * held. Each request is now bounded to 64 KiB. Returns the used length. */
@@ -470,4 +486,4 @@ RUN_TESTS(CASE(queue_reconfigured_while_a_flush_is_in_flight), CASE(queue_regist
           CASE(queue_registers_are_ignored_before_features_ok), CASE(status_bits_cannot_be_cleared_without_reset),
           CASE(a_head_offered_again_while_in_flight), CASE(a_failed_flush_fails_every_later_flush),
           CASE(rng_request_aliasing_ram_is_bounded), CASE(console_transmit_aliasing_ram_is_bounded),
-          CASE(a_pause_that_cannot_quiesce_in_time_fails))
+          CASE(a_pause_that_cannot_quiesce_in_time_fails), CASE(a_stop_while_paused_ends_the_held_io_thread))
