@@ -61,15 +61,20 @@ size_t virtio_console_receive(struct virtio_device *dev, const uint8_t *buf, siz
     size_t done = 0;
     pthread_mutex_lock(&dev->lock);
     if (dev->active && !dev->broken && !dev->paused && dev->vq[RXQ].enabled) {
+        /* At most a batch of chains per call, with the lock held: a guest
+         * that keeps posting empty buffers must not keep this thread here.
+         * A spent batch kicks the receive queue, whose kick tells the input
+         * thread (rx_space) to come back for the rest. */
+        struct virtio_batch batch = {0};
         do {
-            while (done < len && virtio_pop(dev, RXQ, &con->chain) == 1) {
+            while (done < len && virtio_batch_next(dev, RXQ, &batch) && virtio_pop(dev, RXQ, &con->chain) == 1) {
                 size_t n = virtq_chain_write(&con->chain, 0, buf + done, len - done);
                 virtio_push(dev, RXQ, con->chain.head, con->chain.generation, (uint32_t)n);
                 done += n;
             }
             /* Ask for a kick when the guest posts more; buffers that came
              * in meanwhile are taken now. */
-        } while (virtq_arm_notify(&dev->vq[RXQ]) && done < len && !dev->broken);
+        } while (!batch.spent && virtq_arm_notify(&dev->vq[RXQ]) && done < len && !dev->broken);
         con->rx_bytes += done;
         virtio_flush_interrupt(dev, RXQ);
     }
