@@ -6,7 +6,9 @@
 #      kit's hostile-guest attacks watched from outside (both builds)
 #   4. Debian's unmodified kernel booted directly on this host's KVM (plain build)
 #   5. Linux end to end on the KVM test bed (QEMU-emulated AMD-V, real kvm-amd)
-#   6. the libFuzzer harnesses, briefly (virtqueue walker, blk and net parsers)
+#   6. the libFuzzer harnesses, briefly (make print-fuzz-harnesses: the virtqueue
+#      walker, the API's bodies and HTTP framing, the loaders, the platform
+#      devices, and the virtio transports with live devices)
 # and ends with the total "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
