@@ -116,7 +116,7 @@ build/fuzz/fuzz_boot: tests/fuzz/fuzz_boot.c $(FUZZ_BOOT_SRCS) $(wildcard src/*/
 PLATFORM_FUZZ_SRCS := src/devices/uart_16550.c src/devices/i8042.c src/devices/cmos_rtc.c src/devices/power.c \
                       src/devices/pvpanic.c src/devices/debug_port.c src/irq/ioapic.c src/irq/lapic.c src/irq/pic.c \
                       src/irq/pit.c src/irq/irq.c src/cpu/interrupts.c src/vm/lifecycle.c src/kvm/kvm.c src/bus/io_bus.c src/util/log.c
-build/fuzz/fuzz_platform: tests/fuzz/fuzz_platform.c $(PLATFORM_FUZZ_SRCS) $(wildcard src/*/*.h)
+build/fuzz/fuzz_platform: tests/fuzz/fuzz_platform.c $(PLATFORM_FUZZ_SRCS) $(wildcard src/*/*.h tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -Wno-gnu-variable-sized-type-not-at-end -o $@ tests/fuzz/fuzz_platform.c $(PLATFORM_FUZZ_SRCS)
 # Live devices (blk, rng, console, net) driven through a transport's
@@ -128,6 +128,6 @@ FUZZ_TRANSPORT_SRCS := $(FUZZ_SRCS) src/virtio/console.c src/virtio/rng.c src/vi
                        src/pci/pci.c src/bus/io_bus.c $(wildcard src/irq/*.c) src/kvm/kvm.c
 build/fuzz/fuzz_virtio_mmio: FUZZ_TRANSPORT_DEFS :=
 build/fuzz/fuzz_virtio_pci: FUZZ_TRANSPORT_DEFS := -DFUZZ_VIRTIO_PCI
-build/fuzz/fuzz_virtio_mmio build/fuzz/fuzz_virtio_pci: tests/fuzz/fuzz_virtio_transport.c $(FUZZ_TRANSPORT_SRCS) $(wildcard src/*/*.h)
+build/fuzz/fuzz_virtio_mmio build/fuzz/fuzz_virtio_pci: tests/fuzz/fuzz_virtio_transport.c $(FUZZ_TRANSPORT_SRCS) $(wildcard src/*/*.h tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -Wno-gnu-variable-sized-type-not-at-end $(FUZZ_TRANSPORT_DEFS) -o $@ tests/fuzz/fuzz_virtio_transport.c $(FUZZ_TRANSPORT_SRCS) -luring

@@ -33,6 +33,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 #include "vm/vm.h"
+#include "fuzz_input.h"
 
 #define CPUS 2
 /* Operations per input: enough for a guest's whole set-up of every chip and
@@ -110,18 +111,6 @@ static void machine_destroy(void)
 
 /* --- the input ------------------------------------------------------------------ */
 
-struct input {
-    const uint8_t *p;
-    size_t left;
-};
-
-static uint64_t take(struct input *in, unsigned bytes)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < bytes && in->left; i++, in->p++, in->left--)
-        v |= (uint64_t)in->p[0] << (8 * i);
-    return v;
-}
 
 /* The ports a device answers; an offset byte reaches every register and a
  * little past the end (unclaimed). */

@@ -46,6 +46,7 @@
 #else
 #include "virtio/mmio.h"
 #endif
+#include "fuzz_input.h"
 
 #define RAM (2u << 20)
 #define NDEV 4
@@ -75,18 +76,6 @@ static unsigned waiting_turns; /* OP_IO_TURNs of this input that waited */
 
 /* --- the input ---------------------------------------------------------------- */
 
-struct input {
-    const uint8_t *p;
-    size_t left;
-};
-
-static uint64_t take(struct input *in, unsigned bytes)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < bytes && in->left; i++, in->p++, in->left--)
-        v |= (uint64_t)*in->p << (8 * i);
-    return v;
-}
 
 static uint8_t take8(struct input *in) { return (uint8_t)take(in, 1); }
 static uint16_t take16(struct input *in) { return (uint16_t)take(in, 2); }
