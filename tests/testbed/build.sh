@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Assembles the KVM test bed's outer initramfs: static ember, busybox, Debian's
-# kvm/kvm-amd/irqbypass modules and tun (for virtio-net's tap), the guest kernel (bzImage and its extracted
+# kvm/kvm-amd/irqbypass modules, tun (for virtio-net's tap), loop and dm-mod
+# (the failing disks), dmsetup, curl, the guest kernel (bzImage and its extracted
 # vmlinux for PVH), the default guest's initramfs (scripts/make-guest.sh), the
 # plan of ember runs, and the files the plan uses (TESTBED_FILES, in /files).
 # Usage: build.sh PLAN OUT_DIR   (prints nothing on success)
@@ -24,7 +25,8 @@ cp /bin/busybox "$out/l1/bin/busybox"
 cp tests/testbed/l1-init "$out/l1/init"
 chmod +x "$out/l1/init"
 cp build-static/ember "$out/l1/ember"
-for m in kernel/virt/lib/irqbypass.ko kernel/arch/x86/kvm/kvm.ko kernel/arch/x86/kvm/kvm-amd.ko kernel/drivers/net/tun.ko; do
+for m in kernel/virt/lib/irqbypass.ko kernel/arch/x86/kvm/kvm.ko kernel/arch/x86/kvm/kvm-amd.ko kernel/drivers/net/tun.ko \
+    kernel/drivers/block/loop.ko kernel/drivers/md/dm-mod.ko; do
     cp "$root/lib/modules/$kver/$m" "$out/l1/lib/modules/"
 done
 cp "$kernel" "$out/l1/vmlinuz"
@@ -46,8 +48,10 @@ bundle() {
         cp -L "$lib" "$out/l1/$2/lib/"
     done
 }
-# curl, to drive ember's API as a client would.
+# curl, to drive ember's API as a client would; dmsetup, for a disk with a
+# range that fails (tests/testbed/failing-disk.sh).
 bundle /usr/bin/curl curl
+bundle /usr/sbin/dmsetup dmsetup
 # ember's microVM kernel too, when the caller built it (MICROVM_KERNEL=path).
 if [ -n "${MICROVM_KERNEL:-}" ]; then
     cp "$MICROVM_KERNEL" "$out/l1/microvm.bzImage"
