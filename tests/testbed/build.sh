@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Assembles the KVM test bed's outer initramfs: static ember, busybox, Debian's
-# kvm/kvm-amd/irqbypass modules and tun (for virtio-net's tap), the guest kernel (bzImage and its extracted
+# kvm/kvm-amd/irqbypass modules, tun (for virtio-net's tap), loop and dm-mod
+# (the failing disks), dmsetup, curl, the guest kernel (bzImage and its extracted
 # vmlinux for PVH), the default guest's initramfs (scripts/make-guest.sh), the
 # plan of ember runs, and the files the plan uses (TESTBED_FILES, in /files).
 # Usage: build.sh PLAN OUT_DIR   (prints nothing on success)
@@ -24,7 +25,8 @@ cp /bin/busybox "$out/l1/bin/busybox"
 cp tests/testbed/l1-init "$out/l1/init"
 chmod +x "$out/l1/init"
 cp build-static/ember "$out/l1/ember"
-for m in kernel/virt/lib/irqbypass.ko kernel/arch/x86/kvm/kvm.ko kernel/arch/x86/kvm/kvm-amd.ko kernel/drivers/net/tun.ko; do
+for m in kernel/virt/lib/irqbypass.ko kernel/arch/x86/kvm/kvm.ko kernel/arch/x86/kvm/kvm-amd.ko kernel/drivers/net/tun.ko \
+    kernel/drivers/block/loop.ko kernel/drivers/md/dm-mod.ko; do
     cp "$root/lib/modules/$kver/$m" "$out/l1/lib/modules/"
 done
 cp "$kernel" "$out/l1/vmlinuz"
@@ -37,13 +39,20 @@ if [ -n "${TESTBED_FILES:-}" ]; then
     mkdir -p "$out/l1/files"
     cp -r "$TESTBED_FILES"/. "$out/l1/files/"
 fi
+# bundle BINARY DIR: BINARY and the libraries it links into L1's /DIR, where
+# it runs through the dynamic loader (L1 is busybox and has no /lib).
+bundle() {
+    mkdir -p "$out/l1/$2/lib"
+    cp "$1" "$out/l1/$2/"
+    ldd "$1" | awk '$3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | while read -r lib; do
+        cp -L "$lib" "$out/l1/$2/lib/"
+    done
+}
+# curl, to drive ember's API as a client would; dmsetup, for a disk with a
+# range that fails (tests/testbed/failing-disk.sh).
+bundle /usr/bin/curl curl
+bundle /usr/sbin/dmsetup dmsetup
 # ember's microVM kernel too, when the caller built it (MICROVM_KERNEL=path).
-# curl, with the libraries it links, to drive ember's API as a client would.
-mkdir -p "$out/l1/curl/lib"
-cp /usr/bin/curl "$out/l1/curl/"
-ldd /usr/bin/curl | awk '$3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | while read -r lib; do
-    cp -L "$lib" "$out/l1/curl/lib/"
-done
 if [ -n "${MICROVM_KERNEL:-}" ]; then
     cp "$MICROVM_KERNEL" "$out/l1/microvm.bzImage"
     cp "$(dirname "$MICROVM_KERNEL")/vmlinux" "$out/l1/microvm.vmlinux"
@@ -53,11 +62,8 @@ fi
 if [ "${TESTBED_WITH_QEMU:-0}" = 1 ]; then
     make -s STATIC=1 build-static/bench/benchtool >/dev/null
     cp build-static/bench/benchtool "$out/l1/benchtool"
-    mkdir -p "$out/l1/qemu/lib" "$out/l1/qemu/share"
-    cp /usr/bin/qemu-system-x86_64 "$out/l1/qemu/"
-    ldd /usr/bin/qemu-system-x86_64 | awk '$3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | while read -r lib; do
-        cp -L "$lib" "$out/l1/qemu/lib/"
-    done
+    bundle /usr/bin/qemu-system-x86_64 qemu
+    mkdir -p "$out/l1/qemu/share"
     cp -L /usr/share/qemu/bios-microvm.bin /usr/share/qemu/pvh.bin /usr/share/qemu/linuxboot_dma.bin "$out/l1/qemu/share/"
 fi
 (cd "$out/l1" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/l1.cpio.gz"
