@@ -16,6 +16,9 @@ else
 BUILD   ?= build
 SANFLAGS :=
 OPT     := -O2
+# ember itself is linked statically (as Firecracker is): ember-jailer copies
+# it alone into an empty chroot, where no shared library can be found.
+EMBER_LINK := -static
 endif
 CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc -pthread $(SANFLAGS) -MMD -MP
 LDFLAGS := -pthread $(SANFLAGS)
@@ -35,7 +38,7 @@ ember: $(BUILD)/ember
 unit: $(UNIT_BINS)
 
 $(BUILD)/ember: $(BUILD)/src/main.o $(BUILD)/libember.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) $(EMBER_LINK) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libember.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
