@@ -23,9 +23,10 @@ endif
 CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc -pthread $(SANFLAGS) -MMD -MP
 LDFLAGS := -pthread $(SANFLAGS)
 # Kernel payload decompression (src/boot/decompress.c); io_uring for virtio-blk;
-# jansson and http-parser for the control API (src/api).
+# jansson and http-parser for the control API (src/api); libseccomp compiles
+# the per-thread system call filters (src/security).
 DECOMPRESS_LIBS := -lz -lbz2 -llzma -llzo2 -llz4 -lzstd
-LDLIBS  := $(DECOMPRESS_LIBS) -luring -ljansson -lhttp_parser
+LDLIBS  := $(DECOMPRESS_LIBS) -luring -ljansson -lhttp_parser -lseccomp
 
 LIB_SRCS  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -35,7 +36,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 .PHONY: all ember unit guests tools bench clean
 all: ember unit guests tools
 ember: $(BUILD)/ember
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(BUILD)/tests/ember-seccomp-probe
 
 $(BUILD)/ember: $(BUILD)/src/main.o $(BUILD)/libember.a
 	$(CC) $(LDFLAGS) $(EMBER_LINK) -o $@ $^ $(LDLIBS)
@@ -50,6 +51,12 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libember.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libember.a $(LDFLAGS) $(LDLIBS)
+
+# ember with the seccomp probe (tests/security/seccomp_probe.c): a forbidden
+# system call on a chosen kind of thread, for tests/e2e/seccomp.sh.
+$(BUILD)/tests/ember-seccomp-probe: $(BUILD)/src/main.o tests/security/seccomp_probe.c $(BUILD)/libember.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(EMBER_LINK) -o $@ $(BUILD)/src/main.o tests/security/seccomp_probe.c $(BUILD)/libember.a $(LDFLAGS) $(LDLIBS)
 
 # Host tools and the freestanding test-guest kit (never sanitized: the guest
 # kit is not host code).
@@ -83,8 +90,11 @@ $(BUILD)/bench/benchtool: bench/benchtool.c $(BUILD)/libember.a
 # libFuzzer harnesses (clang): the virtqueue walker and the blk/net request
 # parsers, the API's bodies and its HTTP server, with the sources they
 # exercise compiled with coverage and ASan/UBSan.
+# Threads confine themselves (src/security), a no-op until seccomp_prepare.
+FUZZ_SECURITY_SRCS := src/security/seccomp.c src/security/seccomp_allowlists.c src/security/seccomp_json.c src/util/file.c
+FUZZ_SECURITY_LIBS := -lseccomp -ljansson
 FUZZ_SRCS := src/memory/guest_memory.c src/virtio/virtqueue.c src/virtio/device.c src/virtio/blk.c \
-             src/virtio/net.c src/virtio/rate_limiter.c src/util/event_loop.c src/util/log.c
+             src/virtio/net.c src/virtio/rate_limiter.c src/util/event_loop.c src/util/log.c $(FUZZ_SECURITY_SRCS)
 FUZZ_FLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -Isrc -pthread -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined -Wall -Wextra -Werror
 .PHONY: fuzz
@@ -96,15 +106,15 @@ print-fuzz-harnesses:
 	@echo $(FUZZ_HARNESSES)
 build/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS) -luring
+	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS) -luring $(FUZZ_SECURITY_LIBS)
 # The API's request bodies and config sections (fc_config.c with jansson).
-build/fuzz/fuzz_api: tests/fuzz/fuzz_api.c src/api/fc_config.c src/util/file.c $(FUZZ_SRCS) $(wildcard src/*/*.h)
+build/fuzz/fuzz_api: tests/fuzz/fuzz_api.c src/api/fc_config.c $(FUZZ_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_api.c src/api/fc_config.c src/util/file.c $(FUZZ_SRCS) -luring -ljansson
+	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_api.c src/api/fc_config.c $(FUZZ_SRCS) -luring $(FUZZ_SECURITY_LIBS)
 # The API's HTTP server from raw bytes (http_server.c itself, on socketpairs).
-build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/api/http_server.c src/util/log.c $(wildcard src/*/*.h)
+build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/api/http_server.c src/util/log.c $(FUZZ_SECURITY_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_http.c src/api/http_server.c src/util/log.c -ljansson -lhttp_parser
+	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_http.c src/api/http_server.c src/util/log.c $(FUZZ_SECURITY_SRCS) -lhttp_parser $(FUZZ_SECURITY_LIBS)
 # The kernel and initrd loaders and the payload decompressors (src/boot with
 # Debian's compression libraries), fed hostile kernel and initrd files.
 FUZZ_BOOT_SRCS := $(wildcard src/boot/*.c) src/memory/guest_memory.c src/util/file.c src/util/log.c
@@ -118,10 +128,11 @@ build/fuzz/fuzz_boot: tests/fuzz/fuzz_boot.c $(FUZZ_BOOT_SRCS) $(wildcard src/*/
 # gcc's gnu11 takes silently and clang names.
 PLATFORM_FUZZ_SRCS := src/devices/uart_16550.c src/devices/i8042.c src/devices/cmos_rtc.c src/devices/power.c \
                       src/devices/pvpanic.c src/devices/debug_port.c src/irq/ioapic.c src/irq/lapic.c src/irq/pic.c \
-                      src/irq/pit.c src/irq/irq.c src/cpu/interrupts.c src/vm/lifecycle.c src/kvm/kvm.c src/bus/io_bus.c src/util/log.c
+                      src/irq/pit.c src/irq/irq.c src/cpu/interrupts.c src/vm/lifecycle.c src/kvm/kvm.c src/bus/io_bus.c src/util/log.c \
+                      $(FUZZ_SECURITY_SRCS)
 build/fuzz/fuzz_platform: tests/fuzz/fuzz_platform.c $(PLATFORM_FUZZ_SRCS) $(wildcard src/*/*.h tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -Wno-gnu-variable-sized-type-not-at-end -o $@ tests/fuzz/fuzz_platform.c $(PLATFORM_FUZZ_SRCS)
+	clang $(FUZZ_FLAGS) -Wno-gnu-variable-sized-type-not-at-end -o $@ tests/fuzz/fuzz_platform.c $(PLATFORM_FUZZ_SRCS) $(FUZZ_SECURITY_LIBS)
 # Live devices (blk, rng, console, net) driven through a transport's
 # registers, one binary per transport from one source (the real buses, PCI
 # bus and user-mode interrupt chip; no KVM: vm_fd is -1). irq.c's KVM
@@ -133,4 +144,4 @@ build/fuzz/fuzz_virtio_mmio: FUZZ_TRANSPORT_DEFS :=
 build/fuzz/fuzz_virtio_pci: FUZZ_TRANSPORT_DEFS := -DFUZZ_VIRTIO_PCI
 build/fuzz/fuzz_virtio_mmio build/fuzz/fuzz_virtio_pci: tests/fuzz/fuzz_virtio_transport.c $(FUZZ_TRANSPORT_SRCS) $(wildcard src/*/*.h tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -Wno-gnu-variable-sized-type-not-at-end $(FUZZ_TRANSPORT_DEFS) -o $@ tests/fuzz/fuzz_virtio_transport.c $(FUZZ_TRANSPORT_SRCS) -luring
+	clang $(FUZZ_FLAGS) -Wno-gnu-variable-sized-type-not-at-end $(FUZZ_TRANSPORT_DEFS) -o $@ tests/fuzz/fuzz_virtio_transport.c $(FUZZ_TRANSPORT_SRCS) -luring $(FUZZ_SECURITY_LIBS)

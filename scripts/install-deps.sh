@@ -17,10 +17,11 @@
 #   clang, libclang-rt-14-dev       the libFuzzer harnesses (tests/fuzz)
 #   iproute2, util-linux            ip and unshare/setpriv: the virtio-net tests' tap in a network namespace
 #   libjansson-dev, libhttp-parser-dev  the control API: JSON (jansson) and HTTP/1.1 parsing (http-parser)
+#   libseccomp-dev                  the per-thread seccomp filters (src/security)
 #   curl                            the API tests talk to ember through its Unix socket
 #   dmsetup                         the test bed's disk with dm's error target (copied into its outer VM)
 set -eu
-pkgs="gcc make libc6-dev binutils procps bsdutils zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev gzip bzip2 xz-utils lzop lz4 zstd busybox-static cpio acpica-tools liburing-dev e2fsprogs clang libclang-rt-14-dev iproute2 util-linux libjansson-dev libhttp-parser-dev curl dmsetup"
+pkgs="gcc make libc6-dev binutils procps bsdutils zlib1g-dev libbz2-dev liblzma-dev liblzo2-dev liblz4-dev libzstd-dev gzip bzip2 xz-utils lzop lz4 zstd busybox-static cpio acpica-tools liburing-dev e2fsprogs clang libclang-rt-14-dev iproute2 util-linux libjansson-dev libhttp-parser-dev libseccomp-dev curl dmsetup"
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive

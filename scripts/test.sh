@@ -3,7 +3,8 @@
 #   1. unit tests of every model (plain build and ASan+UBSan build)
 #   2. the test-guest kit booted through ember's real boot paths (both builds)
 #   3. bad host input, the Firecracker-compatible API driven with curl, and the
-#      kit's hostile-guest attacks watched from outside (both builds)
+#      kit's hostile-guest attacks watched from outside, and the seccomp filters
+#      (every thread filtered; a forbidden call on each kind ends ember) (both builds)
 #   4. Debian's unmodified kernel booted directly on this host's KVM (plain build)
 #   5. Linux end to end on the KVM test bed (QEMU-emulated AMD-V, real kvm-amd)
 #   6. the libFuzzer harnesses, briefly (make print-fuzz-harnesses: the virtqueue
@@ -48,7 +49,7 @@ for build in build build-san; do
         tally "$t" "$t.log"
         [ $rc -ne 0 ] && ! grep -q " [1-9][0-9]* failed" "$t.log" && { echo "!! $t exited $rc"; total_fail=$((total_fail + 1)); }
     done
-    for suite in guest_tests bad_input api hostile; do
+    for suite in guest_tests bad_input api hostile seccomp; do
         echo "== $suite ($build/ember)"
         log=$build/$suite.log
         bash tests/e2e/$suite.sh "$build/ember" >"$log" 2>&1

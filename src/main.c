@@ -13,8 +13,10 @@
 #include "api/api.h"
 #include "boot/mptable.h"
 #include "cpu/cpuid.h"
+#include "cpu/vcpu.h"
 #include "kvm/kvm.h"
 #include "memory/layout.h"
+#include "security/seccomp.h"
 #include "util/log.h"
 #include "vm/vm.h"
 
@@ -71,6 +73,12 @@ static void usage(FILE *out)
             "      --config-file FILE  the VM from a Firecracker JSON config file; it boots\n"
             "                        at once (with --api-sock, the API serves it too)\n"
             "      --no-api          with --config-file: no API socket\n"
+            "      --no-seccomp      no seccomp filters (by default every thread is held to\n"
+            "                        the system calls its work needs; another ends ember, 148)\n"
+            "      --seccomp-filter FILE  the filters from FILE, in Firecracker's JSON format\n"
+            "                        (one per thread kind: vmm, api, vcpu; blk, net, rng,\n"
+            "                        virtio_console, console_input and timers default to vmm's)\n"
+            "      --seccomp-log     a forbidden system call is logged by the kernel, not stopped\n"
             "  -v, --verbose         more messages on stderr\n"
             "\n"
             "The guest's first serial port (COM1, ttyS0) is the console. On a terminal,\n"
@@ -352,11 +360,16 @@ static int cmd_run(int argc, char **argv)
         {"api-sock", required_argument, 0, 'A'},
         {"config-file", required_argument, 0, 'F'},
         {"no-api", no_argument, 0, 'n'},
+        {"no-seccomp", no_argument, 0, 'S'},
+        {"seccomp-filter", required_argument, 0, 'f'},
+        {"seccomp-log", no_argument, 0, 'L'},
         {0, 0, 0, 0},
     };
     struct vm_config cfg = {.ram_size = DEFAULT_MEMORY_MIB * MiB, .ncpus = 1, .console = {.kind = CONSOLE_STDIO}};
     const char *api_sock = NULL, *config_file = NULL;
     bool no_api = false, memory_given = false, cpus_given = false;
+    struct seccomp_options seccomp = {.mode = SECCOMP_ENFORCE, .kick_signal = vcpu_kick_signal()};
+    bool no_seccomp = false, seccomp_log = false;
     opterr = 0;
     optind = 1;
     int c;
@@ -368,6 +381,9 @@ static int cmd_run(int argc, char **argv)
         case 'A': api_sock = optarg; break;
         case 'F': config_file = optarg; break;
         case 'n': no_api = true; break;
+        case 'S': no_seccomp = true; break;
+        case 'f': seccomp.filter_file = optarg; break;
+        case 'L': seccomp_log = true; break;
         case 'm':
             memory_given = true;
             if (parse_memory(optarg, &cfg.ram_size) < 0) {
@@ -452,6 +468,20 @@ static int cmd_run(int argc, char **argv)
         log_error("--cpus %d: ember supports at most %d vCPUs (8-bit APIC ids)", cfg.ncpus, MPTABLE_MAX_CPUS);
         return 2;
     }
+
+    if (no_seccomp + seccomp_log + !!seccomp.filter_file > 1) {
+        log_error("--no-seccomp, --seccomp-filter and --seccomp-log: choose one");
+        return 2;
+    }
+    if (no_seccomp)
+        seccomp.mode = SECCOMP_OFF;
+    else if (seccomp_log)
+        seccomp.mode = SECCOMP_LOG;
+    /* Before any other thread starts: each confines itself from the filters
+     * compiled here. */
+    bool usage_error;
+    if (seccomp_prepare(&seccomp, &usage_error) < 0)
+        return usage_error ? 2 : 1;
 
     /* EMBER_KVM_DEVICE points ember at another KVM device node (a container
      * that bind-mounts it elsewhere; the tests use it for the error paths). */

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "security/seccomp.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -90,6 +91,7 @@ static json_t *collect(struct api *api)
                         json_pack("{s:I, s:I, s:I}", "requests_count", (json_int_t)api->server.requests,
                                   "bad_requests_count", (json_int_t)api->server.bad_requests,
                                   "refused_connections_count", (json_int_t)api->server.refused_connections));
+    json_object_set_new(o, "seccomp", json_pack("{s:I}", "num_faults", (json_int_t)seccomp_num_faults()));
     json_t *ember = json_pack("{s:s}", "state", state_name(api->state, api->vm));
     json_object_set_new(o, "ember", ember);
     struct vm *vm = api->vm;
@@ -473,7 +475,10 @@ int api_set_metrics(struct api *api, const char *path, char *err)
 {
     if (metrics_configured(&api->metrics))
         return fc_error(err, "Reinitialization of metrics not allowed.");
-    return metrics_open(&api->metrics, path, err, FC_ERR_MAX);
+    if (metrics_open(&api->metrics, path, err, FC_ERR_MAX) < 0)
+        return -1;
+    seccomp_set_metrics_fd(api->metrics.fd); /* for the SIGSYS handler's last line */
+    return 0;
 }
 
 int api_wait_for_start(struct api *api, int sigfd)
@@ -523,6 +528,7 @@ void api_close(struct api *api)
     if (api->serving)
         http_server_close(&api->server);
     api->serving = false;
+    seccomp_set_metrics_fd(-1);
     metrics_close(&api->metrics);
     fc_config_free(&api->fc);
     json_decref(api->requests);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "security/seccomp.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/thread.h"
@@ -545,6 +546,7 @@ static void *server_thread(void *arg)
 {
     struct http_server *srv = arg;
     pthread_setname_np(pthread_self(), "ember-api");
+    seccomp_confine_thread(THREAD_API); /* before the first accept */
     while (http_server_run_once(srv, -1))
         ;
     return NULL;

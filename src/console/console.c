@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "security/seccomp.h"
 #include "util/log.h"
 
 /* The terminal must be restored however ember exits, including exit() from a
@@ -129,6 +130,7 @@ static void *input_thread(void *arg)
 {
     struct console *con = arg;
     pthread_setname_np(pthread_self(), "ember-console");
+    seccomp_confine_thread(THREAD_CONSOLE_INPUT);
     uint8_t raw[256], buf[2 * sizeof(raw)];
     size_t pending = 0, off = 0;
     bool eof = false;

@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "security/seccomp.h"
 #include "cpu/cpuid.h"
 #include "cpu/interrupts.h"
 #include "memory/layout.h"
@@ -455,6 +456,7 @@ static void *vcpu_thread(void *arg)
     sigemptyset(&set);
     sigaddset(&set, KICK_SIGNAL);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    seccomp_confine_thread(THREAD_VCPU); /* before the first KVM_RUN */
 
     atomic_store(&vcpu->state, VCPU_RUNNING);
     /* With ember's LAPIC, a vCPU running guest code is never parked: HLT and

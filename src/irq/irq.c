@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <linux/kvm.h>
 
+#include "security/seccomp.h"
 #include "kvm/kvm.h"
 #include "memory/layout.h"
 #include "util/log.h"
@@ -232,6 +233,7 @@ static void *timer_thread(void *arg)
 {
     struct irq_chip *chip = arg;
     pthread_setname_np(pthread_self(), "ember-timers");
+    seccomp_confine_thread(THREAD_TIMERS);
     int nlapic = chip->mode == IRQCHIP_USER ? chip->ncpus : 0;
     struct pollfd *p = calloc((size_t)(2 + nlapic), sizeof(*p));
     if (!p) {

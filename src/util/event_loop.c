@@ -146,6 +146,8 @@ static void *loop_thread(void *arg)
 {
     struct event_loop *loop = arg;
     pthread_setname_np(pthread_self(), loop->name);
+    if (loop->thread_init)
+        loop->thread_init(loop->thread_init_ctx);
     while (dispatch(loop, -1, true) >= 0)
         ;
     return NULL;
@@ -154,6 +156,12 @@ static void *loop_thread(void *arg)
 int event_loop_run_once(struct event_loop *loop, int timeout_ms)
 {
     return loop->running ? -1 : dispatch(loop, timeout_ms, false);
+}
+
+void event_loop_on_thread_start(struct event_loop *loop, void (*fn)(void *ctx), void *ctx)
+{
+    loop->thread_init = fn;
+    loop->thread_init_ctx = ctx;
 }
 
 int event_loop_start(struct event_loop *loop)

@@ -24,6 +24,9 @@ struct event_loop {
     pthread_cond_t hold_cond;
     bool hold_requested, held;
     char name[16];
+    /* Run on the thread before its first callback (its confinement). */
+    void (*thread_init)(void *ctx);
+    void *thread_init_ctx;
     int nfds;
     struct {
         int fd;
@@ -38,6 +41,8 @@ int event_loop_add(struct event_loop *loop, int fd, uint32_t events, event_fn fn
 /* Changes the events an added fd is watched for (0: none for now). */
 int event_loop_modify(struct event_loop *loop, int fd, uint32_t events);
 int event_loop_start(struct event_loop *loop);
+/* fn(ctx) runs on the loop's thread when it starts, before any callback. */
+void event_loop_on_thread_start(struct event_loop *loop, void (*fn)(void *ctx), void *ctx);
 /* One turn of the loop on the calling thread, for tests and fuzz harnesses
  * that drive a device deterministically: waits up to timeout_ms (0: not at
  * all) for ready file descriptors and runs their callbacks. Returns how many

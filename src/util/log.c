@@ -21,6 +21,7 @@ void log_set_raw_terminal(bool raw) { raw_terminal = raw; }
 void log_set_level(enum log_level level) { atomic_store(&current_level, level); }
 enum log_level log_get_level(void) { return (enum log_level)atomic_load(&current_level); }
 bool log_enabled(enum log_level level) { return level != LOG_OFF && (int)level <= atomic_load(&current_level); }
+int log_file_fd(void) { return atomic_load(&log_fd); }
 unsigned long log_lines_written(void) { return atomic_load(&lines_written); }
 unsigned long log_lines_failed(void) { return atomic_load(&lines_failed); }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "memory/layout.h"
+#include "security/seccomp.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "virtio/console.h"
@@ -417,7 +418,13 @@ int vm_start(struct vm *vm)
             vm_request_stop(vm, VM_STOP_ERROR, "could not start vcpu %d", vm->started);
             return -1;
         }
-    return vm_stopping(vm) ? -1 : 0;
+    if (vm_stopping(vm))
+        return -1;
+    /* Every other thread runs, confined by itself: the main thread is left
+     * to wait for the end and tear down, and confines itself last (a filter
+     * is inherited by the threads started after it). */
+    seccomp_confine_thread(THREAD_VMM);
+    return 0;
 }
 
 int vm_wait(struct vm *vm)
