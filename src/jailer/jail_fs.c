@@ -20,7 +20,8 @@ int jail_paths_compose(const char *base, const char *exec_name, const char *id, 
         snprintf(p->exec_dir, sizeof(p->exec_dir), "%s/%s", b, exec_name) >= (int)sizeof(p->exec_dir) ||
         snprintf(p->jail_dir, sizeof(p->jail_dir), "%s/%s", p->exec_dir, id) >= (int)sizeof(p->jail_dir) ||
         snprintf(p->root, sizeof(p->root), "%s/root", p->jail_dir) >= (int)sizeof(p->root))
-        return jerr_set(e, "--chroot-base-dir %s: the jail's path is too long", base);
+        return jerr_set(e, "--chroot-base-dir %.200s%s: the jail's path would be longer than %d bytes", base,
+                        strlen(base) > 200 ? "..." : "", PATH_MAX - 1);
     return 0;
 }
 

@@ -47,7 +47,8 @@ char *textfile_read(const char *path, struct jerr *e)
 
 int textfile_write(const char *path, const char *text, struct jerr *e)
 {
-    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_TRUNC as a shell redirection does: cgroup files ignore it. */
+    int fd = open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return jerr_errno(e, "%s", path);
     size_t len = strlen(text);
