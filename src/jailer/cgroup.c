@@ -255,6 +255,17 @@ static int v2_enable(const struct cgroup_target *t, const char *controller, stru
     return 0;
 }
 
+/* Writes the pid to a cgroup's tasks or cgroup.procs. */
+static int attach(const char *path, const char *pid_text, struct jerr *e)
+{
+    if (textfile_write(path, pid_text, e) == 0)
+        return 0;
+    if (errno == EBUSY)
+        snprintf(e->msg + strlen(e->msg), sizeof(e->msg) - strlen(e->msg),
+                 " (cgroup v2 puts no process in a cgroup that passes controllers down to its children)");
+    return -1;
+}
+
 /* Prefixes e's line with "--cgroup FILE=VALUE: ". */
 static int setting_error(const struct jail_cgroup_setting *s, struct jerr *e)
 {
@@ -272,7 +283,7 @@ int cgroup_apply(struct cgroup_plan *p, pid_t pid, struct jerr *e)
         if (stat(p->join_only, &st) < 0 || !S_ISDIR(st.st_mode))
             return 0;
         snprintf(path, sizeof(path), "%s/cgroup.procs", p->join_only);
-        return textfile_write(path, text, e);
+        return attach(path, text, e);
     }
     for (size_t i = 0; i < p->ntargets; i++)
         if (make_dirs(p, &p->targets[i], e) < 0)
@@ -298,7 +309,7 @@ int cgroup_apply(struct cgroup_plan *p, pid_t pid, struct jerr *e)
     snprintf(text, sizeof(text), "%d\n", (int)pid);
     for (size_t i = 0; i < p->ntargets; i++) {
         snprintf(path, sizeof(path), "%s/%s", p->targets[i].dir, p->version == 1 ? "tasks" : "cgroup.procs");
-        if (textfile_write(path, text, e) < 0)
+        if (attach(path, text, e) < 0)
             return -1;
     }
     return 0;

@@ -13,17 +13,21 @@
  *   3. make <base>/<exec name>/<id>/root, its /dev, /dev/net and /run, the
  *      device nodes, and copy the exec file in (jail_fs.c, devices.c)
  *   4. join --netns (setns)
- *   5. set the resource limits (rlimits.c)
- *   6. make the cgroups, write the values, move in (cgroup.c)
- *   7. new mount namespace, pivot_root into the jail (jail_fs.c)
- *   8. --daemonize; --new-pid-ns (process.c); write <exec name>.pid
+ *   5. make the cgroups, write the values, move in (cgroup.c)
+ *   6. new mount namespace, pivot_root into the jail (jail_fs.c)
+ *   7. --daemonize; --new-pid-ns (process.c); write <exec name>.pid
+ *   8. set the resource limits (rlimits.c)
  *   9. drop to uid:gid with no groups and no capabilities (privileges.c)
  *  10. exec /<exec name> with the arguments after "--"
  *
- * Up to step 7 a failure removes what was made (the jail's directory, the
- * cgroups while empty). Firecracker makes the device nodes after its
- * chroot; ember-jailer makes them in step 3 through the root's descriptor,
- * to the same effect, so that they are gone too if a later step fails. */
+ * Up to step 6 a failure removes what was made (the jail's directory, the
+ * cgroups while empty). Two steps sit elsewhere than in Firecracker's
+ * jailer, to the same effect for ember: the device nodes are made in step
+ * 3 through the root's descriptor (Firecracker: after its chroot), so that
+ * they go too if a later step fails; and the resource limits are set last
+ * (Firecracker: before its cgroups), so that the jailer's own writes and
+ * descriptors after that point (the pid file, --daemonize's dup2) cannot
+ * be cut off by an fsize or no-file limit meant for ember. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -127,7 +131,7 @@ int main(int argc, char **argv)
         if (!devs[i].present)
             note("%s: not on this host, so the jail has none", devs[i].path);
 
-    /* Steps 4-6. */
+    /* Steps 4-5. */
     if (netns_fd >= 0) {
         if (setns(netns_fd, CLONE_NEWNET) < 0) {
             jerr_errno(&e, "--netns %s: setns", a.netns);
@@ -135,12 +139,10 @@ int main(int argc, char **argv)
         }
         close(netns_fd);
     }
-    if (jail_rlimits_apply(&a.rlimits, &e) < 0)
-        fail(&e, 1);
     if (cgroup_apply(&cgroups, getpid(), &e) < 0)
         fail(&e, 1);
 
-    /* Step 7: from here on the host's file system is out of reach. */
+    /* Step 6: from here on the host's file system is out of reach. */
     close(tree.root_fd);
     tree.root_fd = -1;
     if (jail_pivot_root(tree.paths.root, &e) < 0)
@@ -148,16 +150,18 @@ int main(int argc, char **argv)
     pivoted = true;
     cgroup_plan_release(&cgroups);
 
-    /* Step 8. */
+    /* Step 7. */
     if (a.daemonize && process_daemonize(dev_null, &e) < 0)
         fail(&e, 1);
     if (process_enter_pid_ns(a.new_pid_ns, exe.name, &e) < 0)
         fail(&e, 1);
 
-    /* Step 9-10. Firecracker passes its binary --id <id>, --start-time-us,
+    /* Steps 8-10. Firecracker passes its binary --id <id>, --start-time-us,
      * --start-time-cpu-us and --parent-cpu-time-us here, ahead of the
      * arguments after "--"; ember does not take those flags yet, so it
      * gets only what follows "--". Add them here when it does. */
+    if (jail_rlimits_apply(&a.rlimits, &e) < 0)
+        fail(&e, 1);
     if (privileges_drop(a.uid, a.gid, last_cap, &e) < 0)
         fail(&e, 1);
     char path[NAME_MAX + 2];

@@ -1,7 +1,7 @@
 /* --resource-limit: RLIMIT_FSIZE and RLIMIT_NOFILE for the jailed ember,
  * soft and hard alike (so ember cannot raise them back), as Firecracker's
- * jailer sets them. They are set before the jail is entered and outlast
- * the exec. */
+ * jailer sets them. They are set just before the privileges are dropped
+ * (so the jailer's own last writes are not cut off) and outlast the exec. */
 #ifndef EMBER_JAILER_RLIMITS_H
 #define EMBER_JAILER_RLIMITS_H
 
