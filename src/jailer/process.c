@@ -13,6 +13,11 @@
 
 int process_scrub(struct jerr *e)
 {
+    /* A closed stdin, stdout or stderr would be reused by the next open()
+     * (the exec file, say) and end up as ember's: fill the gap first. */
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDWR) != fd)
+            return jerr_errno(e, "opening /dev/null for descriptor %d", fd);
     if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0) {
         if (errno != ENOSYS)
             return jerr_errno(e, "closing inherited file descriptors");

@@ -9,7 +9,8 @@
 #include "jailer/error.h"
 
 /* Closes every descriptor above 2 (nothing the caller had open leaks into
- * the jail) and empties the environment (ember starts with none). */
+ * the jail), puts /dev/null on any of 0-2 that is closed, and empties the
+ * environment (ember starts with none). */
 int process_scrub(struct jerr *e);
 /* Detaches: fork (the parent, the jailer the caller started, exits 0 at
  * once), setsid, fork again (so the daemon, not a session leader, can

@@ -157,22 +157,31 @@ static int has(const char *dir, const char *name, const char *text)
     return same;
 }
 
+/* A stand-in hierarchy: a temp directory and its mount-table line. */
+static void fake_hierarchy(char *root, char *mi, size_t mi_size, const char *fstype_and_opts)
+{
+    CHECK(mkdtemp(root) != NULL);
+    snprintf(mi, mi_size, "1 1 0:1 / %s rw - %s\n", root, fstype_and_opts);
+}
+/* d = root/rel, made. */
+static void subdir(char *d, const char *root, const char *rel)
+{
+    snprintf(d, PATH_MAX, "%s/%s", root, rel);
+    CHECK_EQ(mkdir(d, 0755), 0);
+}
+
 TEST(applying_a_v1_plan_writes_values_inherits_cpuset_and_places_the_pid)
 {
-    char root[] = "/tmp/test_jailer_cgroup.XXXXXX";
-    CHECK(mkdtemp(root) != NULL);
-    char mi[PATH_MAX * 2], d[PATH_MAX];
-    snprintf(mi, sizeof(mi), "1 1 0:1 / %s rw - cgroup cgroup rw,cpuset\n", root);
+    char root[] = "/tmp/test_jailer_cgroup.XXXXXX", mi[PATH_MAX * 2], d[PATH_MAX];
+    fake_hierarchy(root, mi, sizeof(mi), "cgroup cgroup rw,cpuset");
     put(root, "cpuset.cpus", "0-1\n");
     put(root, "cpuset.mems", "0\n");
     /* The parent exists (made by an earlier jail) with its cpus set; the
      * VM's cgroup is "made by the kernel" with empty files. */
-    snprintf(d, sizeof(d), "%s/ember", root);
-    CHECK_EQ(mkdir(d, 0755), 0);
+    subdir(d, root, "ember");
     put(d, "cpuset.cpus", "1\n");
     put(d, "cpuset.mems", "");
-    snprintf(d, sizeof(d), "%s/ember/vm1", root);
-    CHECK_EQ(mkdir(d, 0755), 0);
+    subdir(d, root, "ember/vm1");
     put(d, "cpuset.cpus", "");
     put(d, "cpuset.mems", "");
     put(d, "cpuset.cpu_exclusive", "0\n");
@@ -217,20 +226,15 @@ TEST(applying_a_v1_plan_writes_values_inherits_cpuset_and_places_the_pid)
 
 TEST(applying_a_v2_plan_enables_controllers_in_every_parent)
 {
-    char root[] = "/tmp/test_jailer_cgroup.XXXXXX";
-    CHECK(mkdtemp(root) != NULL);
-    char mi[PATH_MAX * 2], d[PATH_MAX];
-    snprintf(mi, sizeof(mi), "1 1 0:1 / %s rw - cgroup2 cgroup2 rw\n", root);
+    char root[] = "/tmp/test_jailer_cgroup.XXXXXX", mi[PATH_MAX * 2], d[PATH_MAX];
+    fake_hierarchy(root, mi, sizeof(mi), "cgroup2 cgroup2 rw");
     put(root, "cgroup.controllers", "cpu io memory pids\n");
     put(root, "cgroup.subtree_control", "");
-    snprintf(d, sizeof(d), "%s/pool", root);
-    CHECK_EQ(mkdir(d, 0755), 0);
+    subdir(d, root, "pool");
     put(d, "cgroup.subtree_control", "");
-    snprintf(d, sizeof(d), "%s/pool/a", root);
-    CHECK_EQ(mkdir(d, 0755), 0);
+    subdir(d, root, "pool/a");
     put(d, "cgroup.subtree_control", "");
-    snprintf(d, sizeof(d), "%s/pool/a/vm1", root);
-    CHECK_EQ(mkdir(d, 0755), 0);
+    subdir(d, root, "pool/a/vm1");
     put(d, "cpu.weight", "100\n");
     put(d, "cgroup.procs", "");
 
