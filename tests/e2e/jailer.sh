@@ -44,7 +44,7 @@ if [ ! -x "$JAILER" ]; then
     exit
 fi
 if readelf -lW "$EMBER" 2>/dev/null | grep -q INTERP; then
-    skip "ember-jailer" "$EMBER is dynamically linked (the sanitizer build): only a static ember can be jailed"
+    skip "ember-jailer" "$EMBER is dynamically linked (as the sanitizer build is): only a static ember can be jailed"
     summary
     exit
 fi
