@@ -28,20 +28,32 @@ LDFLAGS := -pthread $(SANFLAGS)
 DECOMPRESS_LIBS := -lz -lbz2 -llzma -llzo2 -llz4 -lzstd
 LDLIBS  := $(DECOMPRESS_LIBS) -luring -ljansson -lhttp_parser -lseccomp
 
-LIB_SRCS  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
+LIB_SRCS  := $(filter-out src/main.c src/jailer/%,$(shell find src -name '*.c' | sort))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+# ember-jailer (src/jailer) is a binary of its own; its parts but main.c
+# make libjailer.a, which its unit tests (test_jailer_*) link.
+JAILER_SRCS := $(filter-out src/jailer/main.c,$(sort $(wildcard src/jailer/*.c)))
+JAILER_OBJS := $(JAILER_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all ember unit guests tools bench clean
-all: ember unit guests tools
+.PHONY: all ember jailer unit guests tools bench clean
+all: ember jailer unit guests tools
 ember: $(BUILD)/ember
+jailer: $(BUILD)/ember-jailer
 unit: $(UNIT_BINS) $(BUILD)/tests/ember-seccomp-probe
 
 $(BUILD)/ember: $(BUILD)/src/main.o $(BUILD)/libember.a
 	$(CC) $(LDFLAGS) $(EMBER_LINK) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libember.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+# Static like ember: it needs nothing but libc.
+$(BUILD)/ember-jailer: $(BUILD)/src/jailer/main.o $(BUILD)/libjailer.a
+	$(CC) $(LDFLAGS) $(EMBER_LINK) -o $@ $^
+
+$(BUILD)/libjailer.a: $(JAILER_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/%.o: %.c
@@ -51,6 +63,10 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libember.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libember.a $(LDFLAGS) $(LDLIBS)
+# The jailer's tests (the shorter stem wins over the rule above).
+$(BUILD)/tests/test_jailer_%: tests/unit/test_jailer_%.c tests/unit/check.h $(BUILD)/libjailer.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libjailer.a $(LDFLAGS)
 
 # ember with the seccomp probe (tests/security/seccomp_probe.c): a forbidden
 # system call on a chosen kind of thread, for tests/e2e/seccomp.sh.

@@ -4,7 +4,8 @@
 #   2. the test-guest kit booted through ember's real boot paths (both builds)
 #   3. bad host input, the Firecracker-compatible API driven with curl, and the
 #      kit's hostile-guest attacks watched from outside, and the seccomp filters
-#      (every thread filtered; a forbidden call on each kind ends ember) (both builds)
+#      (every thread filtered; a forbidden call on each kind ends ember) (both builds);
+#      ember-jailer (plain build: only a static ember can be jailed)
 #   4. Debian's unmodified kernel booted directly on this host's KVM (plain build)
 #   5. Linux end to end on the KVM test bed (QEMU-emulated AMD-V, real kvm-amd)
 #   6. the libFuzzer harnesses, briefly (make print-fuzz-harnesses: the virtqueue
@@ -49,7 +50,10 @@ for build in build build-san; do
         tally "$t" "$t.log"
         [ $rc -ne 0 ] && ! grep -q " [1-9][0-9]* failed" "$t.log" && { echo "!! $t exited $rc"; total_fail=$((total_fail + 1)); }
     done
-    for suite in guest_tests bad_input api hostile seccomp; do
+    suites="guest_tests bad_input api hostile seccomp"
+    # ember-jailer runs only a static ember (the sanitizer build is dynamic).
+    [ "$build" = build ] && suites="$suites jailer"
+    for suite in $suites; do
         echo "== $suite ($build/ember)"
         log=$build/$suite.log
         bash tests/e2e/$suite.sh "$build/ember" >"$log" 2>&1
