@@ -107,7 +107,7 @@ $(BUILD)/bench/benchtool: bench/benchtool.c $(BUILD)/libember.a
 # parsers, the API's bodies and its HTTP server, with the sources they
 # exercise compiled with coverage and ASan/UBSan.
 # Threads confine themselves (src/security), a no-op until seccomp_prepare.
-FUZZ_SECURITY_SRCS := src/security/seccomp.c src/security/seccomp_allowlists.c src/security/seccomp_json.c src/util/file.c
+FUZZ_SECURITY_SRCS := src/security/landlock.c src/security/seccomp.c src/security/seccomp_allowlists.c src/security/seccomp_json.c src/util/file.c
 FUZZ_SECURITY_LIBS := -lseccomp -ljansson
 FUZZ_SRCS := src/memory/guest_memory.c src/virtio/virtqueue.c src/virtio/device.c src/virtio/blk.c \
              src/virtio/net.c src/virtio/rate_limiter.c src/util/event_loop.c src/util/log.c $(FUZZ_SECURITY_SRCS)

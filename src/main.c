@@ -16,6 +16,7 @@
 #include "cpu/vcpu.h"
 #include "kvm/kvm.h"
 #include "memory/layout.h"
+#include "security/landlock.h"
 #include "security/seccomp.h"
 #include "util/log.h"
 #include "vm/vm.h"
@@ -79,6 +80,12 @@ static void usage(FILE *out)
             "                        (one per thread kind: vmm, api, vcpu; blk, net, rng,\n"
             "                        virtio_console, console_input and timers default to vmm's)\n"
             "      --seccomp-log     a forbidden system call is logged by the kernel, not stopped\n"
+            "      --landlock        require Landlock (by default it is used where the kernel\n"
+            "                        has it): once the VM is built, ember may open only the\n"
+            "                        kernel, initrd and disks it was given, and --landlock-rule's\n"
+            "      --landlock-rule path=PATH,access=ro|rw\n"
+            "                        a file or directory ember may open later (PATCH /drives)\n"
+            "      --no-landlock     no Landlock rules\n"
             "  -v, --verbose         more messages on stderr\n"
             "\n"
             "The guest's first serial port (COM1, ttyS0) is the console. On a terminal,\n"
@@ -266,7 +273,34 @@ struct run_with_api {
     const char *api_sock, *config_file;
     struct vm_config *cfg;   /* the command line's settings */
     bool memory_given, cpus_given;
+    struct landlock_config *files;
 };
+
+/* Landlock, once the VM is built (its files open) and before its threads
+ * start: from here on ember may open only what the VM was given, what
+ * --landlock-rule adds, and remove the API socket. */
+static int restrict_files(struct landlock_config *files, const struct vm_config *cfg, const char *api_sock)
+{
+    static char sock_dir[PATH_MAX];
+    struct landlock_config all = *files;
+    int r = landlock_add_path(&all, cfg->boot.kernel_path, LANDLOCK_READ);
+    if (r == 0)
+        r = landlock_add_path(&all, cfg->boot.initrd_path, LANDLOCK_READ);
+    for (int i = 0; i < cfg->ndisks && r == 0; i++)
+        r = landlock_add_path(&all, cfg->disks[i].path, cfg->disks[i].read_only ? LANDLOCK_READ : LANDLOCK_WRITE);
+    if (r == 0 && api_sock) {
+        snprintf(sock_dir, sizeof(sock_dir), "%s", api_sock);
+        char *slash = strrchr(sock_dir, '/');
+        if (slash == sock_dir)
+            slash[1] = '\0';
+        else if (slash)
+            *slash = '\0';
+        else
+            snprintf(sock_dir, sizeof(sock_dir), ".");
+        r = landlock_add_path(&all, sock_dir, LANDLOCK_REMOVE);
+    }
+    return r < 0 ? -1 : landlock_restrict_process(&all);
+}
 
 /* ember with the Firecracker API and/or a config file: configure (from the
  * file, the command line or API requests), boot on InstanceStart (at once
@@ -317,7 +351,8 @@ static int run_with_api(struct kvm_system *kvm, const struct run_with_api *run)
         bool created = rc == 0; /* vm_create is called: vm_destroy undoes even a failed one */
         if (rc < 0)
             log_error("%s", err);
-        else if ((rc = vm_create(&vm, kvm, cfg)) == 0 && (rc = vm_start(&vm)) < 0)
+        else if ((rc = vm_create(&vm, kvm, cfg)) == 0 && (rc = restrict_files(run->files, cfg, run->api_sock)) == 0 &&
+                 (rc = vm_start(&vm)) < 0)
             vm_wait(&vm); /* joins whatever had started */
         log_capture(NULL, 0);
         if (rc < 0) {
@@ -363,13 +398,17 @@ static int cmd_run(int argc, char **argv)
         {"no-seccomp", no_argument, 0, 'S'},
         {"seccomp-filter", required_argument, 0, 'f'},
         {"seccomp-log", no_argument, 0, 'L'},
+        {"landlock", no_argument, 0, 'l'},
+        {"no-landlock", no_argument, 0, 'o'},
+        {"landlock-rule", required_argument, 0, 'r'},
         {0, 0, 0, 0},
     };
     struct vm_config cfg = {.ram_size = DEFAULT_MEMORY_MIB * MiB, .ncpus = 1, .console = {.kind = CONSOLE_STDIO}};
     const char *api_sock = NULL, *config_file = NULL;
     bool no_api = false, memory_given = false, cpus_given = false;
     struct seccomp_options seccomp = {.mode = SECCOMP_ENFORCE, .kick_signal = vcpu_kick_signal()};
-    bool no_seccomp = false, seccomp_log = false;
+    bool no_seccomp = false, seccomp_log = false, landlock = false, no_landlock = false;
+    static struct landlock_config files; /* --landlock-rule's, then the VM's paths */
     opterr = 0;
     optind = 1;
     int c;
@@ -384,6 +423,12 @@ static int cmd_run(int argc, char **argv)
         case 'S': no_seccomp = true; break;
         case 'f': seccomp.filter_file = optarg; break;
         case 'L': seccomp_log = true; break;
+        case 'l': landlock = true; break;
+        case 'o': no_landlock = true; break;
+        case 'r':
+            if (landlock_parse_rule(optarg, &files) < 0)
+                return 2;
+            break;
         case 'm':
             memory_given = true;
             if (parse_memory(optarg, &cfg.ram_size) < 0) {
@@ -477,11 +522,18 @@ static int cmd_run(int argc, char **argv)
         seccomp.mode = SECCOMP_OFF;
     else if (seccomp_log)
         seccomp.mode = SECCOMP_LOG;
+    if (landlock && no_landlock) {
+        log_error("--landlock and --no-landlock: choose one");
+        return 2;
+    }
+    files.mode = landlock ? LANDLOCK_REQUIRED : no_landlock ? LANDLOCK_OFF : LANDLOCK_IF_AVAILABLE;
     /* Before any other thread starts: each confines itself from the filters
      * compiled here. */
     bool usage_error;
     if (seccomp_prepare(&seccomp, &usage_error) < 0)
         return usage_error ? 2 : 1;
+    if (landlock_prepare(files.mode) < 0)
+        return 1;
 
     /* EMBER_KVM_DEVICE points ember at another KVM device node (a container
      * that bind-mounts it elsewhere; the tests use it for the error paths). */
@@ -496,14 +548,14 @@ static int cmd_run(int argc, char **argv)
     }
     if (api_sock || config_file) {
         struct run_with_api run = {.api_sock = api_sock, .config_file = config_file, .cfg = &cfg,
-                                   .memory_given = memory_given, .cpus_given = cpus_given};
+                                   .memory_given = memory_given, .cpus_given = cpus_given, .files = &files};
         int status = run_with_api(&kvm, &run);
         kvm_system_close(&kvm);
         return status;
     }
     struct vm vm;
     int status = 1;
-    if (vm_create(&vm, &kvm, &cfg) == 0) {
+    if (vm_create(&vm, &kvm, &cfg) == 0 && restrict_files(&files, &cfg, NULL) == 0) {
         note_pvm(&kvm);
         status = vm_run(&vm);
     }

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "security/landlock.h"
 #include "security/seccomp.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -420,6 +421,7 @@ static void route(struct api *api, struct route *r)
 
 static void handle(void *ctx, const struct http_request *req, struct http_response *resp)
 {
+    landlock_restrict_api_thread(); /* the VM's file rules, once it is built */
     struct api *api = ctx;
     struct route r = {.method = req->method, .path = req->path, .resp = resp};
     /* /drives/{id} and /network-interfaces/{id}: the id is the last segment. */

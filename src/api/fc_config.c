@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "security/landlock.h"
 #include "util/file.h"
 #include "util/log.h"
 
@@ -403,7 +404,13 @@ int fc_check_drive_patch(struct fc_config *c, const char *id, json_t *body, int 
             *limiter = c->drives[i].limiter;
             if (get_rate_limiter(body, "rate_limiter", limiter, err) < 0)
                 return -1;
-            return *path ? file_check_readable(*path, "path_on_host", err, FC_ERR_MAX) : 0;
+            if (*path && file_check_readable(*path, "path_on_host", err, FC_ERR_MAX) < 0) {
+                size_t n = strlen(err);
+                if (errno == EACCES && landlock_active() && n && err[n - 1] == '.')
+                    snprintf(err + n - 1, FC_ERR_MAX - (n - 1), "%s.", landlock_hint(EACCES));
+                return -1;
+            }
+            return 0;
         }
     return fc_error(err, "Invalid block device ID: %s: no such drive.", body_id);
 }

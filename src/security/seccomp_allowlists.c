@@ -150,6 +150,7 @@ static const struct seccomp_rule api[] = {
     ARG_EQ(fcntl, 1, F_OFD_SETLK), /* a disk image's lock */
     IOCTL(BLKGETSIZE64),
     SYS(getrandom),                 /* jansson's hash seed, a MAC address */
+    SYS(landlock_restrict_self),    /* the VM's file rules, on the first request after boot */
 };
 
 /* The main thread once the VM runs: it waits for the end (signalfd, the stop

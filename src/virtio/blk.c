@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "security/landlock.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -507,9 +508,10 @@ static int open_image(struct virtio_blk *blk, const struct virtio_blk_config *cf
     if (blk->fd < 0) {
         int e = errno;
         if (!cfg->read_only && (e == EACCES || e == EROFS || e == EPERM))
-            log_error("--disk %s: cannot open for writing: %s (add ,ro for a read-only disk)", path, strerror(e));
+            log_error("--disk %s: cannot open for writing: %s%s", path, strerror(e),
+                      landlock_active() ? landlock_hint(e) : " (add ,ro for a read-only disk)");
         else
-            log_error("--disk %s: cannot open: %s", path, strerror(e));
+            log_error("--disk %s: cannot open: %s%s", path, strerror(e), landlock_hint(e));
         return -1;
     }
     struct stat st;

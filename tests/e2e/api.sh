@@ -8,6 +8,10 @@
 cd "$(dirname "$0")/../.."
 EMBER=${1:-build/ember}
 . tests/e2e/lib.sh
+# "yes" where this kernel enforces Landlock (ember --landlock says when not).
+LANDLOCK=yes
+"$EMBER" run --landlock --kernel /nonexistent </dev/null 2>&1 | grep -q "Landlock is" && LANDLOCK=""
+
 KIT=$PWD/build/guests/kit.elf
 SOCK=$TMP/api.sock
 
@@ -57,7 +61,11 @@ for mode in kernel user; do
     t="api ($mode irqchip)"
     rm -f "$TMP/metrics" "$TMP/log"
     truncate -s 16M "$TMP/root.img"
-    if ! start_ember --api-sock "$SOCK" --irqchip "$mode"; then fail "$t: socket" "ember did not create it"; continue; fi
+    truncate -s 32M "$TMP/other.img" "$TMP/outside.img"
+    # Landlock (on where the kernel has it): PATCH /drives may later open
+    # only what the configuration or --landlock-rule names.
+    if ! start_ember --api-sock "$SOCK" --irqchip "$mode" --landlock-rule "path=$TMP/other.img,access=rw"; then
+        fail "$t: socket" "ember did not create it"; continue; fi
     perm=$(stat -c %a "$SOCK")
     if [ "$perm" = 600 ]; then pass "$t: the socket is mode 0600"; else fail "$t: the socket is mode 0600" "$perm"; fi
     api GET /; check "$t: GET / before boot" 200 '"state":"Not started"'
@@ -88,9 +96,15 @@ for mode in kernel user; do
     api PATCH /vm '{"state":"Resumed"}'; check "$t: PATCH /vm Resumed" 204
     api GET /; check "$t: GET / after resume" 200 '"state":"Running"'
     if wait_ticks $((after + 2)); then pass "$t: ticks again after resume"; else fail "$t: ticks after resume" "none"; fi
-    truncate -s 32M "$TMP/other.img"
+    if [ -n "$LANDLOCK" ]; then
+        api PATCH /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$TMP/outside.img\"}"
+        check "$t: Landlock: PATCH /drives to an image outside the rules is refused, saying why" 400 \
+            'outside.img: cannot open: Permission denied \(outside the paths ember.s Landlock rules allow: grant it with --landlock-rule'
+    else
+        skip "$t: Landlock: PATCH /drives outside the rules" "this kernel has no Landlock"
+    fi
     api PATCH /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$TMP/other.img\"}"
-    check "$t: PATCH /drives moves the running disk to another image" 204
+    check "$t: PATCH /drives moves the running disk to another image (one --landlock-rule grants)" 204
     api GET /vm/config; check "$t: GET /vm/config shows the new image" 200 'other.img'
     api PATCH /drives/rootfs '{"drive_id":"rootfs","path_on_host":"/no/such.img"}'
     check "$t: PATCH /drives to a missing image is refused" 400 'no/such.img: cannot open'
