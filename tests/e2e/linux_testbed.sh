@@ -14,7 +14,7 @@ C="console=ttyS0 quiet panic=-1"
 # guest writes one back, and L1 (ember's host) looks for it in the image.
 mkdir -p "$TMP/files" "$TMP/rootfs"
 echo "hello from the host's ext4 image" >"$TMP/rootfs/hello.txt"
-for img in kernel split user pci-kernel pci-split pci-user deb-pci api fcfile; do
+for img in kernel split user pci-kernel pci-split pci-user deb-pci api fcfile jail; do
     mkfs.ext4 -q -F -d "$TMP/rootfs" "$TMP/files/disk-$img.img" 16M || { fail "mkfs.ext4 for the disk test" "mkfs failed"; summary; exit 1; }
 done
 export TESTBED_FILES="$TMP/files"
@@ -23,7 +23,7 @@ make -s guests >/dev/null || { fail "build the test-guest kit" "make guests fail
 cp build/guests/kit.elf "$TMP/files/"
 # The Firecracker API: the getting-started sequence with curl in L1, and the
 # same kind of VM from a config file.
-cp tests/testbed/api-flow.sh tests/testbed/failing-disk.sh "$TMP/files/"
+cp tests/testbed/api-flow.sh tests/testbed/api-jail.sh tests/testbed/failing-disk.sh "$TMP/files/"
 cat >"$TMP/files/vm.json" <<JSON
 {"boot-source": {"kernel_image_path": "/microvm.bzImage", "initrd_path": "/l2.cpio.gz",
    "boot_args": "$C ember.cmd=mkdir+/mnt;mount+-t+ext4+/dev/vda+/mnt;cat+/mnt/hello.txt;umount+/mnt ember.action=poweroff"},
@@ -104,6 +104,7 @@ net-user --irqchip user --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 
 cmd:net-user-host $R
 ipi-user --irqchip user --kernel /files/kit.elf --memory 64 --cpus 2 --cmdline "test=ipi-flood count=15000"
 cmd:api-linux sh /files/api-flow.sh
+cmd:api-jail sh /files/api-jail.sh
 fcfile --no-api --config-file /files/vm.json
 noacpi --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=poweroff"
 noacpireboot --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=reboot"
@@ -286,6 +287,11 @@ has cmd:api-linux "Firecracker API with curl: configure, InstanceStart, Debian L
     "API: PATCH /vm -> +204" '"state":"Paused"' '"id":1,"state":"paused"' '"state":"Running"' \
     "API out: L2: waiting for ctrl-alt-del" "API out: .*reboot: Restarting system" "API out: ember: guest rebooted" "API: ember exit 0" \
     'API: metrics "block_rootfs":\{"read_count":[1-9]'
+has cmd:api-jail "ember-jailer: ember as uid 1000 with no capabilities in a chroot, every thread filtered; the API from outside the jail boots Debian Linux, which mounts its root drive" \
+    "JAIL: ember pid [0-9]+: Uid: 1000 1000 1000 1000 Gid: 1000 1000 1000 1000 CapEff: 0000000000000000 NoNewPrivs: 1" \
+    "JAIL: PUT /boot-source -> +204" "JAIL: PUT /drives/rootfs -> +204" "JAIL: PUT /actions -> +204" \
+    "JAIL out: hello from the host's ext4 image" "JAIL: threads ember=2 .*ember-api=2 " "JAIL: threads .* ember-vcpu1=2 " "JAIL: threads .* virtio-blk0=2 " \
+    "JAIL out: ember: guest rebooted" "JAIL: ember exit 0"
 has fcfile "--config-file --no-api: the microVM kernel boots with the file's root drive (virtio-mmio) and powers off" \
     "L2: init reached" "L2: cpus online: 0-1" "hello from the host's ext4 image" "=== END fcfile status=0"
 has noacpi "acpi=off (MP table, 2 vCPUs): poweroff halts every CPU, ember ends it as a power-off with 0" \

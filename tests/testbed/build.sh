@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Assembles the KVM test bed's outer initramfs: static ember, busybox, Debian's
+# Assembles the KVM test bed's outer initramfs: static ember and ember-jailer, busybox, Debian's
 # kvm/kvm-amd/irqbypass modules, tun (for virtio-net's tap), loop and dm-mod
 # (the failing disks), dmsetup, curl, the guest kernel (bzImage and its extracted
 # vmlinux for PVH), the default guest's initramfs (scripts/make-guest.sh), the
@@ -12,7 +12,7 @@ out=$2
 kernel=$(scripts/fetch-debian-kernel.sh)
 root=$(dirname "$(dirname "$kernel")")
 kver=$(basename "$kernel" | sed 's/^vmlinuz-//')
-make -s STATIC=1 ember >/dev/null
+make -s STATIC=1 ember jailer >/dev/null
 make -s tools >/dev/null
 mkdir -p "$out"
 rm -rf "$out/l1"
@@ -25,6 +25,7 @@ cp /bin/busybox "$out/l1/bin/busybox"
 cp tests/testbed/l1-init "$out/l1/init"
 chmod +x "$out/l1/init"
 cp build-static/ember "$out/l1/ember"
+cp build-static/ember-jailer "$out/l1/ember-jailer"
 for m in kernel/virt/lib/irqbypass.ko kernel/arch/x86/kvm/kvm.ko kernel/arch/x86/kvm/kvm-amd.ko kernel/drivers/net/tun.ko \
     kernel/drivers/block/loop.ko kernel/drivers/md/dm-mod.ko; do
     cp "$root/lib/modules/$kver/$m" "$out/l1/lib/modules/"
