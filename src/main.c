@@ -93,8 +93,9 @@ static void usage(FILE *out)
             "\n"
             "ember exits 0 when the guest powers off or reboots (it says which), or when it\n"
             "is stopped by SIGINT/SIGTERM or Ctrl-A x; it exits 1 when the VM fails, 2 on bad\n"
-            "usage and 3 when the guest kernel panics (pvpanic), with one line on stderr\n"
-            "naming the problem.\n"
+            "usage, 3 when the guest kernel panics (pvpanic) and 148 when a thread makes a\n"
+            "system call its seccomp filter forbids, with one line on stderr naming the\n"
+            "problem.\n"
             "\n"
             "Environment: EMBER_KVM_DEVICE=PATH uses PATH instead of /dev/kvm;\n"
             "EMBER_KVM_HIDE_CAPS=N[,N...] treats those KVM_CAP_* numbers as absent (testing).\n",
