@@ -1,4 +1,5 @@
 /* ember: a virtual machine monitor for Linux KVM. Command-line front end. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -11,9 +12,12 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/fc_config.h"
+#include "api/http_server.h"
 #include "boot/mptable.h"
 #include "cpu/cpuid.h"
 #include "cpu/vcpu.h"
+#include "devices/boot_timer.h"
 #include "kvm/kvm.h"
 #include "memory/layout.h"
 #include "security/landlock.h"
@@ -87,6 +91,18 @@ static void usage(FILE *out)
             "                        a file or directory ember may open later (PATCH /drives)\n"
             "      --no-landlock     no Landlock rules\n"
             "  -v, --verbose         more messages on stderr\n"
+            "\n"
+            "Firecracker's flags (its SDKs, firectl and its jailer pass them):\n"
+            "      --id ID           the instance's id (GET /, log lines): 1 to 64 letters,\n"
+            "                        digits and hyphens (default anonymous-instance)\n"
+            "      --log-path PATH   log lines go to PATH (a file or a named pipe that must\n"
+            "                        exist), as PUT /logger; --level LEVEL, --show-level and\n"
+            "                        --show-log-origin as its fields\n"
+            "      --metrics-path PATH  metrics to PATH, as PUT /metrics\n"
+            "      --http-api-max-payload-size N  the API's largest request body (default 51200)\n"
+            "      --boot-timer      log the boot time when the guest writes 123 to port 0x3f0\n"
+            "      --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N\n"
+            "                        the jailer's start, for --boot-timer\n"
             "\n"
             "The guest's first serial port (COM1, ttyS0) is the console. On a terminal,\n"
             "type Ctrl-A x to quit ember, Ctrl-A Ctrl-A to send Ctrl-A to the guest.\n"
@@ -275,6 +291,8 @@ struct run_with_api {
     struct vm_config *cfg;   /* the command line's settings */
     bool memory_given, cpus_given;
     struct landlock_config *files;
+    const char *instance_id, *metrics_path; /* --id, --metrics-path */
+    size_t max_payload;                     /* --http-api-max-payload-size, 0: the default */
 };
 
 /* Landlock, once the VM is built (its files open) and before its threads
@@ -316,7 +334,15 @@ static int run_with_api(struct kvm_system *kvm, const struct run_with_api *run)
         api.fc.mem_mib = cfg->ram_size >> 20;
     if (run->cpus_given)
         api.fc.vcpus = cfg->ncpus;
+    if (run->instance_id)
+        api.id = run->instance_id;
+    api.max_body = run->max_payload;
     char err[FC_ERR_MAX];
+    if (run->metrics_path && api_set_metrics(&api, run->metrics_path, err) < 0) {
+        log_error("--metrics-path: %s", err);
+        api_close(&api);
+        return 2;
+    }
     bool from_fc = !cfg->boot.kernel_path; /* else the command line describes the VM */
     if (run->config_file) {
         char *metrics = NULL;
@@ -378,6 +404,74 @@ static int run_with_api(struct kvm_system *kvm, const struct run_with_api *run)
     return status;
 }
 
+/* Firecracker's long-only flags. */
+enum {
+    OPT_ID = 1000,
+    OPT_LOG_PATH,
+    OPT_LEVEL,
+    OPT_SHOW_LEVEL,
+    OPT_SHOW_ORIGIN,
+    OPT_MODULE,
+    OPT_METRICS_PATH,
+    OPT_MAX_PAYLOAD,
+    OPT_BOOT_TIMER,
+    OPT_START_US,
+    OPT_START_CPU_US,
+    OPT_PARENT_CPU_US,
+};
+
+/* Firecracker's rule for an instance id. */
+static bool valid_id(const char *id)
+{
+    size_t n = strlen(id);
+    if (n < 1 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)id[i]) && id[i] != '-')
+            return false;
+    return true;
+}
+
+static int parse_u64(const char *opt, const char *s, uint64_t max, uint64_t *out)
+{
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || *s == '-' || v > max) {
+        log_error("%s %s: expected a whole number up to %llu", opt, s, (unsigned long long)max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* The logger the command line asks for, through PUT /logger's own code. */
+struct cli_logger {
+    const char *path, *level, *module;
+    bool show_level, show_origin;
+};
+
+static int apply_logger(const struct cli_logger *l)
+{
+    if (!l->path && !l->level && !l->module && !l->show_level && !l->show_origin)
+        return 0;
+    json_t *body = json_object();
+    if (l->path)
+        json_object_set_new(body, "log_path", json_string(l->path));
+    if (l->level)
+        json_object_set_new(body, "level", json_string(l->level));
+    if (l->module)
+        json_object_set_new(body, "module", json_string(l->module));
+    json_object_set_new(body, "show_level", json_boolean(l->show_level));
+    json_object_set_new(body, "show_log_origin", json_boolean(l->show_origin));
+    char err[FC_ERR_MAX];
+    int r = fc_put_logger(body, err);
+    json_decref(body);
+    if (r < 0)
+        log_error("--log-path/--level: %s", err);
+    return r;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -402,6 +496,18 @@ static int cmd_run(int argc, char **argv)
         {"landlock", no_argument, 0, 'l'},
         {"no-landlock", no_argument, 0, 'o'},
         {"landlock-rule", required_argument, 0, 'r'},
+        {"id", required_argument, 0, OPT_ID},
+        {"log-path", required_argument, 0, OPT_LOG_PATH},
+        {"level", required_argument, 0, OPT_LEVEL},
+        {"show-level", no_argument, 0, OPT_SHOW_LEVEL},
+        {"show-log-origin", no_argument, 0, OPT_SHOW_ORIGIN},
+        {"module", required_argument, 0, OPT_MODULE},
+        {"metrics-path", required_argument, 0, OPT_METRICS_PATH},
+        {"http-api-max-payload-size", required_argument, 0, OPT_MAX_PAYLOAD},
+        {"boot-timer", no_argument, 0, OPT_BOOT_TIMER},
+        {"start-time-us", required_argument, 0, OPT_START_US},
+        {"start-time-cpu-us", required_argument, 0, OPT_START_CPU_US},
+        {"parent-cpu-time-us", required_argument, 0, OPT_PARENT_CPU_US},
         {0, 0, 0, 0},
     };
     struct vm_config cfg = {.ram_size = DEFAULT_MEMORY_MIB * MiB, .ncpus = 1, .console = {.kind = CONSOLE_STDIO}};
@@ -410,6 +516,10 @@ static int cmd_run(int argc, char **argv)
     struct seccomp_options seccomp = {.mode = SECCOMP_ENFORCE, .kick_signal = vcpu_kick_signal()};
     bool no_seccomp = false, seccomp_log = false, landlock = false, no_landlock = false;
     static struct landlock_config files; /* --landlock-rule's, then the VM's paths */
+    const char *instance_id = NULL, *metrics_path = NULL;
+    struct cli_logger logger = {0};
+    uint64_t max_payload = 0, v;
+    boot_timer_start_now(&cfg.boot_start); /* ember's start, unless a jailer says its own */
     opterr = 0;
     optind = 1;
     int c;
@@ -429,6 +539,43 @@ static int cmd_run(int argc, char **argv)
         case 'r':
             if (landlock_parse_rule(optarg, &files) < 0)
                 return 2;
+            break;
+        case OPT_ID:
+            if (!valid_id(optarg)) {
+                log_error("--id %s: expected 1 to 64 letters, digits and hyphens", optarg);
+                return 2;
+            }
+            instance_id = optarg;
+            break;
+        case OPT_LOG_PATH: logger.path = optarg; break;
+        case OPT_LEVEL: logger.level = optarg; break;
+        case OPT_SHOW_LEVEL: logger.show_level = true; break;
+        case OPT_SHOW_ORIGIN: logger.show_origin = true; break;
+        case OPT_MODULE: logger.module = optarg; break;
+        case OPT_METRICS_PATH: metrics_path = optarg; break;
+        case OPT_MAX_PAYLOAD:
+            if (parse_u64("--http-api-max-payload-size", optarg, HTTP_MAX_BODY_LIMIT, &max_payload) < 0)
+                return 2;
+            if (max_payload == 0) {
+                log_error("--http-api-max-payload-size 0: a body limit must be at least 1 byte");
+                return 2;
+            }
+            break;
+        case OPT_BOOT_TIMER: cfg.boot_timer = true; break;
+        case OPT_START_US:
+            if (parse_u64("--start-time-us", optarg, UINT64_MAX, &v) < 0)
+                return 2;
+            cfg.boot_start.time_us = v;
+            break;
+        case OPT_START_CPU_US:
+            if (parse_u64("--start-time-cpu-us", optarg, UINT64_MAX, &v) < 0)
+                return 2;
+            cfg.boot_start.cpu_us = v;
+            break;
+        case OPT_PARENT_CPU_US:
+            if (parse_u64("--parent-cpu-time-us", optarg, UINT64_MAX, &v) < 0)
+                return 2;
+            cfg.boot_start.parent_cpu_us = v;
             break;
         case 'm':
             memory_given = true;
@@ -523,6 +670,14 @@ static int cmd_run(int argc, char **argv)
         seccomp.mode = SECCOMP_OFF;
     else if (seccomp_log)
         seccomp.mode = SECCOMP_LOG;
+    if (metrics_path && !api_sock && !config_file) {
+        log_error("--metrics-path needs --api-sock or --config-file (metrics are the API's)");
+        return 2;
+    }
+    if (instance_id)
+        log_set_instance_id(instance_id);
+    if (apply_logger(&logger) < 0)
+        return 2;
     if (landlock && no_landlock) {
         log_error("--landlock and --no-landlock: choose one");
         return 2;
@@ -549,7 +704,9 @@ static int cmd_run(int argc, char **argv)
     }
     if (api_sock || config_file) {
         struct run_with_api run = {.api_sock = api_sock, .config_file = config_file, .cfg = &cfg,
-                                   .memory_given = memory_given, .cpus_given = cpus_given, .files = &files};
+                                   .memory_given = memory_given, .cpus_given = cpus_given, .files = &files,
+                                   .instance_id = instance_id, .metrics_path = metrics_path,
+                                   .max_payload = (size_t)max_payload};
         int status = run_with_api(&kvm, &run);
         kvm_system_close(&kvm);
         return status;

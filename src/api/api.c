@@ -333,7 +333,7 @@ static int patch_vm(struct api *api, struct route *r)
 
 static json_t *instance_info(struct api *api)
 {
-    return json_pack("{s:s, s:s, s:s, s:s}", "id", "anonymous-instance", "state", state_name(api->state, api->vm),
+    return json_pack("{s:s, s:s, s:s, s:s}", "id", api->id, "state", state_name(api->state, api->vm),
                      "vmm_version", EMBER_VERSION, "app_name", "ember");
 }
 
@@ -452,6 +452,7 @@ int api_init(struct api *api)
     memset(api, 0, sizeof(*api));
     fc_config_init(&api->fc);
     metrics_init(&api->metrics);
+    api->id = "anonymous-instance";
     pthread_mutex_init(&api->lock, NULL);
     pthread_cond_init(&api->cond, NULL);
     api->requests = json_pack("{s:{}, s:{}, s:{}}", "get_api_requests", "put_api_requests", "patch_api_requests");
@@ -465,7 +466,10 @@ int api_init(struct api *api)
 
 int api_serve(struct api *api, const char *path)
 {
-    if (http_server_open(&api->server, path, handle, tick, api) < 0 || http_server_start(&api->server) < 0) {
+    int r = http_server_open(&api->server, path, handle, tick, api);
+    if (r == 0 && api->max_body)
+        api->server.limits.max_body = api->max_body;
+    if (r < 0 || http_server_start(&api->server) < 0) {
         http_server_close(&api->server);
         return -1;
     }

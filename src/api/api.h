@@ -26,6 +26,8 @@ enum api_state { API_NOT_STARTED, API_STARTING, API_RUNNING, API_STOPPED };
 
 struct api {
     bool serving;                /* an API socket exists */
+    const char *id;              /* GET /'s "id" (--id; "anonymous-instance") */
+    size_t max_body;             /* --http-api-max-payload-size; 0: HTTP_MAX_BODY */
     struct http_server server;
     struct fc_config fc;
     struct metrics metrics;

@@ -157,9 +157,9 @@ static int on_headers_complete(http_parser *p)
 {
     struct http_connection *c = conn_of(p);
     /* ULLONG_MAX: no Content-Length (chunked or none); counted in on_body. */
-    if (p->content_length != ULLONG_MAX && p->content_length > HTTP_MAX_BODY) {
-        fail(c, "Request payload with size %llu is larger than the limit of %d allowed by server.",
-             (unsigned long long)p->content_length, HTTP_MAX_BODY);
+    if (p->content_length != ULLONG_MAX && p->content_length > c->srv->limits.max_body) {
+        fail(c, "Request payload with size %llu is larger than the limit of %zu allowed by server.",
+             (unsigned long long)p->content_length, c->srv->limits.max_body);
         return -1;
     }
     snprintf(c->method, sizeof(c->method), "%s", http_method_str((enum http_method)p->method));
@@ -169,12 +169,13 @@ static int on_headers_complete(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     struct http_connection *c = conn_of(p);
-    if (c->body_len + len > HTTP_MAX_BODY) {
-        fail(c, "Request payload with size %zu is larger than the limit of %d allowed by server.", c->body_len + len,
-             HTTP_MAX_BODY);
+    size_t max = c->srv->limits.max_body;
+    if (c->body_len + len > max) {
+        fail(c, "Request payload with size %zu is larger than the limit of %zu allowed by server.", c->body_len + len,
+             max);
         return -1;
     }
-    if (!c->body && !(c->body = malloc(HTTP_MAX_BODY + 1))) {
+    if (!c->body && !(c->body = malloc(max + 1))) {
         fail(c, "Out of memory for the request body.");
         return -1;
     }
@@ -599,6 +600,7 @@ int http_server_init(struct http_server *srv, http_handler_fn handler, http_tick
         .idle_timeout_ms = HTTP_IDLE_TIMEOUT_S * 1000,
         .output_limit = HTTP_OUTPUT_LIMIT,
         .stalled_write_timeout_ms = HTTP_STALLED_WRITE_TIMEOUT_S * 1000,
+        .max_body = HTTP_MAX_BODY,
     };
     http_parser_set_max_header_size(HTTP_MAX_HEADER_BYTES);
     srv->epoll_fd = epoll_create1(EPOLL_CLOEXEC);

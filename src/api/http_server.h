@@ -25,6 +25,9 @@
 #include <stdint.h>
 
 #define HTTP_MAX_BODY 51200
+/* The most --http-api-max-payload-size may raise it to: each of the
+ * connections may hold a body this large. */
+#define HTTP_MAX_BODY_LIMIT (16u << 20)
 #define HTTP_MAX_HEADER_BYTES 8192
 #define HTTP_MAX_HEADERS 64
 #define HTTP_MAX_URL 1024
@@ -58,6 +61,7 @@ struct http_limits {
     size_t output_limit;
     /* Answers waiting that long with not a byte written: the client is dropped. */
     unsigned stalled_write_timeout_ms;
+    size_t max_body; /* a request's body, at most HTTP_MAX_BODY_LIMIT (default HTTP_MAX_BODY) */
 };
 
 struct http_request {

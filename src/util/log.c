@@ -21,6 +21,8 @@ void log_set_raw_terminal(bool raw) { raw_terminal = raw; }
 void log_set_level(enum log_level level) { atomic_store(&current_level, level); }
 enum log_level log_get_level(void) { return (enum log_level)atomic_load(&current_level); }
 bool log_enabled(enum log_level level) { return level != LOG_OFF && (int)level <= atomic_load(&current_level); }
+static const char *instance_id = "ember";
+void log_set_instance_id(const char *id) { instance_id = id; }
 int log_file_fd(void) { return atomic_load(&log_fd); }
 unsigned long log_lines_written(void) { return atomic_load(&lines_written); }
 unsigned long log_lines_failed(void) { return atomic_load(&lines_failed); }
@@ -98,8 +100,8 @@ static void log_text(enum log_level level, const char *text)
         gmtime_r(&ts.tv_sec, &tm);
         char thread[16] = "?";
         pthread_getname_np(pthread_self(), thread, sizeof(thread));
-        int n = snprintf(line, max, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ [ember:%s] %s%s%s", tm.tm_year + 1900,
-                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec, thread,
+        int n = snprintf(line, max, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ [%s:%s] %s%s%s", tm.tm_year + 1900,
+                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec, instance_id, thread,
                          atomic_load(&log_show_level) ? log_level_name(level) : "",
                          atomic_load(&log_show_level) ? " " : "", text);
         write_line(fd, line, n < 0 ? 0 : (size_t)n > max ? max : (size_t)n);

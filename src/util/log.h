@@ -30,6 +30,8 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 /* Sends the lines to fd (opened by the caller, O_APPEND; -1: back to stderr).
  * show_level adds the level's name to each line. The old fd is closed. */
 void log_set_file(int fd, bool show_level);
+/* The instance id in a log file's lines ("[ID:thread]"; default "ember"). */
+void log_set_instance_id(const char *id);
 /* The log file's fd, or -1 (async-signal-safe: the SIGSYS handler's line). */
 int log_file_fd(void);
 /* Counters for the metrics: lines written, lines lost to a failed write. */

@@ -145,7 +145,7 @@ static void console_quit(void *ctx) { vm_request_stop(ctx, VM_STOP_USER, "quit f
 /* An interrupt or IPI for a vCPU whose interrupts ember injects (split and user modes). */
 static void wake_vcpu(void *ctx, int cpu) { vcpu_wake(&((struct vm *)ctx)->vcpus[cpu]); }
 
-static int create_devices(struct vm *vm)
+static int create_devices(struct vm *vm, const struct vm_config *cfg)
 {
     struct uart_backend com1 = {.transmit = com1_transmit, .set_irq = com1_set_irq, .rx_space = com1_rx_space, .ctx = vm};
     uart_16550_init(&vm->com1, &com1);
@@ -163,6 +163,11 @@ static int create_devices(struct vm *vm)
         io_bus_register(&vm->pio, POWER_RESET_PORT, 1, &power_reset_ops, &vm->power) < 0 ||
         io_bus_register(&vm->pio, PVPANIC_PORT, 1, &pvpanic_ops, &vm->pvpanic) < 0)
         return -1;
+    if (cfg->boot_timer) {
+        vm->boot_timer.start = cfg->boot_start;
+        if (io_bus_register(&vm->pio, BOOT_TIMER_PORT, 1, &boot_timer_ops, &vm->boot_timer) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -264,7 +269,7 @@ int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg
     if (guest_memory_init(&vm->mem, cfg->ram_size) < 0 || guest_memory_register(&vm->mem, vm->fd) < 0)
         return -1;
     /* Platform devices first: the PCI bus takes over 0xCF9 from the reset device. */
-    if (create_devices(vm) < 0 || create_virtio_devices(vm, cfg) < 0)
+    if (create_devices(vm, cfg) < 0 || create_virtio_devices(vm, cfg) < 0)
         return -1;
     struct boot_config boot = cfg->boot;
     boot.ncpus = cfg->ncpus;

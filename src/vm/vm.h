@@ -16,6 +16,7 @@
 #include "bus/io_bus.h"
 #include "console/console.h"
 #include "cpu/vcpu.h"
+#include "devices/boot_timer.h"
 #include "devices/cmos_rtc.h"
 #include "devices/debug_port.h"
 #include "devices/i8042.h"
@@ -54,6 +55,9 @@ struct vm_config {
     struct rate_limiter_config rng_limiter; /* all zero: unlimited */
     bool virtio_console;     /* console input to a virtio-console port, not COM1 */
     enum virtio_transport transport;
+    /* --boot-timer: Firecracker's boot timer at port 0x3f0, from this start. */
+    bool boot_timer;
+    struct boot_timer_start boot_start;
 };
 
 struct vm {
@@ -73,6 +77,7 @@ struct vm {
     struct i8042 kbc;
     struct cmos_rtc rtc;
     struct debug_port post;
+    struct boot_timer boot_timer;
     struct power_device power;
     struct pvpanic pvpanic;
 

@@ -231,6 +231,51 @@ else
     skip "rate limiter, network" "needs root and unshare to make a network namespace with a tap"
 fi
 
+# --- Firecracker's command line: what its SDK, firectl and jailer pass
+# firecracker-go-sdk's default launch line, with Firecracker's logger flags.
+rm -f "$SOCK" "$TMP/fclog"
+: >"$TMP/fclog"
+if start_ember --api-sock "$SOCK" --id my-vm-1 --no-seccomp --log-path "$TMP/fclog" --level Debug --show-level \
+    --show-log-origin --http-api-max-payload-size 200 --boot-timer --start-time-us 1 --start-time-cpu-us 0 \
+    --parent-cpu-time-us 5; then
+    api GET /; check "command line: --id shows in GET /" 200 '"id":"my-vm-1"'
+    api PUT /boot-source "{\"kernel_image_path\":\"$KIT\",\"boot_args\":\"test=boot-timer $(printf 'x%.0s' $(seq 150))\"}"
+    check "command line: --http-api-max-payload-size 200 refuses a 250-byte body" 400 'larger than the limit of 200'
+    api PUT /boot-source "{\"kernel_image_path\":\"$KIT\",\"boot_args\":\"test=boot-timer\"}"
+    check "command line: a body under the limit is taken" 204
+    api PUT /actions '{"action_type":"InstanceStart"}'; check "command line: InstanceStart" 204
+    finish
+    if [ "$STATUS" -eq 0 ] && grep -q "PASS boot-timer" "$TMP/out" &&
+        grep -qE '\[my-vm-1:[^]]*\] Info Guest-boot-time = +[0-9]+ us [0-9]+ ms, +[0-9]+ CPU us [0-9]+ CPU ms' "$TMP/fclog" &&
+        [ "$(grep -c Guest-boot-time "$TMP/fclog")" -eq 1 ]; then
+        pass "command line: --boot-timer logs Firecracker's Guest-boot-time line once (the guest wrote 123 to 0x3f0), in --log-path's file with --id and --show-level"
+    else
+        fail "command line: --boot-timer, --log-path, --level, --show-level" "status $STATUS; log: $(grep -i "boot\|my-vm" "$TMP/fclog" | head -3)"
+    fi
+    # --start-time-us 1: the boot time counts from the monotonic clock's start (about the host's uptime).
+    us=$(grep -o 'Guest-boot-time = *[0-9]*' "$TMP/fclog" | grep -o '[0-9]*$')
+    up=$(cut -d. -f1 /proc/uptime)
+    if [ -n "$us" ] && [ "$us" -ge $(( (up - 5) * 1000000 )) ]; then pass "command line: --start-time-us is where the boot time counts from ($us us)"
+    else fail "command line: --start-time-us" "boot time ${us:-none} us, host up ${up} s"; fi
+else
+    fail "command line: firecracker-go-sdk's launch line (--id, --no-seccomp) and Firecracker's logger flags" "$(head -3 "$TMP/err")"
+fi
+for bad in "--id bad_id" "--id $(printf 'a%.0s' $(seq 65))" "--http-api-max-payload-size 0" "--level Loud" "--start-time-us -1"; do
+    "$EMBER" --api-sock "$SOCK" $bad </dev/null >/dev/null 2>"$TMP/err"
+    st=$?
+    if [ "$st" -eq 2 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ]; then pass "command line: $(cut -c1-40 <<<"$bad") refused: $(cat "$TMP/err")"
+    else fail "command line: $bad refused" "status $st: $(head -2 "$TMP/err")"; fi
+done
+printf '{"boot-source": {"kernel_image_path": "%s", "boot_args": "test=hello"}, "machine-config": {"vcpu_count": 1, "mem_size_mib": 64}}\n' "$KIT" >"$TMP/vm2.json"
+: >"$TMP/fcmetrics"
+"$EMBER" --config-file "$TMP/vm2.json" --no-api --metrics-path "$TMP/fcmetrics" </dev/null >"$TMP/out" 2>"$TMP/err"
+st=$?
+if [ "$st" -eq 0 ] && grep -q '"utc_timestamp_ms"' "$TMP/fcmetrics" && grep -q '"seccomp":{"num_faults":0}' "$TMP/fcmetrics"; then
+    pass "command line: --metrics-path gets the metrics lines (with seccomp.num_faults)"
+else
+    fail "command line: --metrics-path" "status $st; $(head -c 200 "$TMP/fcmetrics") $(head -2 "$TMP/err")"
+fi
+
 # --- bad requests, answered as Firecracker does (400 and a fault_message)
 start_ember --api-sock "$SOCK"
 api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": '; check "bad: invalid JSON" 400 '"fault_message":"An error occurred when deserializing'

@@ -860,6 +860,15 @@ static void test_hello(void)
     test_rtc();
 }
 
+/* ---- boot-timer: Firecracker's boot-complete signal (ember --boot-timer) --------- */
+static void test_boot_timer(void)
+{
+    outb(0x3f0, 122); /* not the magic value: ignored */
+    outb(0x3f0, 123);
+    kprintf("boot-timer: signalled\n");
+    kit_finish("boot-timer");
+}
+
 void run_test(const char *name)
 {
     static const struct { const char *name; void (*fn)(void); } tests[] = {
@@ -871,6 +880,7 @@ void run_test(const char *name)
         {"virtio-hostile", test_virtio_hostile}, {"virtio-net", test_virtio_net},
         {"virtio-console", test_virtio_console}, {"ticker", test_ticker},
         {"hostile-timers", test_hostile_timers}, {"hostile-uart", test_hostile_uart},
+        {"boot-timer", test_boot_timer},
     };
     if (!strncmp(name, "reboot", 7))
         reboot_i8042();
