@@ -479,6 +479,7 @@ static int cmd_run(int argc, char **argv)
         {"cmdline", required_argument, 0, 'p'}, {"memory", required_argument, 0, 'm'},
         {"cpus", required_argument, 0, 'c'},   {"console", required_argument, 0, 'C'},
         {"verbose", no_argument, 0, 'v'},      {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'E'},
         {"decompress", required_argument, 0, 'D'},
         {"irqchip", required_argument, 0, 'I'},
         {"kvm-pv-off", required_argument, 0, 'K'},
@@ -637,6 +638,7 @@ static int cmd_run(int argc, char **argv)
             break;
         case 'v': log_set_level(LOG_DEBUG); break;
         case 'h': usage(stdout); return 0;
+        case 'E': printf("ember %s\n", EMBER_VERSION); return 0;
         case ':': log_error("option %s needs a value (see ember --help)", argv[optind - 1]); return 2;
         default: log_error("unknown option %s (see ember --help)", argv[optind - 1]); return 2;
         }
@@ -739,8 +741,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 1, argv + 1);
-    /* Firecracker's habit: `ember --api-sock PATH`, `ember --config-file F`. */
-    if (!strncmp(cmd, "--api-sock", 10) || !strncmp(cmd, "--config-file", 13) || !strcmp(cmd, "--no-api"))
+    /* Firecracker's habit: `ember --api-sock PATH`, `ember --config-file F`,
+     * and its other flags first (the jailer's `--id ID ...`). */
+    if (!strncmp(cmd, "--", 2))
         return cmd_run(argc, argv);
     log_error("unknown command '%s' (try: ember run --kernel PATH; see ember --help)", cmd);
     return 2;

@@ -34,6 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <stdint.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jailer/args.h"
@@ -67,9 +69,24 @@ static void note(const char *fmt, const char *arg)
     fputc('\n', stderr);
 }
 
+/* The monotonic clock and this process's CPU time, in microseconds. */
+struct jail_clock {
+    uint64_t time_us, cpu_us;
+};
+
+static struct jail_clock jail_clock_now(void)
+{
+    struct timespec m, c;
+    clock_gettime(CLOCK_MONOTONIC, &m);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c);
+    return (struct jail_clock){.time_us = (uint64_t)m.tv_sec * 1000000 + (uint64_t)m.tv_nsec / 1000,
+                               .cpu_us = (uint64_t)c.tv_sec * 1000000 + (uint64_t)c.tv_nsec / 1000};
+}
+
 int main(int argc, char **argv)
 {
     struct jerr e = {""};
+    struct jail_clock start = jail_clock_now(); /* for ember's --boot-timer */
     if (process_scrub(&e) < 0)
         fail(&e, 1);
 
@@ -151,29 +168,43 @@ int main(int argc, char **argv)
     cgroup_plan_release(&cgroups);
 
     /* Step 7. */
+    uint64_t pre_fork_cpu_us = jail_clock_now().cpu_us;
     if (a.daemonize && process_daemonize(dev_null, &e) < 0)
         fail(&e, 1);
     if (process_enter_pid_ns(a.new_pid_ns, exe.name, &e) < 0)
         fail(&e, 1);
 
-    /* Steps 8-10. Firecracker passes its binary --id <id>, --start-time-us,
-     * --start-time-cpu-us and --parent-cpu-time-us here, ahead of the
-     * arguments after "--"; ember does not take those flags yet, so it
-     * gets only what follows "--". Add them here when it does. */
+    /* Steps 8-10. As Firecracker's jailer does, ember gets --id and the
+     * jailer's start (for --boot-timer) ahead of the arguments after "--";
+     * after a fork (daemonize, pid namespace) the CPU time this process had
+     * used is the parent's, which the child's clock no longer counts. */
+    bool forked = a.daemonize || a.new_pid_ns;
     if (jail_rlimits_apply(&a.rlimits, &e) < 0)
         fail(&e, 1);
     if (privileges_drop(a.uid, a.gid, last_cap, &e) < 0)
         fail(&e, 1);
     char path[NAME_MAX + 2];
     snprintf(path, sizeof(path), "/%s", exe.name);
-    char **args = calloc((size_t)a.exec_argc + 2, sizeof(*args));
+    char start_us[24], start_cpu_us[24], parent_cpu_us[24];
+    snprintf(start_us, sizeof(start_us), "%llu", (unsigned long long)start.time_us);
+    snprintf(start_cpu_us, sizeof(start_cpu_us), "%llu", (unsigned long long)start.cpu_us);
+    snprintf(parent_cpu_us, sizeof(parent_cpu_us), "%llu", (unsigned long long)(forked ? pre_fork_cpu_us : 0));
+    char **args = calloc((size_t)a.exec_argc + 10, sizeof(*args));
     if (!args) {
         jerr_set(&e, "out of memory");
         fail(&e, 1);
     }
-    args[0] = path;
-    for (int i = 0; i < a.exec_argc; i++)
-        args[i + 1] = a.exec_argv[i];
+    int n = 0;
+    args[n++] = path;
+    int first = 0;
+    if (a.exec_argc > 0 && !strcmp(a.exec_argv[0], "run")) /* ember's subcommand comes first */
+        args[n++] = a.exec_argv[first++];
+    char *fc_flags[] = {"--id", (char *)a.id, "--start-time-us", start_us, "--start-time-cpu-us", start_cpu_us,
+                        "--parent-cpu-time-us", parent_cpu_us};
+    for (size_t i = 0; i < sizeof(fc_flags) / sizeof(fc_flags[0]); i++)
+        args[n++] = fc_flags[i];
+    for (int i = first; i < a.exec_argc; i++)
+        args[n++] = a.exec_argv[i];
     char *no_env[] = {NULL};
     execve(path, args, no_env);
     jerr_errno(&e, "exec %s (in the jail)", path);

@@ -465,6 +465,9 @@ if [ ! -f "$KIT" ]; then
     skip "the kit guest through the jailer" "$KIT not built (make guests)"
 elif start_jailed boot --uid $JUID --gid $JGID; then
     cp "$KIT" "$ROOT/kit.elf" && chown $JUID:$JGID "$ROOT/kit.elf"
+    CODE=$(curl -s --max-time 30 --unix-socket "$SOCK" http://localhost/ -o "$TMP/body" -w '%{http_code}')
+    check "boot: the jailer passes --id, as Firecracker's does (GET / says \"id\":\"boot\")" "HTTP $CODE $(cat "$TMP/body")" \
+        grep -q '"id":"boot"' "$TMP/body"
     api PUT /boot-source '{"kernel_image_path":"/kit.elf","boot_args":"console=ttyS0 test=smp cpus=2"}'
     c1=$CODE
     api PUT /machine-config '{"vcpu_count":2,"mem_size_mib":64}'

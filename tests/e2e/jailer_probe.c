@@ -4,6 +4,8 @@
  *                          it with SIGXFSZ past the limit), says "wrote N"
  *   jailer_probe fds       opens / until it cannot (RLIMIT_NOFILE), says
  *                          "opened N: <why it stopped>"
+ * The jailer puts Firecracker's flags (--id ID --start-time-us N ...) first,
+ * as for ember; the probe skips them.
  * Built by the suite with gcc -static; no libc beyond what that gives. */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +16,11 @@
 
 int main(int argc, char **argv)
 {
+    while (argc >= 3 && !strncmp(argv[1], "--", 2)) { /* a flag and its value */
+        argv[2] = argv[0];
+        argv += 2;
+        argc -= 2;
+    }
     if (argc == 3 && !strcmp(argv[1], "write")) {
         long want = atol(argv[2]), done = 0;
         static char buf[65536];
