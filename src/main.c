@@ -42,7 +42,7 @@ static void usage(FILE *out)
             "\n"
             "Options for 'run':\n"
             "  -k, --kernel PATH     kernel to boot: a bzImage (boot protocol 2.12+) or an\n"
-            "                        ELF vmlinux with a PVH entry note\n"
+            "                        ELF vmlinux (through its PVH note, else its 64-bit entry)\n"
             "  -i, --initrd PATH     initial ramdisk, loaded below the kernel's limit\n"
             "  -p, --cmdline STR     kernel command line (e.g. \"console=ttyS0\")\n"
             "  -m, --memory MiB      guest RAM in MiB; a G or M suffix is accepted (default %d)\n"

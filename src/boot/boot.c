@@ -1,5 +1,6 @@
 #include "boot/boot.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "boot/acpi.h"
@@ -8,6 +9,7 @@
 #include "boot/elf.h"
 #include "boot/mptable.h"
 #include "boot/pvh.h"
+#include "boot/vmlinux.h"
 #include "memory/layout.h"
 #include "util/file.h"
 #include "util/log.h"
@@ -70,8 +72,15 @@ int boot_load(const struct guest_memory *mem, const struct boot_config *cfg, str
     };
     if (bzimage_is_bzimage(kernel.data, kernel.size))
         ret = bzimage_load(mem, &img, entry);
-    else if (elf_is_elf(kernel.data, kernel.size))
-        ret = pvh_load(mem, &img, entry);
+    else if (elf_is_elf(kernel.data, kernel.size)) {
+        /* An ELF vmlinux: through its PVH note where it has one, else at its
+         * 64-bit entry with a zero page (as Firecracker boots one). */
+        char what[512];
+        snprintf(what, sizeof(what), "kernel %s", cfg->kernel_path);
+        struct elf_kernel k;
+        if (elf_load_kernel(mem, what, kernel.data, kernel.size, &k) == 0)
+            ret = k.has_pvh ? pvh_enter(mem, &img, &k, entry) : vmlinux_enter(mem, &img, &k, entry);
+    }
     else
         log_error("kernel %s: not a bzImage or an ELF vmlinux (unrecognised format, %zu bytes)", cfg->kernel_path,
                   kernel.size);

@@ -15,50 +15,17 @@
 #include "boot/e820.h"
 #include "boot/decompress.h"
 #include "boot/elf.h"
+#include "boot/zero_page.h"
 #include "memory/layout.h"
 #include "util/log.h"
 
-/* Offsets in the file's first sectors and, identically, in boot_params. */
-#define HDR_SETUP_SECTS   0x1f1
-#define HDR_SYSSIZE       0x1f4
-#define HDR_VID_MODE      0x1fa
-#define HDR_BOOT_FLAG     0x1fe
-#define HDR_JUMP          0x200
-#define HDR_MAGIC         0x202
-#define HDR_VERSION       0x206
-#define HDR_TYPE_OF_LOADER 0x210
-#define HDR_LOADFLAGS     0x211
-#define HDR_RAMDISK_IMAGE 0x218
-#define HDR_RAMDISK_SIZE  0x21c
-#define HDR_HEAP_END_PTR  0x224
-#define HDR_CMD_LINE_PTR  0x228
-#define HDR_INITRD_ADDR_MAX 0x22c
-#define HDR_XLOADFLAGS    0x236
-#define HDR_CMDLINE_SIZE  0x238
-#define HDR_PAYLOAD_OFFSET 0x248
-#define HDR_PAYLOAD_LENGTH 0x24c
-#define HDR_PREF_ADDRESS  0x258
-#define HDR_INIT_SIZE     0x260
-#define HDR_MIN_SIZE      0x268 /* through init_size and handover_offset */
-#define BP_EXT_RAMDISK_IMAGE 0x0c0
-#define BP_EXT_RAMDISK_SIZE  0x0c4
-#define BP_EXT_CMD_LINE_PTR  0x0c8
-#define BP_ACPI_RSDP_ADDR    0x070
-#define BP_E820_ENTRIES   0x1e8
-#define BP_E820_TABLE     0x2d0
-#define BP_E820_MAX       128
-#define BOOT_PARAMS_SIZE  4096
-
 #define LOADED_HIGH   0x01
-#define CAN_USE_HEAP  0x80
 #define XLF_KERNEL_64 0x01
 #define DECOMPRESSED_MAX (1024ULL * MiB)
 
 static uint16_t rd16(const uint8_t *p, size_t off) { uint16_t v; memcpy(&v, p + off, 2); return v; }
 static uint32_t rd32(const uint8_t *p, size_t off) { uint32_t v; memcpy(&v, p + off, 4); return v; }
 static uint64_t rd64(const uint8_t *p, size_t off) { uint64_t v; memcpy(&v, p + off, 8); return v; }
-static void wr16(uint8_t *p, size_t off, uint16_t v) { memcpy(p + off, &v, 2); }
-static void wr32(uint8_t *p, size_t off, uint32_t v) { memcpy(p + off, &v, 4); }
 
 int bzimage_is_bzimage(const uint8_t *data, size_t size)
 {
@@ -200,50 +167,8 @@ int bzimage_load(const struct guest_memory *mem, const struct boot_image *img, s
         entry->rip = LAYOUT_KERNEL_LOAD + 0x200;
     }
 
-    uint8_t *bp = gpa_to_host(mem, LAYOUT_ZERO_PAGE, BOOT_PARAMS_SIZE);
-    if (!bp)
+    if (zero_page_write(mem, img, d, img->size, kernel_end) < 0)
         return -1;
-    memset(bp, 0, BOOT_PARAMS_SIZE);
-    /* The setup header ends at 0x202 + the byte at 0x201 (the jump offset). */
-    size_t hdr_end = 0x202 + d[HDR_JUMP + 1];
-    if (hdr_end > img->size || hdr_end > BP_E820_TABLE)
-        hdr_end = HDR_MIN_SIZE;
-    memcpy(bp + HDR_SETUP_SECTS, d + HDR_SETUP_SECTS, hdr_end - HDR_SETUP_SECTS);
-    bp[HDR_TYPE_OF_LOADER] = 0xff; /* undefined boot loader */
-    bp[HDR_LOADFLAGS] |= CAN_USE_HEAP;
-    wr16(bp, HDR_HEAP_END_PTR, 0xfe00);
-    wr16(bp, HDR_VID_MODE, 0xffff); /* "normal" */
-    memcpy(bp + BP_ACPI_RSDP_ADDR, &img->rsdp, 8);
-
-    uint32_t cmdline_size = rd32(d, HDR_CMDLINE_SIZE);
-    if (boot_write_cmdline(mem, img, (size_t)cmdline_size + 1) < 0)
-        return -1;
-    wr32(bp, HDR_CMD_LINE_PTR, (uint32_t)LAYOUT_CMDLINE);
-    wr32(bp, BP_EXT_CMD_LINE_PTR, 0);
-
-    uint64_t initrd_max = rd32(d, HDR_INITRD_ADDR_MAX);
-    if (initrd_max == 0)
-        initrd_max = 0x37ffffff;
-    uint64_t initrd_gpa;
-    if (boot_place_initrd(mem, img, kernel_end, initrd_max + 1, &initrd_gpa) < 0)
-        return -1;
-    if (img->initrd) {
-        wr32(bp, HDR_RAMDISK_IMAGE, (uint32_t)initrd_gpa);
-        wr32(bp, HDR_RAMDISK_SIZE, (uint32_t)img->initrd_size);
-        wr32(bp, BP_EXT_RAMDISK_IMAGE, (uint32_t)(initrd_gpa >> 32));
-        wr32(bp, BP_EXT_RAMDISK_SIZE, (uint32_t)((uint64_t)img->initrd_size >> 32));
-    }
-
-    struct e820_entry e820[E820_MAX_ENTRIES];
-    int n = e820_build(mem, e820);
-    bp[BP_E820_ENTRIES] = (uint8_t)n;
-    for (int i = 0; i < n && i < BP_E820_MAX; i++) {
-        uint8_t *e = bp + BP_E820_TABLE + (size_t)i * 20;
-        memcpy(e, &e820[i].addr, 8);
-        memcpy(e + 8, &e820[i].size, 8);
-        memcpy(e + 16, &e820[i].type, 4);
-    }
-
     entry->mode = BOOT_ENTRY_LONG64;
     entry->arg = LAYOUT_ZERO_PAGE;
     return 0;

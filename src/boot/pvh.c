@@ -40,11 +40,16 @@ int pvh_load(const struct guest_memory *mem, const struct boot_image *img, struc
     if (elf_load_kernel(mem, what, img->data, img->size, &k) < 0)
         return -1;
     if (!k.has_pvh) {
-        log_error("%s: ELF has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY); build it with CONFIG_PVH=y "
-                  "or boot the bzImage", what);
+        log_error("%s: ELF has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)", what);
         return -1;
     }
-    uint64_t pvh_entry = k.pvh_entry, kernel_end = k.end;
+    return pvh_enter(mem, img, &k, entry);
+}
+
+int pvh_enter(const struct guest_memory *mem, const struct boot_image *img, const struct elf_kernel *k,
+              struct boot_entry *entry)
+{
+    uint64_t pvh_entry = k->pvh_entry, kernel_end = k->end;
     if (!gpa_range_is_ram(mem, pvh_entry, 1)) {
         log_error("kernel %s: PVH entry point 0x%llx is outside guest RAM", img->path, (unsigned long long)pvh_entry);
         return -1;

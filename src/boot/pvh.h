@@ -5,7 +5,13 @@
 
 #include "boot/loader.h"
 
-/* Logs one clear line and returns -1 on failure. */
+#include "boot/elf.h"
+
+/* Loads the ELF and enters it through its PVH note (an error without one).
+ * Logs one clear line and returns -1 on failure. */
 int pvh_load(const struct guest_memory *mem, const struct boot_image *img, struct boot_entry *entry);
+/* The entry state for an ELF already loaded, which has the note. */
+int pvh_enter(const struct guest_memory *mem, const struct boot_image *img, const struct elf_kernel *k,
+              struct boot_entry *entry);
 
 #endif

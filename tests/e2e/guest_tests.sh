@@ -105,6 +105,19 @@ for fmt in bzImage elf; do
     fi
 done
 
+# A bare ELF vmlinux without a PVH note (Firecracker's usual guest kernel):
+# entered at e_entry in 64-bit mode with a zero page, as Firecracker does.
+# The kit's e_entry is its bzImage 64-bit entry; its PVH note's type is changed.
+cp "$GUESTS/kit.elf" "$TMP/nopvh.elf"
+note_off=$(readelf -SW "$GUESTS/kit.elf" | sed -n 's/.*\.note\.Xen *NOTE *[0-9a-f]* \([0-9a-f]*\) .*/\1/p')
+printf '\x13' | dd of="$TMP/nopvh.elf" bs=1 seek=$((0x$note_off + 8)) conv=notrunc status=none
+run_ember --kernel "$TMP/nopvh.elf" --cpus 2 --memory 256 --initrd "$TMP/initrd.img" \
+    --cmdline "test=boot expect_mib=256 expect_initrd_size=$INITRD_SIZE initrd_seed=77 marker=xyzzy"
+expect "ELF without a PVH note: entered at its 64-bit entry with a zero page (boot info, e820, cmdline, initrd)" 0 \
+    "$OFF" "kit: boot=bzimage" "^PASS boot" "cmdline: test=boot .* marker=xyzzy" "initrd: 0 bytes differ"
+run_ember --kernel "$TMP/nopvh.elf" --cpus 2 --cmdline "test=smp cpus=2"
+expect "ELF without a PVH note: both vCPUs start" 0 "$OFF" "^PASS smp"
+
 # Every kit test in every irqchip mode, with 1 and 2 vCPUs:
 #   kernel: KVM's IOAPIC, PIC, PIT and LAPICs;
 #   split:  ember's IOAPIC, PIC and PIT models, KVM's LAPICs;

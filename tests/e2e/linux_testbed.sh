@@ -66,6 +66,7 @@ bz2 --kernel /vmlinuz --initrd /l2.cpio.gz --memory 512 --cpus 2 --cmdline "$C e
 reboot --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=reboot"
 guestdecomp --decompress guest --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=poweroff"
 pvh --kernel /vmlinux --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=poweroff"
+vmlinux64 --kernel /vmlinux-nopvh --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=poweroff"
 panic --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 1 --cmdline "$C ember.action=panic"
 mvm --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=panic"
 mvmpvh --kernel /microvm.vmlinux --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C ember.action=poweroff"
@@ -234,6 +235,8 @@ has reboot "reboot -f ends ember as a reboot with 0" "L2: rebooting" "ember: gue
 has guestdecomp "--decompress guest: the kernel's own decompressor, then /init" \
     "L2: init reached" "L2: cpus online: 0-1" "=== END guestdecomp status=0"
 has pvh "ELF vmlinux through PVH, 2 vCPUs" "L2: init reached" "L2: cpus online: 0-1" "=== END pvh status=0"
+has vmlinux64 "ELF vmlinux without its PVH note (Firecracker's kind): entered at its 64-bit entry with a zero page, 2 vCPUs" \
+    "ELF without a PVH note, entered at its 64-bit entry 0x1000000" "L2: init reached" "L2: cpus online: 0-1" "=== END vmlinux64 status=0"
 has panic "panic=-1: a kernel panic ends ember with 3 (pvpanic)" \
     "Kernel panic - not syncing" "ember: error: guest kernel panicked" "=== END panic status=3"
 has mvm "ember's microVM kernel (6.12, gzip, built in): /init, 2 vCPUs, built-in pvpanic ends a panic with 3" \

@@ -33,6 +33,9 @@ done
 cp "$kernel" "$out/l1/vmlinuz"
 [ -e "$out/vmlinux" ] || build/tools/extract-vmlinux "$kernel" "$out/vmlinux"
 cp "$out/vmlinux" "$out/l1/vmlinux"
+# The same without its notes (so without the PVH entry note): a bare vmlinux,
+# as Firecracker's guests have, entered at its 64-bit entry with a zero page.
+objcopy --remove-section .notes "$out/vmlinux" "$out/l1/vmlinux-nopvh"
 cp "$out/l2.cpio.gz" "$out/l1/l2.cpio.gz"
 cp "$plan" "$out/l1/plan"
 # Files the plan uses (disk images), when the caller has some (TESTBED_FILES=dir).

@@ -6,6 +6,7 @@
 #include "boot/boot.h"
 #include "boot/bzimage.h"
 #include "boot/pvh.h"
+#include "boot/vmlinux.h"
 #include "boot/elf.h"
 #include "boot/mptable.h"
 #include "cpu/cpuid.h"
@@ -15,6 +16,7 @@
 static void put16(uint8_t *p, size_t o, uint16_t v) { memcpy(p + o, &v, 2); }
 static void put32(uint8_t *p, size_t o, uint32_t v) { memcpy(p + o, &v, 4); }
 static uint32_t get32(const uint8_t *p, size_t o) { uint32_t v; memcpy(&v, p + o, 4); return v; }
+static uint16_t get16(const uint8_t *p, size_t o) { uint16_t v; memcpy(&v, p + o, 2); return v; }
 
 /* A minimal valid bzImage: 1 setup sector, `payload` bytes of payload. */
 static uint8_t *make_bzimage(size_t payload, size_t *size)
@@ -177,6 +179,45 @@ TEST(pvh_loads_segments_and_start_info)
     CHECK_EQ(mod[1], sizeof(initrd));
     CHECK(!memcmp(gpa_to_host(&m, mod[0], sizeof(initrd)), initrd, sizeof(initrd)));
     CHECK_EQ(get32(si, 48), 4); /* memmap entries */
+    free(b);
+    guest_memory_free(&m);
+}
+
+TEST(a_vmlinux_without_pvh_note_gets_a_zero_page_and_its_64bit_entry)
+{
+    struct guest_memory m;
+    CHECK(guest_memory_init(&m, 32 * MiB) == 0);
+    size_t size;
+    uint8_t *b = make_elf(false, 0x100000, &size);
+    ((Elf64_Ehdr *)b)->e_entry = 0x100040;
+    uint8_t initrd[100] = {9, 8, 7};
+    struct boot_image img = {.path = "test", .data = b, .size = size, .cmdline = "console=ttyS0 x=1",
+                             .initrd = initrd, .initrd_size = sizeof(initrd), .rsdp = 0xe0000};
+    struct elf_kernel k;
+    struct boot_entry e;
+    CHECK(elf_load_kernel(&m, "kernel test", b, size, &k) == 0);
+    CHECK(!k.has_pvh);
+    CHECK(vmlinux_enter(&m, &img, &k, &e) == 0);
+    CHECK_EQ(e.mode, BOOT_ENTRY_LONG64);
+    CHECK_EQ(e.rip, 0x100040);
+    const uint8_t *bp = gpa_to_host(&m, e.arg, 4096);
+    CHECK_EQ(get16(bp, 0x1fe), 0xaa55);
+    CHECK(!memcmp(bp + 0x202, "HdrS", 4));
+    CHECK_EQ(bp[0x210], 0xff);                      /* type_of_loader */
+    CHECK_EQ(get32(bp, 0x230), 0x1000000);          /* kernel_alignment */
+    CHECK_EQ(get32(bp, 0x238), 2047);               /* cmdline_size */
+    uint32_t cmd = get32(bp, 0x228);
+    CHECK(!strcmp((const char *)gpa_to_host(&m, cmd, 32), "console=ttyS0 x=1"));
+    uint32_t rd = get32(bp, 0x218);
+    CHECK_EQ(get32(bp, 0x21c), sizeof(initrd));
+    CHECK(rd >= k.end && !memcmp(gpa_to_host(&m, rd, sizeof(initrd)), initrd, sizeof(initrd)));
+    CHECK_EQ(bp[0x1e8], 4);                         /* e820 entries */
+    uint64_t rsdp;
+    memcpy(&rsdp, bp + 0x70, 8);
+    CHECK_EQ(rsdp, 0xe0000);
+    /* An entry outside RAM is refused. */
+    k.entry = 64 * MiB;
+    CHECK(vmlinux_enter(&m, &img, &k, &e) < 0);
     free(b);
     guest_memory_free(&m);
 }
@@ -397,6 +438,7 @@ TEST(kvm_pv_off_parses_names_and_hides_them)
 
 RUN_TESTS(CASE(bzimage_loads_payload_zero_page_cmdline_initrd_e820), CASE(bzimage_rejects_truncated_old_and_32bit_only),
           CASE(bzimage_cmdline_limit_and_memory_limits), CASE(pvh_loads_segments_and_start_info),
+          CASE(a_vmlinux_without_pvh_note_gets_a_zero_page_and_its_64bit_entry),
           CASE(pvh_rejects_missing_note_bad_segments_and_foreign_elves),
           CASE(kernel_end_near_2_64_is_past_ram_for_kernel_and_initrd), CASE(elf_with_65535_program_headers_loads_on_a_small_stack),
           CASE(mptable_lists_every_cpu_with_valid_checksums), CASE(cpuid_sets_apic_id_topology_and_masks),
