@@ -257,20 +257,18 @@ int fc_put_machine_config(struct fc_config *c, json_t *body, bool partial, char 
     static const char *const fields[] = {"vcpu_count", "mem_size_mib", "smt", "track_dirty_pages", "cpu_template",
                                          "huge_pages", NULL};
     uint64_t vcpus = (uint64_t)c->vcpus, mem = c->mem_mib;
-    bool has_vcpus, has_mem, smt = false, dirty = false;
+    bool has_vcpus, has_mem, smt = c->smt, dirty = false;
     const char *tmpl, *huge;
     if (check_fields(body, fields, err) < 0 || get_uint(body, "vcpu_count", !partial, &vcpus, &has_vcpus, err) < 0 ||
         get_uint(body, "mem_size_mib", !partial, &mem, &has_mem, err) < 0 ||
         get_bool(body, "smt", false, &smt, err) < 0 || get_bool(body, "track_dirty_pages", false, &dirty, err) < 0 ||
         get_string(body, "cpu_template", false, &tmpl, err) < 0 || get_string(body, "huge_pages", false, &huge, err) < 0)
         return -1;
-    if (vcpus < 1 || vcpus > FC_MAX_VCPUS)
+    if (vcpus < 1 || vcpus > FC_MAX_VCPUS || (smt && vcpus > 1 && vcpus % 2))
         return fc_error(err, "The vCPU number is invalid! The vCPU number can only be 1 or an even number when SMT is "
                          "enabled (and from 1 to %d).", FC_MAX_VCPUS);
     if (mem < 1 || mem > 1024 * 1024)
         return fc_error(err, "The memory size (MiB) is invalid.");
-    if (smt)
-        return fc_error(err, "smt: simultaneous multithreading in the guest's CPU topology is not built in ember yet.");
     if (dirty)
         return fc_error(err, "track_dirty_pages: dirty page tracking (diff snapshots) is not built in ember yet.");
     if (tmpl && strcmp(tmpl, "None"))
@@ -279,6 +277,7 @@ int fc_put_machine_config(struct fc_config *c, json_t *body, bool partial, char 
         return fc_error(err, "huge_pages %s: huge-page guest memory is not built in ember yet (only \"None\").", huge);
     c->vcpus = (int)vcpus;
     c->mem_mib = mem;
+    c->smt = smt;
     return 0;
 }
 
@@ -615,6 +614,7 @@ int fc_to_vm_config(struct fc_config *c, struct vm_config *cfg, char *err)
     if (fc_check_startable(c, err) < 0)
         return -1;
     cfg->ncpus = c->vcpus;
+    cfg->smt = c->smt;
     cfg->ram_size = c->mem_mib << 20;
     cfg->boot.kernel_path = c->kernel;
     cfg->boot.initrd_path = c->initrd;
@@ -661,7 +661,7 @@ int fc_to_vm_config(struct fc_config *c, struct vm_config *cfg, char *err)
 json_t *fc_machine_config_json(const struct fc_config *c)
 {
     return json_pack("{s:i, s:I, s:b, s:b, s:s}", "vcpu_count", c->vcpus, "mem_size_mib", (json_int_t)c->mem_mib,
-                     "smt", 0, "track_dirty_pages", 0, "huge_pages", "None");
+                     "smt", c->smt, "track_dirty_pages", 0, "huge_pages", "None");
 }
 
 json_t *fc_full_config_json(const struct fc_config *c)

@@ -47,6 +47,7 @@ struct fc_config {
     char *initrd;
     char *boot_args;                 /* NULL: Firecracker's default */
     int vcpus;
+    bool smt;              /* two threads per core (vcpus 1 or even) */
     uint64_t mem_mib;
     struct fc_drive drives[VM_MAX_DISKS];
     int ndrives;

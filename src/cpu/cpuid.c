@@ -94,9 +94,10 @@ int cpuid_kvm_pv_parse(const char *list, uint32_t *bits)
     return 0;
 }
 
-struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *sup, int index, int ncpus, enum cpuid_apic apic,
-                                  uint32_t kvm_pv_off)
+struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *sup, int index, int ncpus, int threads_per_core,
+                                  enum cpuid_apic apic, uint32_t kvm_pv_off)
 {
+    unsigned tpc = threads_per_core == 2 && ncpus % 2 == 0 ? 2 : 1, cores = (unsigned)ncpus / tpc;
     size_t bytes = sizeof(*sup) + sup->nent * sizeof(sup->entries[0]);
     struct kvm_cpuid2 *c = malloc(bytes);
     if (!c)
@@ -120,8 +121,18 @@ struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *sup, int index, int n
                 e->eax &= ~pv_features_needing_kvm_lapic;
             e->eax &= ~kvm_pv_off;
             break;
-        case 0x4: /* deterministic cache parameters: cores per package */
-            e->eax = (e->eax & 0x03ffffffu) | (((unsigned)ncpus - 1) << 26);
+        case 0x4: { /* deterministic cache parameters: cores per package, threads per cache */
+            unsigned level = (e->eax >> 5) & 7, sharing = level >= 3 ? (unsigned)ncpus : tpc;
+            e->eax = (e->eax & 0x00003fffu) | ((sharing - 1) << 14) | ((cores - 1) << 26);
+            break;
+        }
+        case 0x80000008: /* AMD: the package's thread count and APIC id width */
+            e->ecx = (e->ecx & ~0xf0ffu) | ((unsigned)ncpus - 1) | (order_of(ncpus) << 12);
+            break;
+        case 0x8000001e: /* AMD topology extensions: core id and threads per core */
+            e->eax = apic_id;
+            e->ebx = (e->ebx & ~0xffffu) | ((tpc - 1) << 8) | (apic_id / tpc);
+            e->ecx = 0; /* node 0, one node */
             break;
         case 0x6: /* thermal/power: nothing to manage in a VM */
             e->eax = e->ebx = e->ecx = e->edx = 0;
@@ -130,11 +141,11 @@ struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *sup, int index, int n
             e->eax = e->ebx = e->ecx = e->edx = 0;
             break;
         case 0xb:
-        case 0x1f: /* extended topology: one thread per core, ncpus cores */
+        case 0x1f: /* extended topology: tpc threads per core, ncpus threads in all */
             e->edx = apic_id;
             if (e->index == 0) {
-                e->eax = 0;
-                e->ebx = 1;
+                e->eax = tpc == 2 ? 1 : 0;
+                e->ebx = tpc;
                 e->ecx = 0 | (1u << 8); /* level 0: SMT */
             } else if (e->index == 1) {
                 e->eax = order_of(ncpus);

@@ -15,9 +15,11 @@ enum cpuid_apic {
 };
 
 /* Returns a new table for vCPU `index` of `ncpus` (free() it), or NULL.
+ * `threads_per_core`: 1, or 2 with SMT (Firecracker's machine-config "smt"):
+ * the topology leaves then pair vCPUs 2k and 2k+1 as one core's threads.
  * `kvm_pv_off`: KVM paravirt feature bits (leaf 0x40000001 EAX) to hide. */
-struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *supported, int index, int ncpus, enum cpuid_apic apic,
-                                  uint32_t kvm_pv_off);
+struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *supported, int index, int ncpus, int threads_per_core,
+                                  enum cpuid_apic apic, uint32_t kvm_pv_off);
 
 /* Parses a comma-separated list of KVM paravirt feature names, QEMU's
  * (kvm-pv-eoi, kvm-pv-unhalt, kvm-asyncpf, ...), or "all", into feature

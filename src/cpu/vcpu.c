@@ -214,7 +214,8 @@ int vcpu_configure(struct vcpu *vcpu, const struct boot_entry *entry)
     enum cpuid_apic apic = m->irq->mode != IRQCHIP_USER ? CPUID_APIC_KVM
                            : m->irq->user_msrs            ? CPUID_APIC_USER
                                                           : CPUID_APIC_USER_NO_MSRS;
-    struct kvm_cpuid2 *cpuid = cpuid_for_vcpu(m->kvm->supported_cpuid, vcpu->id, m->ncpus, apic, m->kvm_pv_off);
+    struct kvm_cpuid2 *cpuid = cpuid_for_vcpu(m->kvm->supported_cpuid, vcpu->id, m->ncpus, m->threads_per_core, apic,
+                                                m->kvm_pv_off);
     if (!cpuid || ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0) {
         log_error("vcpu %d: KVM_SET_CPUID2 failed: %s", vcpu->id, strerror(errno));
         free(cpuid);

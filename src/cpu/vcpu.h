@@ -26,6 +26,7 @@ struct vcpu_machine {
     int vm_fd;
     const struct kvm_system *kvm;
     int ncpus;
+    int threads_per_core;           /* 2 with SMT, else 1 */
     uint32_t kvm_pv_off;            /* KVM paravirt features hidden from the guest */
     struct irq_chip *irq;
     struct io_bus *pio, *mmio;

@@ -284,7 +284,8 @@ int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg
     }
     for (int i = 0; i < cfg->ncpus; i++)
         vm->vcpus[i].fd = vm->vcpus[i].wake_fd = -1;
-    vm->machine = (struct vcpu_machine){.vm_fd = vm->fd, .kvm = kvm, .ncpus = vm->ncpus, .kvm_pv_off = vm->kvm_pv_off,
+    vm->machine = (struct vcpu_machine){.vm_fd = vm->fd, .kvm = kvm, .ncpus = vm->ncpus,
+                                        .threads_per_core = cfg->smt ? 2 : 1, .kvm_pv_off = vm->kvm_pv_off,
                                         .irq = &vm->irq, .pio = &vm->pio, .mmio = &vm->mmio, .mem = &vm->mem,
                                         .life = &vm->life};
     for (int i = 0; i < cfg->ncpus; i++) {

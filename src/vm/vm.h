@@ -55,6 +55,7 @@ struct vm_config {
     struct rate_limiter_config rng_limiter; /* all zero: unlimited */
     bool virtio_console;     /* console input to a virtio-console port, not COM1 */
     enum virtio_transport transport;
+    bool smt;                /* two threads per core in the guest's CPU topology */
     /* --boot-timer: Firecracker's boot timer at port 0x3f0, from this start. */
     bool boot_timer;
     struct boot_timer_start boot_start;

@@ -30,6 +30,13 @@ cat >"$TMP/files/vm.json" <<JSON
  "drives": [{"drive_id": "rootfs", "path_on_host": "/files/disk-fcfile.img", "is_root_device": true, "is_read_only": false}],
  "machine-config": {"vcpu_count": 2, "mem_size_mib": 256}}
 JSON
+# Firecracker's machine-config "smt" (firectl sends it): vCPUs 0 and 1 are one
+# core's two threads, so each lists both as its thread siblings.
+cat >"$TMP/files/vm-smt.json" <<JSON
+{"boot-source": {"kernel_image_path": "/microvm.bzImage", "initrd_path": "/l2.cpio.gz",
+   "boot_args": "$C ember.cmd=cat+/sys/devices/system/cpu/cpu0/topology/thread_siblings_list+/sys/devices/system/cpu/cpu1/topology/thread_siblings_list ember.action=poweroff"},
+ "machine-config": {"vcpu_count": 2, "mem_size_mib": 256, "smt": true}}
+JSON
 D="ember.cmd=mkdir+/mnt;mount+-t+ext4+/dev/vda+/mnt;cat+/mnt/hello.txt;echo+written-by-the-guest>/mnt/guest.txt;sync;umount+/mnt;cat+/sys/block/vda/serial;echo;cat+/sys/class/misc/hw_random/rng_current;head+-c+16+/dev/hwrng|od+-An+-tx1;grep+virtio+/proc/interrupts"
 # virtio-net: L1 (ember's host) holds the tap. It serves 4 MiB over HTTP and
 # listens for 4 MiB more; the guest pings it, fetches, and sends.
@@ -107,6 +114,7 @@ ipi-user --irqchip user --kernel /files/kit.elf --memory 64 --cpus 2 --cmdline "
 cmd:api-linux sh /files/api-flow.sh
 cmd:api-jail sh /files/api-jail.sh
 fcfile --no-api --config-file /files/vm.json
+smt --no-api --config-file /files/vm-smt.json
 noacpi --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=poweroff"
 noacpireboot --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=reboot"
 cmd:fail-mmio-setup sh /files/failing-disk.sh setup fail-mmio /dev/loop0 /dev/loop1
@@ -235,6 +243,8 @@ has reboot "reboot -f ends ember as a reboot with 0" "L2: rebooting" "ember: gue
 has guestdecomp "--decompress guest: the kernel's own decompressor, then /init" \
     "L2: init reached" "L2: cpus online: 0-1" "=== END guestdecomp status=0"
 has pvh "ELF vmlinux through PVH, 2 vCPUs" "L2: init reached" "L2: cpus online: 0-1" "=== END pvh status=0"
+has smt "machine-config smt: true: the guest sees vCPUs 0 and 1 as one core's two threads" \
+    "L2: cpus online: 0-1" "^0-1.?$" "=== END smt status=0"
 has vmlinux64 "ELF vmlinux without its PVH note (Firecracker's kind): entered at its 64-bit entry with a zero page, 2 vCPUs" \
     "ELF without a PVH note, entered at its 64-bit entry 0x1000000" "L2: init reached" "L2: cpus online: 0-1" "=== END vmlinux64 status=0"
 has panic "panic=-1: a kernel panic ends ember with 3 (pvpanic)" \

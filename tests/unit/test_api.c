@@ -398,9 +398,15 @@ TEST(machine_config_rules)
     CHECK(strstr(err, "missing field `vcpu_count`") != NULL);
     CHECK(fc_put_machine_config(&c, o = j("{\"vcpu_count\":33,\"mem_size_mib\":256}"), false, err) < 0);
     json_decref(o);
-    CHECK(fc_put_machine_config(&c, o = j("{\"vcpu_count\":2,\"mem_size_mib\":256,\"smt\":true}"), false, err) < 0);
+    CHECK(fc_put_machine_config(&c, o = j("{\"vcpu_count\":3,\"mem_size_mib\":256,\"smt\":true}"), false, err) < 0);
+    json_decref(o); /* SMT: 1 or an even number of vCPUs, as in Firecracker */
+    CHECK(strstr(err, "only be 1 or an even number when SMT") != NULL);
+    CHECK(fc_put_machine_config(&c, o = j("{\"vcpu_count\":2,\"mem_size_mib\":256,\"smt\":true}"), false, err) == 0);
     json_decref(o);
-    CHECK(strstr(err, "not built") != NULL);
+    CHECK(c.smt && c.vcpus == 2);
+    CHECK(fc_put_machine_config(&c, o = j("{\"vcpu_count\":4,\"mem_size_mib\":256}"), false, err) == 0);
+    json_decref(o);
+    CHECK(c.smt); /* kept when not given (firectl sends it; a partial update need not) */
     CHECK(fc_put_machine_config(&c, o = j("{\"vcpu_count\":-1,\"mem_size_mib\":256}"), false, err) < 0);
     json_decref(o);
     CHECK(c.vcpus == 4); /* a failed update changes nothing */

@@ -369,7 +369,7 @@ TEST(cpuid_sets_apic_id_topology_and_masks)
     sup->entries[2] = (struct kvm_cpuid_entry2){.function = 0xb, .index = 1};
     sup->entries[3] = (struct kvm_cpuid_entry2){.function = 0x80000001, .ecx = 1u << 2};
     sup->entries[4] = (struct kvm_cpuid_entry2){.function = 0xa, .eax = 0x12345678};
-    struct kvm_cpuid2 *c = cpuid_for_vcpu(sup, 3, 4, CPUID_APIC_KVM, 0);
+    struct kvm_cpuid2 *c = cpuid_for_vcpu(sup, 3, 4, 1, CPUID_APIC_KVM, 0);
     CHECK(c != NULL);
     CHECK_EQ(c->entries[0].ebx >> 24, 3);
     CHECK_EQ((c->entries[0].ebx >> 16) & 0xff, 4);
@@ -387,6 +387,42 @@ TEST(cpuid_sets_apic_id_topology_and_masks)
     free(sup);
 }
 
+/* Firecracker's "smt": vCPUs 2k and 2k+1 are one core's two threads, on
+ * Intel's leaves (0xb, 4) and AMD's (0x8000001e, 0x80000008). */
+TEST(cpuid_with_smt_pairs_vcpus_as_threads_of_a_core)
+{
+    struct kvm_cpuid2 *sup = calloc(1, sizeof(*sup) + 6 * sizeof(sup->entries[0]));
+    sup->nent = 6;
+    sup->entries[0] = (struct kvm_cpuid_entry2){.function = 0xb, .index = 0};
+    sup->entries[1] = (struct kvm_cpuid_entry2){.function = 0xb, .index = 1};
+    sup->entries[2] = (struct kvm_cpuid_entry2){.function = 4, .index = 0, .eax = (1u << 5) | 1}; /* L1 data */
+    sup->entries[3] = (struct kvm_cpuid_entry2){.function = 4, .index = 3, .eax = (3u << 5) | 3}; /* L3 */
+    sup->entries[4] = (struct kvm_cpuid_entry2){.function = 0x8000001e, .ebx = 0xabcd0000};
+    sup->entries[5] = (struct kvm_cpuid_entry2){.function = 0x80000008, .ecx = 0xffff};
+    struct kvm_cpuid2 *c = cpuid_for_vcpu(sup, 3, 4, 2, CPUID_APIC_KVM, 0);
+    CHECK(c != NULL);
+    CHECK_EQ(c->entries[0].eax, 1); /* one bit of thread id */
+    CHECK_EQ(c->entries[0].ebx, 2); /* two threads per core */
+    CHECK_EQ(c->entries[1].ebx, 4);
+    CHECK_EQ((c->entries[2].eax >> 14) & 0xfff, 1); /* L1 shared by the core's 2 threads */
+    CHECK_EQ(c->entries[2].eax >> 26, 1);           /* 2 cores */
+    CHECK_EQ((c->entries[3].eax >> 14) & 0xfff, 3); /* L3 by all 4 */
+    CHECK_EQ(c->entries[2].eax & 0x3fff, (1u << 5) | 1);
+    CHECK_EQ(c->entries[4].eax, 3);
+    CHECK_EQ(c->entries[4].ebx, 0xabcd0000u | (1u << 8) | 1); /* 2 threads, core 1 */
+    CHECK_EQ(c->entries[5].ecx & 0xff, 3);
+    CHECK_EQ((c->entries[5].ecx >> 12) & 0xf, 2);
+    free(c);
+    /* Without SMT (or with an odd count): one thread per core. */
+    c = cpuid_for_vcpu(sup, 3, 4, 1, CPUID_APIC_KVM, 0);
+    CHECK_EQ(c->entries[0].ebx, 1);
+    CHECK_EQ(c->entries[0].eax, 0);
+    CHECK_EQ(c->entries[2].eax >> 26, 3);
+    CHECK_EQ((c->entries[4].ebx >> 8) & 0xff, 0);
+    free(c);
+    free(sup);
+}
+
 /* With ember's LAPIC, CPUID must not promise what only KVM's LAPIC does. */
 TEST(cpuid_for_user_lapic_hides_kvm_lapic_features)
 {
@@ -394,9 +430,9 @@ TEST(cpuid_for_user_lapic_hides_kvm_lapic_features)
     sup->nent = 2;
     sup->entries[0] = (struct kvm_cpuid_entry2){.function = 1, .ecx = (1u << 21) | (1u << 24)};
     sup->entries[1] = (struct kvm_cpuid_entry2){.function = 0x40000001, .eax = 0xffff};
-    struct kvm_cpuid2 *k = cpuid_for_vcpu(sup, 0, 1, CPUID_APIC_KVM, 0);
-    struct kvm_cpuid2 *u = cpuid_for_vcpu(sup, 0, 1, CPUID_APIC_USER, 0);
-    struct kvm_cpuid2 *m = cpuid_for_vcpu(sup, 0, 1, CPUID_APIC_USER_NO_MSRS, 0);
+    struct kvm_cpuid2 *k = cpuid_for_vcpu(sup, 0, 1, 1, CPUID_APIC_KVM, 0);
+    struct kvm_cpuid2 *u = cpuid_for_vcpu(sup, 0, 1, 1, CPUID_APIC_USER, 0);
+    struct kvm_cpuid2 *m = cpuid_for_vcpu(sup, 0, 1, 1, CPUID_APIC_USER_NO_MSRS, 0);
     CHECK_EQ(k->entries[1].eax, 0xffff);
     CHECK(!(u->entries[1].eax & (1u << 6)));  /* PV EOI */
     CHECK(!(u->entries[1].eax & (1u << 7)));  /* PV unhalt */
@@ -430,7 +466,7 @@ TEST(kvm_pv_off_parses_names_and_hides_them)
     sup->nent = 1;
     sup->entries[0] = (struct kvm_cpuid_entry2){.function = 0x40000001, .eax = 0x1007fff};
     CHECK_EQ(cpuid_kvm_pv_parse("kvm-pv-eoi,kvm-steal-time", &bits), 0);
-    struct kvm_cpuid2 *k = cpuid_for_vcpu(sup, 0, 1, CPUID_APIC_KVM, bits);
+    struct kvm_cpuid2 *k = cpuid_for_vcpu(sup, 0, 1, 1, CPUID_APIC_KVM, bits);
     CHECK_EQ(k->entries[0].eax, 0x1007fffu & ~((1u << 6) | (1u << 5)));
     free(k);
     free(sup);
@@ -442,4 +478,4 @@ RUN_TESTS(CASE(bzimage_loads_payload_zero_page_cmdline_initrd_e820), CASE(bzimag
           CASE(pvh_rejects_missing_note_bad_segments_and_foreign_elves),
           CASE(kernel_end_near_2_64_is_past_ram_for_kernel_and_initrd), CASE(elf_with_65535_program_headers_loads_on_a_small_stack),
           CASE(mptable_lists_every_cpu_with_valid_checksums), CASE(cpuid_sets_apic_id_topology_and_masks),
-          CASE(cpuid_for_user_lapic_hides_kvm_lapic_features), CASE(kvm_pv_off_parses_names_and_hides_them))
+          CASE(cpuid_with_smt_pairs_vcpus_as_threads_of_a_core), CASE(cpuid_for_user_lapic_hides_kvm_lapic_features), CASE(kvm_pv_off_parses_names_and_hides_them))
