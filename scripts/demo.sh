@@ -14,17 +14,30 @@ scripts/install-deps.sh
 make -s -j"$(nproc)" ember tools >/dev/null
 scripts/make-guest.sh build/guest >/dev/null
 
+# What the guest gets besides its CPUs and memory: a virtio-blk disk (an
+# ext4 image made here, with a file on it) and virtio-rng, over virtio-pci
+# (Debian's stock kernel finds virtio devices on PCI).
+mkdir -p build/demo/files build/demo/rootfs
+echo "This file is on a virtio-blk disk: an ext4 image on the host ($(hostname)), made by scripts/demo.sh." \
+    >build/demo/rootfs/hello.txt
+mkfs.ext4 -q -F -d build/demo/rootfs build/demo/files/disk.img 16M
+show="mkdir+-p+/mnt;mount+-t+ext4+/dev/vda+/mnt;echo+The+disk+is+mounted+at+/mnt:;ls+-l+/mnt;cat+/mnt/hello.txt;echo+Entropy+comes+from:;cat+/sys/class/misc/hw_random/rng_current"
 if [ -t 0 ]; then
-    action="ember.action=shell"
+    action="ember.cmd=$show ember.action=shell"
 else
-    action="ember.cmd=uname+-a;echo;cat+/proc/cpuinfo+|+grep+-c+^processor;free+-m ember.action=poweroff"
+    action="ember.cmd=$show;uname+-a;free+-m ember.action=poweroff"
 fi
 cmdline="console=ttyS0 quiet panic=-1 $action"
+devices="--virtio-transport pci --disk DISK,serial=demo --rng"
+cat <<MSG
+== ember starts Debian's stock kernel with 2 vCPUs, 512 MiB, a virtio-blk disk (an ext4 image
+   with a file on it, mounted at /mnt in the guest) and virtio-rng, over virtio-pci.
+MSG
 
 if [ ! -e /sys/module/kvm_pvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then
     echo "== ember: booting Debian Linux (2 vCPUs, 512 MiB) on this host's KVM"
     exec build/ember run --kernel build/guest/vmlinuz --initrd build/guest/initramfs.cpio.gz \
-        --cpus 2 --memory 512 --cmdline "$cmdline"
+        --cpus 2 --memory 512 ${devices/DISK/build/demo/files/disk.img} --cmdline "$cmdline"
 fi
 
 cat <<MSG
@@ -38,7 +51,9 @@ cat <<MSG
 MSG
 name=demo
 [ -t 0 ] && name="shell!"
-printf '%s --kernel /vmlinuz --initrd /l2.cpio.gz --cpus 2 --memory 512 --cmdline "%s"\n' "$name" "$cmdline" >build/demo.plan
+printf '%s --kernel /vmlinuz --initrd /l2.cpio.gz --cpus 2 --memory 512 %s --cmdline "%s"\n' "$name" \
+    "${devices/DISK//files/disk.img}" "$cmdline" >build/demo.plan
+export TESTBED_FILES=build/demo/files
 if [ -t 0 ]; then
     tests/testbed/run.sh build/demo.plan -
 else

@@ -17,6 +17,9 @@ qemu=(qemu-system-x86_64 -accel "${TESTBED_ACCEL:-tcg,thread=multi}" -smp 2 -cpu
       -initrd "$out/l1.cpio.gz" -append "console=ttyS0 panic=-1 quiet")
 if [ "$log" = - ]; then
     # QEMU warns about every AMD feature TCG lacks; keep its stderr apart.
+    # A person watches: only L1's own emergencies reach the console
+    # (loglevel=1), not its boot noise or KVM's notes about the guest.
+    qemu[${#qemu[@]} - 1]="console=ttyS0 panic=-1 quiet loglevel=1"
     "${qemu[@]}" 2>"$out/qemu.stderr"
 else
     # A watchdog: L1 prints at least every 20 s, so a console silent for
