@@ -305,8 +305,11 @@ static int action(struct api *api, struct route *r)
         i8042_send_ctrl_alt_del(&api->vm->kbc);
         return 0;
     case FC_ACTION_FLUSH_METRICS:
+        /* As Firecracker: not before boot; after it, nothing to do without metrics. */
+        if (post_boot_only(api, r) < 0)
+            return -1;
         if (!metrics_configured(&api->metrics))
-            return fc_error(r->err, "Cannot flush the metrics: no metrics path is configured (PUT /metrics).");
+            return 0;
         if (flush_metrics(api) < 0)
             return fc_error(r->err, "Cannot flush the metrics: writing them failed.");
         return 0;
@@ -430,6 +433,10 @@ static void handle(void *ctx, const struct http_request *req, struct http_respon
         !strchr(slash + 1, '/') && slash[1])
         r.id = slash + 1;
     bool needs_body = !strcmp(req->method, "PUT") || !strcmp(req->method, "PATCH");
+    if (!strcmp(req->method, "GET") && req->body_len) { /* as Firecracker refuses it */
+        fault(&r, "GET request cannot have a body.");
+        return;
+    }
     if (needs_body) {
         r.body = fc_parse_body(req->body, req->body_len, r.err);
         if (!r.body) {

@@ -94,7 +94,7 @@ static int get_string(json_t *o, const char *key, bool required, const char **ou
 static int get_bool(json_t *o, const char *key, bool required, bool *out, char *err)
 {
     json_t *v = field(o, key);
-    if (!v)
+    if (!v || (!required && json_is_null(v))) /* an optional field may be null (serde's None) */
         return required ? fc_error(err, DESER "missing field `%s`.", key) : 0;
     if (!json_is_boolean(v))
         return fc_error(err, DESER "invalid type for `%s`: expected a boolean.", key);
@@ -264,6 +264,8 @@ int fc_put_machine_config(struct fc_config *c, json_t *body, bool partial, char 
         get_bool(body, "smt", false, &smt, err) < 0 || get_bool(body, "track_dirty_pages", false, &dirty, err) < 0 ||
         get_string(body, "cpu_template", false, &tmpl, err) < 0 || get_string(body, "huge_pages", false, &huge, err) < 0)
         return -1;
+    if (partial && json_object_size(body) == 0)
+        return fc_error(err, "Empty PATCH request.");
     if (vcpus < 1 || vcpus > FC_MAX_VCPUS || (smt && vcpus > 1 && vcpus % 2))
         return fc_error(err, "The vCPU number is invalid! The vCPU number can only be 1 or an even number when SMT is "
                          "enabled (and from 1 to %d).", FC_MAX_VCPUS);
@@ -295,7 +297,7 @@ int fc_put_drive(struct fc_config *c, const char *id, json_t *body, char *err)
         check_id(id, body_id, err) < 0 || get_bool(body, "is_root_device", true, &root, err) < 0 ||
         not_built(body, "socket", "socket: vhost-user block devices", err) < 0 ||
         get_rate_limiter(body, "rate_limiter", &limiter, err) < 0 ||
-        get_string(body, "path_on_host", true, &path, err) < 0 || get_bool(body, "is_read_only", true, &ro, err) < 0 ||
+        get_string(body, "path_on_host", true, &path, err) < 0 || get_bool(body, "is_read_only", false, &ro, err) < 0 ||
         get_string(body, "partuuid", false, &partuuid, err) < 0 ||
         get_variant(body, "cache_type", false, caches, &cache, err) < 0 ||
         get_variant(body, "io_engine", false, engines, &engine, err) < 0)
@@ -346,9 +348,8 @@ int fc_put_network_interface(struct fc_config *c, const char *id, json_t *body, 
         return -1;
     if (!*dev || strlen(dev) >= 16)
         return fc_error(err, "host_dev_name [%s]: an interface name has 1 to 15 characters.", dev);
-    if (mac && net_parse_mac(mac, m) < 0)
-        return fc_error(err, DESER "invalid guest_mac [%s]: expected six hex bytes like 06:00:AC:10:00:02, not multicast.",
-                    mac);
+    if (mac && net_parse_mac_bytes(mac, m) < 0) /* any six bytes, as Firecracker */
+        return fc_error(err, DESER "invalid guest_mac [%s]: expected six hex bytes like 06:00:AC:10:00:02.", mac);
     int slot = c->nnics;
     for (int i = 0; i < c->nnics; i++)
         if (!strcmp(c->nics[i].id, body_id))
@@ -397,6 +398,8 @@ int fc_check_drive_patch(struct fc_config *c, const char *id, json_t *body, int 
     if (check_fields(body, fields, err) < 0 || get_string(body, "drive_id", true, &body_id, err) < 0 ||
         check_id(id, body_id, err) < 0 || get_string(body, "path_on_host", false, path, err) < 0)
         return -1;
+    if (!*path && !json_object_get(body, "rate_limiter")) /* Firecracker: nothing to change is an error */
+        return fc_error(err, "Invalid PATCH payload. Only updates on path_on_host or rate_limiter are allowed.");
     for (int i = 0; i < c->ndrives; i++)
         if (!strcmp(c->drives[i].id, body_id)) {
             *index = i;
@@ -467,6 +470,14 @@ int fc_parse_vm_state(json_t *body, bool *pause, char *err)
     return 0;
 }
 
+int fc_open_log_path(const char *path)
+{
+    /* As Firecracker: the path must exist (a file or a named pipe, never
+     * made here), opened read-write and non-blocking, so that a pipe nobody
+     * reads yet opens at once, and a full one costs lines, not a stall. */
+    return open(path, O_RDWR | O_APPEND | O_NONBLOCK | O_CLOEXEC);
+}
+
 int fc_put_logger(json_t *body, char *err)
 {
     static const char *const fields[] = {"log_path", "level", "show_level", "show_log_origin", "module", NULL};
@@ -484,8 +495,7 @@ int fc_put_logger(json_t *body, char *err)
         return fc_error(err, "module: filtering the log by module is not built in ember yet.");
     int fd = -1;
     if (path) {
-        /* A named pipe or a file, as Firecracker takes; never blocking ember. */
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
+        fd = fc_open_log_path(path);
         if (fd < 0)
             return fc_error(err, "Cannot open the log file %s: %s.", path, strerror(errno));
     }

@@ -88,6 +88,9 @@ int fc_parse_action(json_t *body, enum fc_action *action, char *err);
 int fc_parse_vm_state(json_t *body, bool *pause, char *err); /* Paused: true; Resumed: false */
 /* The process-wide parts: logger and metrics (metrics path to *path). */
 int fc_put_logger(json_t *body, char *err);
+/* Opens a logger or metrics path as Firecracker does (it must exist; a
+ * named pipe without a reader is fine): an fd, or -1 with errno. */
+int fc_open_log_path(const char *path);
 int fc_parse_metrics(json_t *body, const char **path, char *err);
 
 /* A whole Firecracker config file. metrics_path: its metrics section (or NULL). */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <http_parser.h>
+#include <ctype.h>
 #include <limits.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -44,6 +45,10 @@ struct http_connection {
     size_t body_len;
     unsigned headers;
     bool last_was_value;
+    /* The header being read, when it may be Expect (a short name and value). */
+    char hname[8], hvalue[16];
+    size_t hname_len, hvalue_len;
+    bool expect_continue;     /* "Expect: 100-continue": answer 100 before the body */
     bool in_request;          /* bytes of a request have been parsed, not the whole of it */
     bool message_done;
     char error[200];          /* a rule the request broke: answered with 400, then closed */
@@ -113,6 +118,7 @@ static int on_message_begin(http_parser *p)
     c->body_len = 0;
     c->headers = 0;
     c->last_was_value = true;
+    c->expect_continue = false;
     c->message_done = false;
     c->in_request = true;
     c->deadline_ns = clock_monotonic_ns() + c->srv->limits.request_timeout_ms * 1000000ULL;
@@ -132,24 +138,51 @@ static int on_url(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
+static void queue_output(struct http_connection *c, const char *data, size_t len);
+
+/* Appends a piece of a header's name or value, to at most `size` bytes (a
+ * longer one is not Expect's: its length marks it so). */
+static void header_piece(char *buf, size_t size, size_t *len, const char *at, size_t n)
+{
+    for (size_t i = 0; i < n; i++, (*len)++)
+        if (*len < size)
+            buf[*len] = (char)tolower((unsigned char)at[i]);
+}
+
+static bool header_is(const char *buf, size_t size, size_t len, const char *want)
+{
+    return len == strlen(want) && len <= size && !memcmp(buf, want, len);
+}
+
+static void header_done(struct http_connection *c)
+{
+    if (header_is(c->hname, sizeof(c->hname), c->hname_len, "expect") &&
+        header_is(c->hvalue, sizeof(c->hvalue), c->hvalue_len, "100-continue"))
+        c->expect_continue = true;
+}
+
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
-    (void)at;
-    (void)len;
     struct http_connection *c = conn_of(p);
-    if (c->last_was_value && ++c->headers > HTTP_MAX_HEADERS) {
-        fail(c, "The request has more than %d headers.", HTTP_MAX_HEADERS);
-        return -1;
+    if (c->last_was_value) {
+        if (c->headers && c->hname_len)
+            header_done(c);
+        if (++c->headers > HTTP_MAX_HEADERS) {
+            fail(c, "The request has more than %d headers.", HTTP_MAX_HEADERS);
+            return -1;
+        }
+        c->hname_len = c->hvalue_len = 0;
     }
+    header_piece(c->hname, sizeof(c->hname), &c->hname_len, at, len);
     c->last_was_value = false;
     return 0;
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t len)
 {
-    (void)at;
-    (void)len;
-    conn_of(p)->last_was_value = true;
+    struct http_connection *c = conn_of(p);
+    header_piece(c->hvalue, sizeof(c->hvalue), &c->hvalue_len, at, len);
+    c->last_was_value = true;
     return 0;
 }
 
@@ -163,6 +196,13 @@ static int on_headers_complete(http_parser *p)
         return -1;
     }
     snprintf(c->method, sizeof(c->method), "%s", http_method_str((enum http_method)p->method));
+    if (c->headers && c->hname_len)
+        header_done(c);
+    /* curl asks before a body over 1 KiB, and waits a second for the answer. */
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    bool body_follows = p->content_length != ULLONG_MAX ? p->content_length > 0 : (p->flags & F_CHUNKED) != 0;
+    if (c->expect_continue && body_follows)
+        queue_output(c, cont, sizeof(cont) - 1);
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/fc_config.h"
 #include "util/clock.h"
 
 void metrics_init(struct metrics *m) { memset(m, 0, sizeof(*m)), m->fd = -1; }
@@ -15,7 +16,7 @@ bool metrics_configured(const struct metrics *m) { return m->fd >= 0; }
 
 int metrics_open(struct metrics *m, const char *path, char *err, size_t errsize)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
+    int fd = fc_open_log_path(path);
     if (fd < 0) {
         snprintf(err, errsize, "Cannot open the metrics file %s: %s.", path, strerror(errno));
         return -1;

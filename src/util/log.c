@@ -44,6 +44,8 @@ bool log_level_parse(const char *name, enum log_level *out)
         }
     if (!strcasecmp(name, "Trace")) /* ember has no finer level than Debug */
         *out = LOG_DEBUG;
+    else if (!strcasecmp(name, "Warn")) /* Firecracker takes it too */
+        *out = LOG_WARN;
     else if (!strcasecmp(name, "Off"))
         *out = LOG_OFF;
     else

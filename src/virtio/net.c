@@ -44,7 +44,7 @@ struct virtio_net {
     bool rx_charged;                 /* the pending packet has passed rx_limiter */
 };
 
-int net_parse_mac(const char *s, uint8_t mac[6])
+int net_parse_mac_bytes(const char *s, uint8_t mac[6])
 {
     unsigned v[6];
     char end;
@@ -52,6 +52,13 @@ int net_parse_mac(const char *s, uint8_t mac[6])
         return -1;
     for (int i = 0; i < 6; i++)
         mac[i] = (uint8_t)v[i];
+    return 0;
+}
+
+int net_parse_mac(const char *s, uint8_t mac[6])
+{
+    if (net_parse_mac_bytes(s, mac) < 0)
+        return -1;
     return (mac[0] & 1) ? -1 : 0; /* a multicast address cannot be a NIC's */
 }
 

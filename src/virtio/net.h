@@ -21,6 +21,8 @@ struct virtio_net_config {
 
 /* Parses "aa:bb:cc:dd:ee:ff"; -1 for anything else or a multicast address. */
 int net_parse_mac(const char *s, uint8_t mac[6]);
+/* The same, any six bytes (the API's guest_mac, as Firecracker takes it). */
+int net_parse_mac_bytes(const char *s, uint8_t mac[6]);
 
 /* Sets or changes the receive and transmit rate limits (Firecracker's
  * rx_rate_limiter and tx_rate_limiter; NULL leaves one as it is). The

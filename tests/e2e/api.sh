@@ -60,6 +60,7 @@ wait_ticks() { for _ in $(seq 200); do [ "$(ticks)" -ge "$1" ] && return 0; slee
 for mode in kernel user; do
     t="api ($mode irqchip)"
     rm -f "$TMP/metrics" "$TMP/log"
+    : >"$TMP/metrics"; : >"$TMP/log" # Firecracker's rule: the paths must exist
     truncate -s 16M "$TMP/root.img"
     truncate -s 32M "$TMP/other.img" "$TMP/outside.img"
     # Landlock (on where the kernel has it): PATCH /drives may later open
@@ -108,7 +109,10 @@ for mode in kernel user; do
     api GET /vm/config; check "$t: GET /vm/config shows the new image" 200 'other.img'
     api PATCH /drives/rootfs '{"drive_id":"rootfs","path_on_host":"/no/such.img"}'
     check "$t: PATCH /drives to a missing image is refused" 400 'no/such.img: cannot open'
-    api PATCH /drives/nodrive '{"drive_id":"nodrive"}'; check "$t: PATCH of an unknown drive" 400 'no such drive'
+    api PATCH /drives/nodrive "{\"drive_id\":\"nodrive\",\"path_on_host\":\"$TMP/other.img\"}"
+    check "$t: PATCH of an unknown drive" 400 'no such drive'
+    api PATCH /drives/rootfs '{"drive_id":"rootfs"}'
+    check "$t: PATCH /drives with only drive_id is refused" 400 'Only updates on path_on_host or rate_limiter'
     api PATCH /drives/rootfs '{"drive_id":"rootfs","rate_limiter":{"bandwidth":{"size":1048576,"refill_time":1000}}}'
     check "$t: PATCH /drives sets a rate limiter on the running disk" 204
     api PATCH /drives/rootfs '{"drive_id":"rootfs","rate_limiter":{"ops":{"size":100,"one_time_burst":10,"refill_time":1000}}}'
@@ -178,7 +182,7 @@ if [ $ms -le 2000 ]; then pass "config file, paused: SIGTERM ends ember within 2
 # rl_run NAME CONFIG_JSON MIN_MS PASS_REGEX METRICS_REGEX (ember runs under $RL_WRAP)
 RL_WRAP=
 rl_run() {
-    rm -f "$TMP/metrics"
+    : >"$TMP/metrics"
     printf '%s\n' "$2" >"$TMP/rl.json"
     local t0 ms
     t0=$(date +%s%N)
@@ -276,6 +280,60 @@ else
     fail "command line: --metrics-path" "status $st; $(head -c 200 "$TMP/fcmetrics") $(head -2 "$TMP/err")"
 fi
 
+# --- firecracker-go-sdk's default sequence, then firectl's: its launch line,
+# FIFOs for the logger and metrics that nobody reads yet, its requests in its
+# order with its bodies (machine.go's handlers), InstanceStart, GET
+# /machine-config; firectl's smt:true and a multicast-bit guest_mac from
+# Firecracker's test_api.py; Expect: 100-continue on a body over 1 KiB.
+rm -f "$SOCK" "$TMP/sdk.log" "$TMP/sdk.metrics"
+mkfifo "$TMP/sdk.log" "$TMP/sdk.metrics"
+truncate -s 16M "$TMP/sdk.img"
+if start_ember --api-sock "$SOCK" --id sdk-vm --no-seccomp; then
+    api PUT /logger "{\"log_path\":\"$TMP/sdk.log\",\"level\":\"Debug\",\"show_level\":true,\"show_log_origin\":false}"
+    check "go-sdk: PUT /logger on a FIFO nobody reads yet" 204
+    api PUT /metrics "{\"metrics_path\":\"$TMP/sdk.metrics\"}"; check "go-sdk: PUT /metrics on a FIFO" 204
+    (cat "$TMP/sdk.log" >"$TMP/sdk.log.out" &) # the SDK's reader, started later
+    api PUT /machine-config '{"vcpu_count":2,"mem_size_mib":64,"smt":true,"track_dirty_pages":false}'
+    check "go-sdk/firectl: PUT /machine-config with smt:true" 204
+    big=$(head -c 1500 /dev/zero | tr '\0' x)
+    t0=$(date +%s%N)
+    curl -sv --max-time 30 --unix-socket "$SOCK" -X PUT http://localhost/boot-source -H 'Content-Type: application/json' -H 'Expect: 100-continue' \
+        -d "{\"kernel_image_path\":\"$KIT\",\"boot_args\":\"console=ttyS0 test=hello pad=$big\"}" \
+        -o "$TMP/body" -w '%{http_code}' >"$TMP/code" 2>"$TMP/curl.v"
+    ms=$((($(date +%s%N) - t0) / 1000000)); CODE=$(cat "$TMP/code")
+    check "go-sdk: PUT /boot-source (a 1.5 KiB body)" 204
+    if grep -q "HTTP/1.1 100 Continue" "$TMP/curl.v" && [ "$ms" -lt 800 ]; then
+        pass "Expect: 100-continue is answered: curl does not wait its second (${ms} ms)"
+    else fail "Expect: 100-continue" "${ms} ms; $(grep -c '100 Continue' "$TMP/curl.v") 100 lines"; fi
+    api PUT /drives/1 "{\"drive_id\":\"1\",\"is_root_device\":true,\"path_on_host\":\"$TMP/sdk.img\"}"
+    check "go-sdk: PUT /drives/1 without is_read_only (default false)" 204
+    api PUT /drives/2 "{\"drive_id\":\"2\",\"is_root_device\":false,\"is_read_only\":null,\"path_on_host\":\"$TMP/other.img\"}"
+    check "PUT /drives with is_read_only null" 204
+    api PUT /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name":"embsdk0","guest_mac":"07:00:00:00:00:01"}'
+    check "test_api.py's guest_mac 07:00:00:00:00:01 is accepted" 204
+    api PUT /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name":"embsdk0","guest_mac":"07:00:00:00:00"}'
+    check "a five-byte guest_mac is refused" 400 'invalid guest_mac'
+    api GET /vm/config; check "GET /vm/config: smt and the drives" 200 '"smt":true'
+    # No tap for the VM here: the interface goes again by a fresh ember below.
+    kill "$EMBER_PID" 2>/dev/null; wait "$EMBER_PID" 2>/dev/null
+    if grep -q "\[sdk-vm:" "$TMP/sdk.log.out"; then pass "go-sdk: its FIFO reader gets the log lines ([sdk-vm:...])"
+    else fail "go-sdk: the FIFO log" "$(head -c 200 "$TMP/sdk.log.out")"; fi
+else
+    fail "go-sdk: the launch line" "$(head -3 "$TMP/err")"
+fi
+rm -f "$SOCK"
+if start_ember --api-sock "$SOCK" --id sdk-vm2 --no-seccomp; then
+    api PUT /machine-config '{"vcpu_count":2,"mem_size_mib":64,"smt":true}'
+    api PUT /boot-source "{\"kernel_image_path\":\"$KIT\",\"boot_args\":\"console=ttyS0 test=smp cpus=2\"}"
+    api PUT /actions '{"action_type":"InstanceStart"}'; check "go-sdk: InstanceStart" 204
+    api GET /machine-config; check "go-sdk: GET /machine-config after start" 200 '"vcpu_count":2,"mem_size_mib":64,"smt":true'
+    api PUT /actions '{"action_type":"FlushMetrics"}'; check "FlushMetrics after boot without metrics: a no-op" 204
+    finish
+    expect "go-sdk: the guest (2 vCPUs, smt) ran and powered off" 0 "guest powered off" "^PASS smp"
+else
+    fail "go-sdk: the second launch" "$(head -3 "$TMP/err")"
+fi
+
 # --- bad requests, answered as Firecracker does (400 and a fault_message)
 start_ember --api-sock "$SOCK"
 api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": '; check "bad: invalid JSON" 400 '"fault_message":"An error occurred when deserializing'
@@ -295,8 +353,6 @@ check "bad: path and body ids differ" 400 'does not match the id from the body'
 api PUT /drives/a '{"drive_id":"a","path_on_host":"/no/such.img","is_root_device":false,"is_read_only":true}'
 check "bad: a drive image that does not exist" 400 '/no/such.img: cannot open'
 api PUT /boot-source '{"kernel_image_path":"/no/such/kernel"}'; check "bad: a missing kernel" 400 '/no/such/kernel: cannot open'
-api PUT /network-interfaces/eth0 '{"iface_id":"eth0","host_dev_name":"tap0","guest_mac":"01:00:00:00:00:01"}'
-check "bad: a multicast MAC" 400 'invalid guest_mac'
 api PUT /drives/r '{"drive_id":"r","path_on_host":"/dev/null","is_root_device":false,"is_read_only":true,"rate_limiter":{"ops":{"size":1}}}'
 check "bad: a token bucket without refill_time" 400 'missing field `refill_time`'
 api PUT /drives/r '{"drive_id":"r","path_on_host":"/dev/null","is_root_device":false,"is_read_only":true,"rate_limiter":{"ops":{"size":1,"refill_time":1,"burst":2}}}'
@@ -309,7 +365,13 @@ check "bad: a rate limiter that is not an object" 400 'invalid type for `rx_rate
 api PUT /actions '{"action_type":"InstanceStart"}'; check "bad: InstanceStart without a boot source" 400 'no boot source'
 api PUT /actions '{"action_type":"Reboot"}'; check "bad: an unknown action" 400 'unknown variant `Reboot`'
 api PUT /actions '{"action_type":"SendCtrlAltDel"}'; check "bad: SendCtrlAltDel before boot" 400 'not supported before starting'
-api PUT /actions '{"action_type":"FlushMetrics"}'; check "bad: FlushMetrics without metrics" 400 'no metrics path'
+api PUT /actions '{"action_type":"FlushMetrics"}'; check "bad: FlushMetrics before boot" 400 'not supported before starting'
+api PATCH /machine-config '{}'; check "bad: PATCH /machine-config {}" 400 'Empty PATCH request'
+CODE=$(curl -s --unix-socket "$SOCK" -X GET http://localhost/machine-config -d '{"a":1}' -o "$TMP/body" -w '%{http_code}')
+check "bad: a GET with a body" 400 'GET request cannot have a body'
+api PUT /logger "{\"log_path\":\"$TMP/no-such-log\"}"; check "bad: a logger path that does not exist (never created)" 400 'no-such-log'
+[ ! -e "$TMP/no-such-log" ] && pass "bad: ... and the path was not created" || fail "bad: the missing logger path" "was created"
+api PUT /machine-config '{"vcpu_count":3,"mem_size_mib":64,"smt":true}'; check "bad: smt with an odd vCPU count" 400 'only be 1 or an even number when SMT'
 api PATCH /drives/a '{"drive_id":"a"}'; check "bad: PATCH /drives before boot" 400 'not supported before starting'
 curl -s --unix-socket "$SOCK" http://localhost/ $(for i in $(seq 80); do printf -- '-H X-%d:1 ' "$i"; done) \
     -o "$TMP/body" -w '%{http_code}' >"$TMP/code"; CODE=$(cat "$TMP/code")

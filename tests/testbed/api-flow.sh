@@ -9,6 +9,7 @@ api() {
     echo "API: $1 $2 -> $(curl -s --max-time 30 --unix-socket $S -X "$1" "http://localhost$2" ${3:+-d "$3"} -w ' %{http_code}')"
 }
 rm -f $S /tmp/fc.out /tmp/fc.metrics
+: >/tmp/fc.metrics # Firecracker's rule: a metrics path must exist
 # Debian's kernel finds virtio over PCI only (no virtio-mmio command-line devices).
 timeout -s TERM 150 /ember --api-sock $S --virtio-transport pci >/tmp/fc.out 2>&1 &
 pid=$!
