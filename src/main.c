@@ -60,8 +60,10 @@ static void usage(FILE *out)
             "      --kvm-pv-off LIST  hide these KVM paravirtual features from the guest,\n"
             "                        by QEMU's names (kvm-pv-eoi, kvm-pv-unhalt, kvm-pv-ipi,\n"
             "                        kvm-asyncpf, kvm-steal-time, ..., or all), comma-separated\n"
-            "      --disk PATH[,ro][,serial=ID][,iops=N][,bps=N]\n"
+            "      --disk PATH[,ro][,serial=ID][,io_engine=sync|async][,iops=N][,bps=N]\n"
             "                        a virtio-blk disk on a raw image (repeatable);\n"
+            "                        io_engine: sync I/O on the disk's thread, or io_uring\n"
+            "                        (default: io_uring where the host has it);\n"
             "                        iops/bps: at most N requests/bytes per second\n"
             "      --net tap=NAME[,mac=MAC][,rx-bps=N][,tx-bps=N][,rx-pps=N][,tx-pps=N]\n"
             "                        a virtio-net interface on a tap (opened, or created\n"
@@ -172,7 +174,7 @@ static int rate_option(const char *what, const char *opt, const char *name, stru
     return 1;
 }
 
-/* --disk PATH[,ro][,serial=ID][,iops=N][,bps=N]: edits the option text in place. */
+/* --disk PATH[,ro][,serial=ID][,io_engine=sync|async][,iops=N][,bps=N]: edits the option text in place. */
 static int parse_disk(char *arg, struct vm_config *cfg)
 {
     if (cfg->ndisks >= VM_MAX_DISKS) {
@@ -193,12 +195,15 @@ static int parse_disk(char *arg, struct vm_config *cfg)
             d->read_only = true;
         } else if (!strncmp(opt, "serial=", 7) && opt[7] && strlen(opt + 7) <= 20) {
             d->serial = opt + 7;
+        } else if (!strcmp(opt, "io_engine=sync") || !strcmp(opt, "io_engine=async")) {
+            d->io_engine = opt[10] == 's' ? BLK_IO_SYNC : BLK_IO_ASYNC;
         } else if ((r = rate_option("--disk", opt, "iops", &d->limiter.ops)) != 0 ||
                    (r = rate_option("--disk", opt, "bps", &d->limiter.bandwidth)) != 0) {
             if (r < 0)
                 return -1;
         } else {
-            log_error("--disk %s: bad option '%s' (expected ro, serial=ID of up to 20 bytes, iops=N or bps=N)", arg,
+            log_error("--disk %s: bad option '%s' (expected ro, serial=ID of up to 20 bytes, "
+                      "io_engine=sync|async, iops=N or bps=N)", arg,
                       opt);
             return -1;
         }

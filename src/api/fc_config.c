@@ -328,6 +328,7 @@ int fc_put_drive(struct fc_config *c, const char *id, json_t *body, char *err)
     d->root = root;
     d->read_only = ro;
     d->cache_writeback = cache == 1;
+    d->io_async = engine == 1;
     d->limiter = limiter;
     return 0;
 }
@@ -619,6 +620,22 @@ int fc_check_startable(const struct fc_config *c, char *err)
     return 0;
 }
 
+/* The drives in the guest's order: the root drive first (/dev/vda, as in
+ * Firecracker), then the others as they were put. Returns the root drive. */
+static const struct fc_drive *drive_order(const struct fc_config *c, int order[VM_MAX_DISKS])
+{
+    const struct fc_drive *root = NULL;
+    for (int i = 0; i < c->ndrives; i++)
+        if (c->drives[i].root)
+            root = &c->drives[i];
+    int n = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < c->ndrives; i++)
+            if ((pass == 0) == (&c->drives[i] == root))
+                order[n++] = i;
+    return root;
+}
+
 int fc_to_vm_config(struct fc_config *c, struct vm_config *cfg, char *err)
 {
     if (fc_check_startable(c, err) < 0)
@@ -628,21 +645,14 @@ int fc_to_vm_config(struct fc_config *c, struct vm_config *cfg, char *err)
     cfg->ram_size = c->mem_mib << 20;
     cfg->boot.kernel_path = c->kernel;
     cfg->boot.initrd_path = c->initrd;
-    /* The root device is the first disk, /dev/vda, as in Firecracker. */
-    cfg->ndisks = 0;
-    const struct fc_drive *root = NULL;
-    for (int i = 0; i < c->ndrives; i++)
-        if (c->drives[i].root)
-            root = &c->drives[i];
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < c->ndrives; i++) {
-            const struct fc_drive *d = &c->drives[i];
-            if ((pass == 0) != (d == root))
-                continue;
-            c->disk_order[cfg->ndisks] = i;
-            cfg->disks[cfg->ndisks++] = (struct virtio_blk_config){
-                .path = d->path, .read_only = d->read_only, .serial = d->serial, .limiter = d->limiter};
-        }
+    const struct fc_drive *root = drive_order(c, c->disk_order);
+    cfg->ndisks = c->ndrives;
+    for (int i = 0; i < c->ndrives; i++) {
+        const struct fc_drive *d = &c->drives[c->disk_order[i]];
+        cfg->disks[i] = (struct virtio_blk_config){.path = d->path, .read_only = d->read_only, .serial = d->serial,
+                                                   .limiter = d->limiter,
+                                                   .io_engine = d->io_async ? BLK_IO_ASYNC : BLK_IO_SYNC};
+    }
     cfg->nnics = c->nnics;
     for (int i = 0; i < c->nnics; i++) {
         struct virtio_net_config *n = &cfg->nics[i];
@@ -674,29 +684,37 @@ json_t *fc_machine_config_json(const struct fc_config *c)
                      "smt", c->smt, "track_dirty_pages", 0, "huge_pages", "None");
 }
 
+/* Firecracker's FullVmConfiguration: always all eleven keys, null for a
+ * section that is unset or that ember keeps process-wide (logger, metrics:
+ * Firecracker shows neither either). */
 json_t *fc_full_config_json(const struct fc_config *c)
 {
     json_t *o = json_object();
-    json_t *boot = json_null();
-    if (c->kernel) {
-        boot = json_pack("{s:s}", "kernel_image_path", c->kernel);
-        if (c->initrd)
-            json_object_set_new(boot, "initrd_path", json_string(c->initrd));
-        json_object_set_new(boot, "boot_args", json_string(c->boot_args ? c->boot_args : FC_DEFAULT_BOOT_ARGS));
-    }
-    json_object_set_new(o, "boot-source", boot);
-    json_object_set_new(o, "machine-config", fc_machine_config_json(c));
+    json_object_set_new(o, "balloon", json_null());
     json_t *drives = json_array();
-    for (int i = 0; i < c->ndrives; i++) {
-        const struct fc_drive *d = &c->drives[i];
+    int order[VM_MAX_DISKS];
+    drive_order(c, order);
+    for (int k = 0; k < c->ndrives; k++) {
+        const struct fc_drive *d = &c->drives[order[k]];
         json_t *j = json_pack("{s:s, s:s, s:b, s:b, s:s, s:s}", "drive_id", d->id, "path_on_host", d->path,
                               "is_root_device", d->root, "is_read_only", d->read_only, "cache_type",
-                              d->cache_writeback ? "Writeback" : "Unsafe", "io_engine", "Async");
+                              d->cache_writeback ? "Writeback" : "Unsafe", "io_engine", d->io_async ? "Async" : "Sync");
         json_object_set_new(j, "partuuid", d->partuuid ? json_string(d->partuuid) : json_null());
         json_object_set_new(j, "rate_limiter", rate_limiter_json(&d->limiter));
+        json_object_set_new(j, "socket", json_null());
         json_array_append_new(drives, j);
     }
     json_object_set_new(o, "drives", drives);
+    /* An object even before PUT /boot-source, as Firecracker answers. */
+    json_object_set_new(o, "boot-source",
+                        json_pack("{s:s, s:o, s:o}", "kernel_image_path", c->kernel ? c->kernel : "", "initrd_path",
+                                  c->initrd ? json_string(c->initrd) : json_null(), "boot_args",
+                                  c->boot_args ? json_string(c->boot_args) : json_null()));
+    json_object_set_new(o, "cpu-config", json_null());
+    json_object_set_new(o, "logger", json_null());
+    json_object_set_new(o, "machine-config", fc_machine_config_json(c));
+    json_object_set_new(o, "metrics", json_null());
+    json_object_set_new(o, "mmds-config", json_null());
     json_t *nics = json_array();
     for (int i = 0; i < c->nnics; i++) {
         const struct fc_nic *n = &c->nics[i];
@@ -712,6 +730,7 @@ json_t *fc_full_config_json(const struct fc_config *c)
         json_array_append_new(nics, j);
     }
     json_object_set_new(o, "network-interfaces", nics);
+    json_object_set_new(o, "vsock", json_null());
     json_object_set_new(o, "entropy",
                         c->entropy ? json_pack("{s:o}", "rate_limiter", rate_limiter_json(&c->entropy_limiter))
                                    : json_null());

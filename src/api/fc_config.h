@@ -30,6 +30,7 @@ struct fc_drive {
     bool read_only;
     bool root;
     bool cache_writeback;            /* "Writeback"; ember honours flushes either way */
+    bool io_async;                   /* io_engine "Async" (io_uring); "Sync" is the default */
     char serial[21];                 /* the drive id, as the guest's GET_ID sees it */
     struct rate_limiter_config limiter;
 };

@@ -1,7 +1,7 @@
 /* virtio-blk (virtio 1.x 5.2) on a raw image file or block device: read,
  * write, flush (fdatasync), get-id, discard and write-zeroes, read-only
- * disks, with an io_uring back-end (synchronous I/O on the device's thread
- * where io_uring is unavailable). A writable image is locked with an OFD
+ * disks, with an io_uring back-end or synchronous I/O on the device's
+ * thread (chosen per disk; synchronous where io_uring is unavailable). A writable image is locked with an OFD
  * write lock, a read-only one with a read lock, so two VMs cannot write one
  * image, nor one read an image another writes. */
 #ifndef EMBER_VIRTIO_BLK_H
@@ -11,9 +11,17 @@
 
 #include "virtio/device.h"
 
+/* How requests reach the image (Firecracker's drive io_engine). */
+enum blk_io_engine {
+    BLK_IO_AUTO,  /* io_uring where the host has it, else synchronous (the CLI's default) */
+    BLK_IO_SYNC,  /* preadv/pwritev/fdatasync on the device thread (Firecracker's "Sync", its default) */
+    BLK_IO_ASYNC, /* io_uring, or the disk is refused (Firecracker's "Async") */
+};
+
 struct virtio_blk_config {
     const char *path;
     bool read_only;
+    enum blk_io_engine io_engine;
     const char *serial; /* GET_ID: up to 20 bytes, NULL for none */
     struct rate_limiter_config limiter; /* all zero: unlimited */
 };

@@ -336,6 +336,65 @@ else
     fail "go-sdk: the second launch" "$(head -3 "$TMP/err")"
 fi
 
+# --- GET /vm/config in Firecracker's shape (all eleven keys, null when unset;
+# boot-source an object before it is set; the root drive first), and
+# io_engine meaning what it says: Sync drives do synchronous I/O on their
+# thread, Async ones io_uring (seen as the io_uring descriptors ember holds).
+rm -f "$SOCK"
+# uring_fds: once the idle guest runs (its devices are made by then).
+uring_fds() {
+    for _ in $(seq 100); do grep -q "idle: sti" "$TMP/raw" && break; sleep 0.05; done
+    find "/proc/$EMBER_PID/fd" -lname 'anon_inode:\[io_uring\]' 2>/dev/null | wc -l
+}
+if start_ember --api-sock "$SOCK"; then
+    api GET /vm/config
+    keys=$(jq -c 'keys' "$TMP/body" 2>/dev/null)
+    want='["balloon","boot-source","cpu-config","drives","entropy","logger","machine-config","metrics","mmds-config","network-interfaces","vsock"]'
+    if [ "$keys" = "$want" ]; then pass "GET /vm/config before any PUT: all eleven keys"; else
+        fail "GET /vm/config: all eleven keys" "$keys"; fi
+    if jq -e '."boot-source" == {"kernel_image_path":"","initrd_path":null,"boot_args":null} and .balloon == null
+              and .vsock == null and ."cpu-config" == null and .drives == [] and .entropy == null' "$TMP/body" >/dev/null
+    then pass "GET /vm/config before any PUT: boot-source an object, the rest null or empty"; else
+        fail "GET /vm/config: boot-source an object" "$(head -c 300 "$TMP/body")"; fi
+    truncate -s 16M "$TMP/eng-root.img" "$TMP/eng-data.img" "$TMP/eng-data2.img"
+    api PUT /drives/data "{\"drive_id\":\"data\",\"path_on_host\":\"$TMP/eng-data.img\",\"is_root_device\":false}"
+    check "PUT /drives/data without io_engine" 204
+    api PUT /drives/data2 "{\"drive_id\":\"data2\",\"path_on_host\":\"$TMP/eng-data2.img\",\"is_root_device\":false,\"io_engine\":\"Sync\"}"
+    check "PUT /drives/data2 io_engine Sync" 204
+    api PUT /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$TMP/eng-root.img\",\"is_root_device\":true,\"io_engine\":\"Async\"}"
+    check "PUT /drives/rootfs io_engine Async" 204
+    api PUT /drives/bad "{\"drive_id\":\"bad\",\"path_on_host\":\"$TMP/eng-data.img\",\"is_root_device\":false,\"io_engine\":\"Posix\"}"
+    check "io_engine Posix is refused" 400 'unknown variant `Posix`'
+    api GET /vm/config
+    got=$(jq -c '[.drives[] | [.drive_id, .io_engine, .socket]]' "$TMP/body" 2>/dev/null)
+    if [ "$got" = '[["rootfs","Async",null],["data","Sync",null],["data2","Sync",null]]' ]; then
+        pass "GET /vm/config: the root drive first; io_engine as put, Sync by default"
+    else fail "GET /vm/config: drives" "$got"; fi
+    api PUT /boot-source "{\"kernel_image_path\":\"$KIT\",\"boot_args\":\"console=ttyS0 test=idle\"}"
+    api GET /vm/config
+    if jq -e '."boot-source" == {"kernel_image_path":"'"$KIT"'","initrd_path":null,"boot_args":"console=ttyS0 test=idle"}' \
+        "$TMP/body" >/dev/null; then pass "GET /vm/config: boot-source as put"; else
+        fail "GET /vm/config: boot-source as put" "$(jq -c '."boot-source"' "$TMP/body")"; fi
+    api PUT /actions '{"action_type":"InstanceStart"}'; check "io_engine: InstanceStart" 204
+    n=$(uring_fds)
+    if [ "$n" = 1 ]; then pass "io_engine: one io_uring, the Async drive's; the two Sync drives have none"; else
+        fail "io_engine: io_uring descriptors" "$n, expected 1"; fi
+    kill -TERM "$EMBER_PID"; finish
+else
+    fail "GET /vm/config: the launch" "$(head -3 "$TMP/err")"
+fi
+rm -f "$SOCK"
+# The command line's default is io_uring where the host has it; io_engine=sync turns it off.
+for eng in "" ",io_engine=sync" ",io_engine=async"; do
+    if start_ember --api-sock "$SOCK" --kernel "$KIT" --cmdline "console=ttyS0 test=idle" --disk "$TMP/eng-data.img$eng"; then
+        n=$(uring_fds); want=1; [ "$eng" = ",io_engine=sync" ] && want=0
+        if [ "$n" = "$want" ]; then pass "--disk ...${eng:-(default)}: $n io_uring"; else
+            fail "--disk ...${eng:-(default)}: io_uring descriptors" "$n, expected $want"; fi
+        kill -TERM "$EMBER_PID"; finish
+    else fail "--disk ...$eng: the launch" "$(head -3 "$TMP/err")"; fi
+    rm -f "$SOCK"
+done
+
 # --- bad requests, answered as Firecracker does (400 and a fault_message)
 start_ember --api-sock "$SOCK"
 api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": '; check "bad: invalid JSON" 400 '"fault_message":"An error occurred when deserializing'
