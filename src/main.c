@@ -23,9 +23,9 @@
 #include "security/landlock.h"
 #include "security/seccomp.h"
 #include "util/log.h"
+#include "version.h"
 #include "vm/vm.h"
 
-#define EMBER_VERSION "0.1.0"
 #define DEFAULT_MEMORY_MIB 256
 #define MAX_MEMORY_MIB (1024ULL * 1024) /* 1 TiB */
 
@@ -303,26 +303,38 @@ struct run_with_api {
 /* Landlock, once the VM is built (its files open) and before its threads
  * start: from here on ember may open only what the VM was given, what
  * --landlock-rule adds, and remove the API socket. */
+/* The directory a path is in, into dir (PATH_MAX bytes). */
+static const char *directory_of(const char *path, char *dir)
+{
+    snprintf(dir, PATH_MAX, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, PATH_MAX, ".");
+    return dir;
+}
+
 static int restrict_files(struct landlock_config *files, const struct vm_config *cfg, const char *api_sock)
 {
-    static char sock_dir[PATH_MAX];
+    static char sock_dir[PATH_MAX], disk_dirs[VM_MAX_DISKS][PATH_MAX];
     struct landlock_config all = *files;
     int r = landlock_add_path(&all, cfg->boot.kernel_path, LANDLOCK_READ);
     if (r == 0)
         r = landlock_add_path(&all, cfg->boot.initrd_path, LANDLOCK_READ);
+    /* A disk's image; with the API, the directory it is in, for PATCH
+     * /drives: Firecracker's clients swap an image behind the same path
+     * (kata bind-mounts the real one over an empty placeholder), and a rule
+     * on the old file would not cover the new one. */
     for (int i = 0; i < cfg->ndisks && r == 0; i++)
-        r = landlock_add_path(&all, cfg->disks[i].path, cfg->disks[i].read_only ? LANDLOCK_READ : LANDLOCK_WRITE);
-    if (r == 0 && api_sock) {
-        snprintf(sock_dir, sizeof(sock_dir), "%s", api_sock);
-        char *slash = strrchr(sock_dir, '/');
-        if (slash == sock_dir)
-            slash[1] = '\0';
-        else if (slash)
-            *slash = '\0';
-        else
-            snprintf(sock_dir, sizeof(sock_dir), ".");
-        r = landlock_add_path(&all, sock_dir, LANDLOCK_REMOVE);
-    }
+        r = landlock_add_path(&all, api_sock ? directory_of(cfg->disks[i].path, disk_dirs[i]) : cfg->disks[i].path,
+                              cfg->disks[i].read_only ? LANDLOCK_READ
+                              : api_sock              ? LANDLOCK_WRITE_FILES
+                                                      : LANDLOCK_WRITE);
+    if (r == 0 && api_sock)
+        r = landlock_add_path(&all, directory_of(api_sock, sock_dir), LANDLOCK_REMOVE);
     return r < 0 ? -1 : landlock_restrict_process(&all);
 }
 
@@ -365,13 +377,15 @@ static int run_with_api(struct kvm_system *kvm, const struct run_with_api *run)
     vm_stop_signals(&stop_signals);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     int sigfd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
+    bool start_now = run->config_file || !from_fc;
+    if (start_now)
+        api_starting(&api);
     if (sigfd < 0 || (run->api_sock && api_serve(&api, run->api_sock) < 0)) {
         if (sigfd >= 0)
             close(sigfd);
         api_close(&api);
         return 1;
     }
-    bool start_now = run->config_file || !from_fc;
     int status = 0;
     for (;;) {
         if (!start_now && api_wait_for_start(&api, sigfd) < 0)
@@ -477,6 +491,21 @@ static int apply_logger(const struct cli_logger *l)
     return r;
 }
 
+/* Installed under Firecracker's name (a link named `firecracker`), ember
+ * answers as the Firecracker whose API it follows where clients look: the
+ * version line (kata's runtime requires Firecracker 0.21.1 or later) and the
+ * vCPU threads' names. */
+static bool as_firecracker;
+
+static void print_version(void)
+{
+    if (as_firecracker)
+        printf("Firecracker v%s (ember %s, which follows Firecracker %s's API and command line)\n", FC_API_VERSION,
+               EMBER_VERSION, FC_API_VERSION);
+    else
+        printf("ember %s (Firecracker's API and command line, as of Firecracker %s)\n", EMBER_VERSION, FC_API_VERSION);
+}
+
 static int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -516,7 +545,8 @@ static int cmd_run(int argc, char **argv)
         {"parent-cpu-time-us", required_argument, 0, OPT_PARENT_CPU_US},
         {0, 0, 0, 0},
     };
-    struct vm_config cfg = {.ram_size = DEFAULT_MEMORY_MIB * MiB, .ncpus = 1, .console = {.kind = CONSOLE_STDIO}};
+    struct vm_config cfg = {.ram_size = DEFAULT_MEMORY_MIB * MiB, .ncpus = 1, .console = {.kind = CONSOLE_STDIO},
+                            .firecracker_names = as_firecracker};
     const char *api_sock = NULL, *config_file = NULL;
     bool no_api = false, memory_given = false, cpus_given = false;
     struct seccomp_options seccomp = {.mode = SECCOMP_ENFORCE, .kick_signal = vcpu_kick_signal()};
@@ -643,7 +673,7 @@ static int cmd_run(int argc, char **argv)
             break;
         case 'v': log_set_level(LOG_DEBUG); break;
         case 'h': usage(stdout); return 0;
-        case 'E': printf("ember %s\n", EMBER_VERSION); return 0;
+        case 'E': print_version(); return 0;
         case ':': log_error("option %s needs a value (see ember --help)", argv[optind - 1]); return 2;
         default: log_error("unknown option %s (see ember --help)", argv[optind - 1]); return 2;
         }
@@ -740,8 +770,10 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    const char *name = strrchr(argv[0], '/');
+    as_firecracker = !strcmp(name ? name + 1 : argv[0], "firecracker");
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
-        printf("ember %s\n", EMBER_VERSION);
+        print_version();
         return 0;
     }
     if (!strcmp(cmd, "run"))

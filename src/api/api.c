@@ -14,10 +14,9 @@
 #include "security/seccomp.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "version.h"
 
-#define EMBER_VERSION "0.1.0"
 /* The Firecracker API version whose requests ember answers (GET /version). */
-#define FC_API_VERSION "1.7.0"
 #define PAUSE_TIMEOUT_MS 5000
 
 #define NOT_BEFORE_BOOT "The requested operation is not supported before starting the microVM."
@@ -424,8 +423,14 @@ static void route(struct api *api, struct route *r)
 
 static void handle(void *ctx, const struct http_request *req, struct http_response *resp)
 {
-    landlock_restrict_api_thread(); /* the VM's file rules, once it is built */
     struct api *api = ctx;
+    /* A VM from the command line or a config file: requests wait until it
+     * has started (or failed), as Firecracker's wait for its VMM thread. */
+    pthread_mutex_lock(&api->lock);
+    while (api->state == API_STARTING)
+        pthread_cond_wait(&api->cond, &api->lock);
+    pthread_mutex_unlock(&api->lock);
+    landlock_restrict_api_thread(); /* the VM's file rules, once it is built */
     struct route r = {.method = req->method, .path = req->path, .resp = resp};
     /* /drives/{id} and /network-interfaces/{id}: the id is the last segment. */
     const char *slash = strchr(req->path + 1, '/');
@@ -492,6 +497,13 @@ int api_set_metrics(struct api *api, const char *path, char *err)
         return -1;
     seccomp_set_metrics_fd(api->metrics.fd); /* for the SIGSYS handler's last line */
     return 0;
+}
+
+void api_starting(struct api *api)
+{
+    pthread_mutex_lock(&api->lock);
+    api->state = API_STARTING;
+    pthread_mutex_unlock(&api->lock);
 }
 
 int api_wait_for_start(struct api *api, int sigfd)

@@ -50,6 +50,9 @@ void api_close(struct api *api);
 /* Main thread: waits for InstanceStart (or a stop signal: returns -1).
  * sigfd: a signalfd for SIGINT/SIGTERM/SIGHUP. */
 int api_wait_for_start(struct api *api, int sigfd);
+/* Main thread, before api_serve: the VM starts without InstanceStart (a
+ * command line or config file); requests wait until api_started. */
+void api_starting(struct api *api);
 /* Main thread: the VM started (vm) or failed (NULL, error: the reason). */
 void api_started(struct api *api, struct vm *vm, const char *error);
 /* Main thread: the VM stopped; writes the last metrics line. */

@@ -450,7 +450,7 @@ static void *vcpu_thread(void *arg)
 {
     struct vcpu *vcpu = arg;
     char name[16];
-    snprintf(name, sizeof(name), "ember-vcpu%d", vcpu->id);
+    snprintf(name, sizeof(name), vcpu->m->firecracker_names ? "fc_vcpu %d" : "ember-vcpu%d", vcpu->id);
     pthread_setname_np(pthread_self(), name);
     current_vcpu = vcpu;
     sigset_t set;

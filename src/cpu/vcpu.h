@@ -28,6 +28,7 @@ struct vcpu_machine {
     int ncpus;
     int threads_per_core;           /* 2 with SMT, else 1 */
     uint32_t kvm_pv_off;            /* KVM paravirt features hidden from the guest */
+    bool firecracker_names;         /* threads named "fc_vcpu N", not "ember-vcpuN" */
     struct irq_chip *irq;
     struct io_bus *pio, *mmio;
     const struct guest_memory *mem;

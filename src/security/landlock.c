@@ -144,7 +144,7 @@ static uint64_t allowed_for(enum landlock_access access, bool is_dir)
     if (access == LANDLOCK_REMOVE)
         return FS_REMOVE_FILE; /* a directory's */
     a = FS_READ_FILE | FS_IOCTL_DEV; /* a block device's size */
-    if (access == LANDLOCK_WRITE)
+    if (access == LANDLOCK_WRITE || access == LANDLOCK_WRITE_FILES)
         a |= FS_WRITE_FILE | FS_TRUNCATE;
     if (is_dir)
         a |= FS_READ_DIR | (access == LANDLOCK_WRITE ? FS_REMOVE_FILE | FS_MAKE_REG : 0);

@@ -29,7 +29,8 @@ enum landlock_mode {
 
 enum landlock_access {
     LANDLOCK_READ,   /* read a file, or the files under a directory */
-    LANDLOCK_WRITE,  /* read and write them */
+    LANDLOCK_WRITE,  /* read and write them (and, in a directory, make and remove files) */
+    LANDLOCK_WRITE_FILES, /* read and write the files under a directory, nothing more */
     LANDLOCK_REMOVE, /* remove entries of a directory (the API socket's) */
 };
 

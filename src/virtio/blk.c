@@ -529,10 +529,6 @@ static int open_image(struct virtio_blk *blk, const struct virtio_blk_config *cf
         log_error("--disk %s: cannot read the block device's size: %s", path, strerror(errno));
         return -1;
     }
-    if (bytes < SECTOR) {
-        log_error("--disk %s: smaller than one 512-byte sector", path);
-        return -1;
-    }
     /* Another VM writing this image (or reading it while we write) would
      * corrupt it: an OFD lock, released when ember exits however it exits. */
     struct flock fl = {.l_type = cfg->read_only ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET};
@@ -545,6 +541,8 @@ static int open_image(struct virtio_blk *blk, const struct virtio_blk_config *cf
         return -1;
     }
     blk->capacity = bytes / SECTOR;
+    /* An empty image is a disk of no sectors, as in Firecracker: kata keeps
+     * empty placeholders to hot-plug into later (PATCH /drives). */
     if (bytes % SECTOR)
         log_warn("--disk %s: the last %llu bytes (less than a sector) are not visible to the guest", path,
                  (unsigned long long)(bytes % SECTOR));

@@ -286,6 +286,7 @@ int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg
         vm->vcpus[i].fd = vm->vcpus[i].wake_fd = -1;
     vm->machine = (struct vcpu_machine){.vm_fd = vm->fd, .kvm = kvm, .ncpus = vm->ncpus,
                                         .threads_per_core = cfg->smt ? 2 : 1, .kvm_pv_off = vm->kvm_pv_off,
+                                        .firecracker_names = cfg->firecracker_names,
                                         .irq = &vm->irq, .pio = &vm->pio, .mmio = &vm->mmio, .mem = &vm->mem,
                                         .life = &vm->life};
     for (int i = 0; i < cfg->ncpus; i++) {

@@ -35,7 +35,7 @@
 
 /* virtio-mmio devices: as many as there are GSIs set aside for them. */
 #define VM_MAX_VIRTIO 15
-#define VM_MAX_DISKS 8
+#define VM_MAX_DISKS 12 /* kata puts 9: its root image and 8 placeholders for hot-plug */
 #define VM_MAX_NICS 4
 
 enum virtio_transport { VIRTIO_MMIO, VIRTIO_PCI };
@@ -59,6 +59,9 @@ struct vm_config {
     /* --boot-timer: Firecracker's boot timer at port 0x3f0, from this start. */
     bool boot_timer;
     struct boot_timer_start boot_start;
+    /* Installed as `firecracker`: vCPU threads named as Firecracker's
+     * ("fc_vcpu N"), which kata's runtime looks for to place them. */
+    bool firecracker_names;
 };
 
 struct vm {
