@@ -124,9 +124,9 @@ build/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS) $(wildcard s
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS) -luring $(FUZZ_SECURITY_LIBS)
 # The API's request bodies and config sections (fc_config.c with jansson).
-build/fuzz/fuzz_api: tests/fuzz/fuzz_api.c src/api/fc_config.c $(FUZZ_SRCS) $(wildcard src/*/*.h)
+build/fuzz/fuzz_api: tests/fuzz/fuzz_api.c src/api/fc_config.c src/cpu/cpu_template.c $(FUZZ_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_api.c src/api/fc_config.c $(FUZZ_SRCS) -luring $(FUZZ_SECURITY_LIBS)
+	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_api.c src/api/fc_config.c src/cpu/cpu_template.c $(FUZZ_SRCS) -luring $(FUZZ_SECURITY_LIBS)
 # The API's HTTP server from raw bytes (http_server.c itself, on socketpairs).
 build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/api/http_server.c src/util/log.c $(FUZZ_SECURITY_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)

@@ -60,6 +60,8 @@ static void usage(FILE *out)
             "      --kvm-pv-off LIST  hide these KVM paravirtual features from the guest,\n"
             "                        by QEMU's names (kvm-pv-eoi, kvm-pv-unhalt, kvm-pv-ipi,\n"
             "                        kvm-asyncpf, kvm-steal-time, ..., or all), comma-separated\n"
+            "      --cpu-template NAME|FILE  Firecracker's CPU templates: C3, T2, T2S, T2CL (Intel),\n"
+            "                        T2A (AMD), None, or a custom template's JSON file\n"
             "      --disk PATH[,ro][,serial=ID][,io_engine=sync|async][,iops=N][,bps=N]\n"
             "                        a virtio-blk disk on a raw image (repeatable);\n"
             "                        io_engine: sync I/O on the disk's thread, or io_uring\n"
@@ -437,6 +439,7 @@ enum {
     OPT_START_US,
     OPT_START_CPU_US,
     OPT_PARENT_CPU_US,
+    OPT_CPU_TEMPLATE,
 };
 
 /* Firecracker's rule for an instance id. */
@@ -517,6 +520,7 @@ static int cmd_run(int argc, char **argv)
         {"decompress", required_argument, 0, 'D'},
         {"irqchip", required_argument, 0, 'I'},
         {"kvm-pv-off", required_argument, 0, 'K'},
+        {"cpu-template", required_argument, 0, OPT_CPU_TEMPLATE},
         {"disk", required_argument, 0, 'd'},
         {"rng", no_argument, 0, 'R'},
         {"net", required_argument, 0, 'N'},
@@ -651,6 +655,22 @@ static int cmd_run(int argc, char **argv)
             if (cpuid_kvm_pv_parse(optarg, &cfg.kvm_pv_off) < 0)
                 return 2;
             break;
+        case OPT_CPU_TEMPLATE: {
+            static struct cpu_template cli_template;
+            char err[FC_ERR_MAX];
+            int r = cpu_template_static(optarg, &cli_template);
+            if (r < 0 && (strchr(optarg, '/') || strchr(optarg, '.')))
+                r = fc_load_cpu_template(optarg, &cli_template, err) < 0 ? -2 : 0;
+            else if (r < 0)
+                snprintf(err, sizeof(err), "--cpu-template %s: expected one of %s, or a template file", optarg,
+                         cpu_template_static_names());
+            if (r < 0) {
+                log_error("%s%s", r == -2 ? "--cpu-template " : "", err);
+                return 2;
+            }
+            cfg.cpu_template = r == 1 ? NULL : &cli_template;
+            break;
+        }
         case 'd':
             if (parse_disk(optarg, &cfg) < 0)
                 return 2;

@@ -349,8 +349,8 @@ static json_t *vcpu_states(struct api *api)
 }
 
 /* Paths of Firecracker's API whose features ember does not have yet. */
-static const char *const not_built_paths[] = {"balloon", "vsock", "mmds", "snapshot", "cpu-config", "serial",
-                                              "pmem", "hotplug", NULL};
+static const char *const not_built_paths[] = {"balloon", "vsock", "mmds", "snapshot", "serial", "pmem", "hotplug",
+                                              NULL};
 
 static bool is(const struct route *r, const char *method, const char *path)
 {
@@ -381,6 +381,13 @@ static void route(struct api *api, struct route *r)
     } else if ((put || patch) && !strcmp(r->path, "/machine-config")) {
         done(api, r, pre_boot_only(api, r) < 0 ? -1 : fc_put_machine_config(&api->fc, r->body, patch, r->err),
              patch ? "patch_api_requests" : "put_api_requests", "machine_cfg");
+        if (fc_uses_cpu_template_field(r->body)) { /* Firecracker deprecates static templates since 1.5 */
+            r->resp->deprecated = true;
+            log_warn("%s /machine-config: cpu_template field is deprecated.", r->method);
+        }
+    } else if (put && !strcmp(r->path, "/cpu-config")) {
+        done(api, r, pre_boot_only(api, r) < 0 ? -1 : fc_put_cpu_config(&api->fc, r->body, r->err),
+             "put_api_requests", "cpu_cfg");
     } else if (put && r->id && !strncmp(r->path, "/drives/", 8)) {
         done(api, r, pre_boot_only(api, r) < 0 ? -1 : fc_put_drive(&api->fc, r->id, r->body, r->err),
              "put_api_requests", "drive");

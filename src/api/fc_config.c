@@ -273,14 +273,187 @@ int fc_put_machine_config(struct fc_config *c, json_t *body, bool partial, char 
         return fc_error(err, "The memory size (MiB) is invalid.");
     if (dirty)
         return fc_error(err, "track_dirty_pages: dirty page tracking (diff snapshots) is not built in ember yet.");
-    if (tmpl && strcmp(tmpl, "None"))
-        return fc_error(err, "cpu_template %s: CPU templates are not built in ember yet (only \"None\").", tmpl);
+    struct cpu_template t;
+    int found = tmpl ? cpu_template_static(tmpl, &t) : 1;
+    if (found < 0)
+        return fc_error(err, DESER "unknown variant `%s`, expected one of %s for `cpu_template`.", tmpl,
+                        cpu_template_static_names());
     if (huge && strcmp(huge, "None"))
         return fc_error(err, "huge_pages %s: huge-page guest memory is not built in ember yet (only \"None\").", huge);
     c->vcpus = (int)vcpus;
     c->mem_mib = mem;
     c->smt = smt;
+    /* Firecracker's rule: absent keeps the template (a custom one too);
+     * "None" clears it; a name replaces it. */
+    if (tmpl) {
+        c->has_cpu_template = found == 0;
+        if (found == 0)
+            c->cpu_template = t;
+    }
     return 0;
+}
+
+bool fc_uses_cpu_template_field(json_t *body) { return json_is_object(body) && json_object_get(body, "cpu_template"); }
+
+/* --- CPU templates ------------------------------------------------------------------- */
+
+/* An array member's string field, required. */
+static const char *required_string(json_t *o, const char *key, const char *what, char *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v) {
+        fc_error(err, DESER "missing field `%s` in %s.", key, what);
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        fc_error(err, DESER "invalid type for `%s` in %s: expected a string.", key, what);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+static json_t *optional_array(json_t *o, const char *key, char *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (v && !json_is_array(v)) {
+        fc_error(err, DESER "invalid type for `%s`: expected a sequence.", key);
+        return NULL;
+    }
+    return v ? v : json_array(); /* a new empty array is freed by the caller's decref below */
+}
+
+static int cpuid_modifier_json(json_t *leaf, struct cpu_template *t, char *err)
+{
+    static const char *const what = "a cpuid_modifiers entry";
+    char inner[CPU_TEMPLATE_ERR_MAX];
+    uint32_t leaf_n, subleaf_n;
+    const char *l, *sl;
+    json_t *flags = json_object_get(leaf, "flags"), *mods = json_object_get(leaf, "modifiers");
+    if (!json_is_object(leaf))
+        return fc_error(err, DESER "invalid type: expected %s (an object).", what);
+    if (!(l = required_string(leaf, "leaf", what, err)) || !(sl = required_string(leaf, "subleaf", what, err)))
+        return -1;
+    if (cpu_template_parse_number(l, &leaf_n, inner) < 0 || cpu_template_parse_number(sl, &subleaf_n, inner) < 0)
+        return fc_error(err, DESER "%s", inner);
+    if (!flags)
+        return fc_error(err, DESER "missing field `flags` in %s.", what);
+    if (!json_is_integer(flags) || json_integer_value(flags) < 0 || json_integer_value(flags) > UINT32_MAX)
+        return fc_error(err, DESER "invalid type for `flags`: expected a u32.");
+    if (!mods)
+        return fc_error(err, DESER "missing field `modifiers` in %s.", what);
+    if (!json_is_array(mods))
+        return fc_error(err, DESER "invalid type for `modifiers`: expected a sequence.");
+    size_t i;
+    json_t *m;
+    json_array_foreach(mods, i, m) {
+        static const char *const mwhat = "a CPUID register modifier";
+        const char *reg, *bitmap;
+        enum cpuid_reg r;
+        uint64_t f, v;
+        if (!json_is_object(m))
+            return fc_error(err, DESER "invalid type: expected %s (an object).", mwhat);
+        if (!(reg = required_string(m, "register", mwhat, err)) || !(bitmap = required_string(m, "bitmap", mwhat, err)))
+            return -1;
+        if (cpu_template_parse_register(reg, &r, inner) < 0 || cpu_template_parse_bitmap(bitmap, 32, &f, &v, inner) < 0)
+            return fc_error(err, DESER "%s", inner);
+        if (t->ncpuid == CPU_TEMPLATE_MAX_CPUID)
+            return fc_error(err, "A CPU template takes at most %d CPUID register modifiers.", CPU_TEMPLATE_MAX_CPUID);
+        t->cpuid[t->ncpuid++] = (struct cpuid_modifier){.leaf = leaf_n, .subleaf = subleaf_n,
+                                                        .flags = (uint32_t)json_integer_value(flags), .reg = r,
+                                                        .filter = (uint32_t)f, .value = (uint32_t)v};
+    }
+    return 0;
+}
+
+static int msr_modifier_json(json_t *m, struct cpu_template *t, char *err)
+{
+    static const char *const what = "a msr_modifiers entry";
+    char inner[CPU_TEMPLATE_ERR_MAX];
+    const char *addr, *bitmap;
+    uint32_t a;
+    uint64_t f, v;
+    if (!json_is_object(m))
+        return fc_error(err, DESER "invalid type: expected %s (an object).", what);
+    if (!(addr = required_string(m, "addr", what, err)) || !(bitmap = required_string(m, "bitmap", what, err)))
+        return -1;
+    if (cpu_template_parse_number(addr, &a, inner) < 0 || cpu_template_parse_bitmap(bitmap, 64, &f, &v, inner) < 0)
+        return fc_error(err, DESER "%s", inner);
+    if (t->nmsrs == CPU_TEMPLATE_MAX_MSRS)
+        return fc_error(err, "A CPU template takes at most %d MSR modifiers.", CPU_TEMPLATE_MAX_MSRS);
+    t->msrs[t->nmsrs++] = (struct msr_modifier){.addr = a, .filter = f, .value = v};
+    return 0;
+}
+
+/* Firecracker's x86_64 CustomCpuTemplate. Inside the entries, unknown keys
+ * are ignored, as Firecracker's parser does; at the top they are refused. */
+static int parse_cpu_template(json_t *body, struct cpu_template *t, char *err)
+{
+    static const char *const fields[] = {"kvm_capabilities", "cpuid_modifiers", "msr_modifiers", NULL};
+    memset(t, 0, sizeof(*t));
+    t->vendor = CPU_VENDOR_ANY;
+    if (check_fields(body, fields, err) < 0)
+        return -1;
+    json_t *caps = optional_array(body, "kvm_capabilities", err), *cpuid = NULL, *msrs = NULL;
+    int r = -1;
+    if (!caps || !(cpuid = optional_array(body, "cpuid_modifiers", err)) ||
+        !(msrs = optional_array(body, "msr_modifiers", err)))
+        goto out;
+    size_t i;
+    json_t *v;
+    json_array_foreach(caps, i, v) {
+        char inner[CPU_TEMPLATE_ERR_MAX];
+        if (!json_is_string(v)) {
+            fc_error(err, DESER "invalid type in `kvm_capabilities`: expected a string.");
+            goto out;
+        }
+        if (cpu_template_add_capability(t, json_string_value(v), inner) < 0) {
+            fc_error(err, DESER "%s", inner);
+            goto out;
+        }
+    }
+    json_array_foreach(cpuid, i, v)
+        if (cpuid_modifier_json(v, t, err) < 0)
+            goto out;
+    json_array_foreach(msrs, i, v)
+        if (msr_modifier_json(v, t, err) < 0)
+            goto out;
+    r = 0;
+out:
+    /* optional_array made new empty arrays for the keys left out. */
+    if (caps && caps != json_object_get(body, "kvm_capabilities"))
+        json_decref(caps);
+    if (cpuid && cpuid != json_object_get(body, "cpuid_modifiers"))
+        json_decref(cpuid);
+    if (msrs && msrs != json_object_get(body, "msr_modifiers"))
+        json_decref(msrs);
+    return r;
+}
+
+int fc_put_cpu_config(struct fc_config *c, json_t *body, char *err)
+{
+    struct cpu_template t;
+    if (parse_cpu_template(body, &t, err) < 0)
+        return -1;
+    c->cpu_template = t;
+    c->has_cpu_template = true;
+    return 0;
+}
+
+int fc_load_cpu_template(const char *path, struct cpu_template *t, char *err)
+{
+    size_t len;
+    char *text = file_read_text(path, 1 << 20, &len, err, FC_ERR_MAX);
+    if (!text)
+        return -1;
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    free(text);
+    if (!root)
+        return fc_error(err, "%s: not valid JSON: %s at line %d column %d", path, je.text, je.line, je.column);
+    char inner[FC_ERR_MAX];
+    int r = json_is_object(root) ? parse_cpu_template(root, t, inner) : fc_error(inner, "expected a JSON object");
+    json_decref(root);
+    return r < 0 ? fc_error(err, "%s: %.400s", path, inner) : 0;
 }
 
 static const char *const drive_fields[] = {"drive_id", "path_on_host", "is_root_device", "is_read_only", "partuuid",
@@ -557,8 +730,8 @@ int fc_load_file(struct fc_config *c, const char *path, char **metrics_path, cha
     static const char *const fields[] = {"boot-source", "machine-config", "drives", "network-interfaces", "entropy",
                                          "logger", "metrics", "balloon", "vsock", "mmds-config", "cpu-config",
                                          "serial", "pmem", "memory-hotplug", NULL};
-    static const char *const missing[] = {"balloon", "vsock", "mmds-config", "cpu-config", "serial", "pmem",
-                                          "memory-hotplug", NULL};
+    static const char *const missing[] = {"balloon", "vsock", "mmds-config", "serial", "pmem", "memory-hotplug",
+                                          NULL};
     char inner[FC_ERR_MAX] = "";
     int r = -1;
     json_t *boot, *machine, *entropy, *logger, *metrics;
@@ -593,6 +766,15 @@ int fc_load_file(struct fc_config *c, const char *path, char **metrics_path, cha
     SECTION("boot-source", fc_put_boot_source(c, boot, sub));
     if (machine)
         SECTION("machine-config", fc_put_machine_config(c, machine, false, sub));
+    json_t *cpu = field(root, "cpu-config"); /* the path of a template file, as in Firecracker */
+    if (cpu && !json_is_string(cpu)) {
+        snprintf(inner, sizeof(inner), "cpu-config: expected the path of a CPU template file");
+        goto out;
+    }
+    if (cpu) {
+        SECTION("cpu-config", fc_load_cpu_template(json_string_value(cpu), &c->cpu_template, sub));
+        c->has_cpu_template = true;
+    }
     if (entropy)
         SECTION("entropy", fc_put_entropy(c, entropy, sub));
     if (metrics)
@@ -660,6 +842,7 @@ int fc_to_vm_config(struct fc_config *c, struct vm_config *cfg, char *err)
                                         .rx_limiter = c->nics[i].rx_limiter, .tx_limiter = c->nics[i].tx_limiter};
         memcpy(n->mac, c->nics[i].mac, 6);
     }
+    cfg->cpu_template = c->has_cpu_template ? &c->cpu_template : cfg->cpu_template;
     cfg->rng = cfg->rng || c->entropy;
     if (c->entropy)
         cfg->rng_limiter = c->entropy_limiter;
@@ -680,8 +863,13 @@ int fc_to_vm_config(struct fc_config *c, struct vm_config *cfg, char *err)
 
 json_t *fc_machine_config_json(const struct fc_config *c)
 {
-    return json_pack("{s:i, s:I, s:b, s:b, s:s}", "vcpu_count", c->vcpus, "mem_size_mib", (json_int_t)c->mem_mib,
-                     "smt", c->smt, "track_dirty_pages", 0, "huge_pages", "None");
+    json_t *o = json_pack("{s:i, s:I, s:b, s:b, s:s}", "vcpu_count", c->vcpus, "mem_size_mib", (json_int_t)c->mem_mib,
+                          "smt", c->smt, "track_dirty_pages", 0, "huge_pages", "None");
+    /* As Firecracker: a static template by name, a custom one as "None",
+     * no template as no key. */
+    if (c->has_cpu_template)
+        json_object_set_new(o, "cpu_template", json_string(c->cpu_template.name[0] ? c->cpu_template.name : "None"));
+    return o;
 }
 
 /* Firecracker's FullVmConfiguration: always all eleven keys, null for a

@@ -1,10 +1,9 @@
 /* The VM's configuration in Firecracker's shape: what the API's PUT requests
  * and a --config-file describe (boot-source, machine-config, drives,
- * network-interfaces, entropy), parsed from JSON with Firecracker's rules:
- * unknown fields, wrong types and missing required fields are refused, and
- * features ember does not have (vhost-user, SMT, CPU templates, dirty
- * tracking, huge pages) are refused by name rather than
- * silently ignored. The strings are owned here, and the whole description
+ * network-interfaces, entropy, cpu-config), parsed from JSON with
+ * Firecracker's rules: unknown fields, wrong types and missing required
+ * fields are refused, and features ember does not have (vhost-user, dirty
+ * tracking, huge pages) are refused by name rather than silently ignored. The strings are owned here, and the whole description
  * turns into ember's struct vm_config at InstanceStart. */
 #ifndef EMBER_API_FC_CONFIG_H
 #define EMBER_API_FC_CONFIG_H
@@ -13,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cpu/cpu_template.h"
 #include "virtio/rate_limiter.h"
 #include "vm/vm.h"
 
@@ -56,6 +56,10 @@ struct fc_config {
     int nnics;
     bool entropy;
     struct rate_limiter_config entropy_limiter;
+    /* PUT /cpu-config or machine-config's cpu_template, whichever came last
+     * (one slot, as in Firecracker). */
+    bool has_cpu_template;
+    struct cpu_template cpu_template;
     /* Built at start: the guest command line (the boot args plus root=), and
      * the drive behind each of ember's disks (the root drive comes first). */
     char *cmdline;
@@ -70,9 +74,16 @@ void fc_config_free(struct fc_config *c);
  * file, where the body's own id counts). */
 int fc_put_boot_source(struct fc_config *c, json_t *body, char *err);
 int fc_put_machine_config(struct fc_config *c, json_t *body, bool partial, char *err);
+/* Did that body name cpu_template (deprecated in Firecracker since 1.5)? */
+bool fc_uses_cpu_template_field(json_t *body);
 int fc_put_drive(struct fc_config *c, const char *id, json_t *body, char *err);
 int fc_put_network_interface(struct fc_config *c, const char *id, json_t *body, char *err);
 int fc_put_entropy(struct fc_config *c, json_t *body, char *err);
+/* PUT /cpu-config: a custom CPU template in Firecracker's JSON (replaces any
+ * template). */
+int fc_put_cpu_config(struct fc_config *c, json_t *body, char *err);
+/* The same from a file (a config file's "cpu-config", --cpu-template FILE). */
+int fc_load_cpu_template(const char *path, struct cpu_template *t, char *err);
 /* PATCH bodies after boot: checks them. *index: the drive's or interface's
  * place in c; *path: a new path_on_host or NULL; the limiters: the current
  * ones with the PATCH's buckets applied (a bucket left out stays). */

@@ -279,18 +279,21 @@ static void queue_output(struct http_connection *c, const char *data, size_t len
     c->out_len += len;
 }
 
-static void queue_response(struct http_connection *c, int status, const char *body, bool close_conn)
+/* deprecated: the request used something its API deprecates (Firecracker's
+ * "Deprecation: true" header). */
+static void queue_response(struct http_connection *c, int status, const char *body, bool close_conn, bool deprecated)
 {
     char head[256];
     size_t blen = body ? strlen(body) : 0;
+    const char *conn = close_conn ? "Connection: close\r\n" : "", *dep = deprecated ? "Deprecation: true\r\n" : "";
     int n;
     if (status == 204 || !body)
-        n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nServer: ember\r\n%s\r\n", status,
-                     http_status_text(status), close_conn ? "Connection: close\r\n" : "");
+        n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nServer: ember\r\n%s%s\r\n", status,
+                     http_status_text(status), conn, dep);
     else
         n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d %s\r\nServer: ember\r\n%sContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                     status, http_status_text(status), close_conn ? "Connection: close\r\n" : "", blen);
+                     "HTTP/1.1 %d %s\r\nServer: ember\r\n%s%sContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                     status, http_status_text(status), conn, dep, blen);
     queue_output(c, head, (size_t)n);
     if (status != 204 && body)
         queue_output(c, body, blen);
@@ -347,7 +350,7 @@ static void reject(struct http_connection *c, const char *why)
     c->srv->bad_requests++;
     log_debug("api: bad request: %s", why);
     char *body = http_fault_body("%s", why);
-    queue_response(c, 400, body, true);
+    queue_response(c, 400, body, true, false);
     free(body);
     c->in_request = false; /* answered: its timer must not fire again */
 }
@@ -370,7 +373,7 @@ static void dispatch(struct http_connection *c)
     struct http_response resp = {.status = 500};
     srv->handler(srv->ctx, &req, &resp);
     bool keep = http_should_keep_alive(&c->parser);
-    queue_response(c, resp.status, resp.body, !keep);
+    queue_response(c, resp.status, resp.body, !keep, resp.deprecated);
     free(resp.body);
 }
 

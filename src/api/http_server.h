@@ -74,6 +74,7 @@ struct http_request {
 struct http_response {
     int status;
     char *body;              /* malloc'd JSON, or NULL for none */
+    bool deprecated;         /* adds "Deprecation: true" */
 };
 
 typedef void (*http_handler_fn)(void *ctx, const struct http_request *req, struct http_response *resp);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "security/seccomp.h"
+#include "cpu/cpu_template.h"
 #include "cpu/cpuid.h"
 #include "cpu/interrupts.h"
 #include "memory/layout.h"
@@ -214,7 +215,7 @@ int vcpu_configure(struct vcpu *vcpu, const struct boot_entry *entry)
     enum cpuid_apic apic = m->irq->mode != IRQCHIP_USER ? CPUID_APIC_KVM
                            : m->irq->user_msrs            ? CPUID_APIC_USER
                                                           : CPUID_APIC_USER_NO_MSRS;
-    struct kvm_cpuid2 *cpuid = cpuid_for_vcpu(m->kvm->supported_cpuid, vcpu->id, m->ncpus, m->threads_per_core, apic,
+    struct kvm_cpuid2 *cpuid = cpuid_for_vcpu(m->cpuid, vcpu->id, m->ncpus, m->threads_per_core, apic,
                                                 m->kvm_pv_off);
     if (!cpuid || ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0) {
         log_error("vcpu %d: KVM_SET_CPUID2 failed: %s", vcpu->id, strerror(errno));
@@ -229,6 +230,11 @@ int vcpu_configure(struct vcpu *vcpu, const struct boot_entry *entry)
     } msrs = {.hdr.nmsrs = 1, .e = {{.index = MSR_IA32_MISC_ENABLE, .data = MISC_ENABLE_FAST_STRING}}};
     if (ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) != 1)
         log_debug("vcpu %d: IA32_MISC_ENABLE not accepted", vcpu->id);
+    char err[CPU_TEMPLATE_ERR_MAX];
+    if (m->cpu_template && cpu_template_apply_msrs(m->cpu_template, vcpu->fd, err) < 0) {
+        log_error("vcpu %d: %s", vcpu->id, err);
+        return -1;
+    }
 
     struct kvm_fpu fpu = {.fcw = 0x37f, .mxcsr = 0x1f80};
     if (ioctl(vcpu->fd, KVM_SET_FPU, &fpu) < 0) {

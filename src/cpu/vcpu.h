@@ -22,6 +22,8 @@
 /* What a vCPU needs of the machine it belongs to, and no more: the vCPU code
  * has no view of the whole VM (vm/vm.c builds this and owns what it points
  * to, for as long as the vCPUs live). */
+struct cpu_template;
+
 struct vcpu_machine {
     int vm_fd;
     const struct kvm_system *kvm;
@@ -29,6 +31,8 @@ struct vcpu_machine {
     int threads_per_core;           /* 2 with SMT, else 1 */
     uint32_t kvm_pv_off;            /* KVM paravirt features hidden from the guest */
     bool firecracker_names;         /* threads named "fc_vcpu N", not "ember-vcpuN" */
+    const struct kvm_cpuid2 *cpuid; /* what each vCPU's CPUID starts from: KVM's, or a template's */
+    const struct cpu_template *cpu_template; /* its MSR changes, or NULL */
     struct irq_chip *irq;
     struct io_bus *pio, *mmio;
     const struct guest_memory *mem;

@@ -284,7 +284,18 @@ int vm_create(struct vm *vm, struct kvm_system *kvm, const struct vm_config *cfg
     }
     for (int i = 0; i < cfg->ncpus; i++)
         vm->vcpus[i].fd = vm->vcpus[i].wake_fd = -1;
+    /* A CPU template changes the CPUID every vCPU starts from. */
+    if (cfg->cpu_template) {
+        char err[CPU_TEMPLATE_ERR_MAX];
+        vm->template_cpuid = cpu_template_apply(cfg->cpu_template, kvm->supported_cpuid, kvm->fd, err);
+        if (!vm->template_cpuid) {
+            log_error("%s", err);
+            return -1;
+        }
+    }
     vm->machine = (struct vcpu_machine){.vm_fd = vm->fd, .kvm = kvm, .ncpus = vm->ncpus,
+                                        .cpuid = vm->template_cpuid ? vm->template_cpuid : kvm->supported_cpuid,
+                                        .cpu_template = cfg->cpu_template,
                                         .threads_per_core = cfg->smt ? 2 : 1, .kvm_pv_off = vm->kvm_pv_off,
                                         .firecracker_names = cfg->firecracker_names,
                                         .irq = &vm->irq, .pio = &vm->pio, .mmio = &vm->mmio, .mem = &vm->mem,
@@ -502,6 +513,7 @@ void vm_destroy(struct vm *vm)
         pci_bus_destroy(&vm->pci);
     vm->has_pci = false;
     free(vm->cmdline);
+    free(vm->template_cpuid);
     vm->cmdline = NULL;
     irq_chip_destroy(&vm->irq);
     guest_memory_free(&vm->mem);

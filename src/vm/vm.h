@@ -15,6 +15,7 @@
 #include "boot/boot.h"
 #include "bus/io_bus.h"
 #include "console/console.h"
+#include "cpu/cpu_template.h"
 #include "cpu/vcpu.h"
 #include "devices/boot_timer.h"
 #include "devices/cmos_rtc.h"
@@ -62,6 +63,7 @@ struct vm_config {
     /* Installed as `firecracker`: vCPU threads named as Firecracker's
      * ("fc_vcpu N"), which kata's runtime looks for to place them. */
     bool firecracker_names;
+    const struct cpu_template *cpu_template; /* NULL: the host's CPUID as KVM offers it */
 };
 
 struct vm {
@@ -69,6 +71,7 @@ struct vm {
     int fd;
     int ncpus;
     uint32_t kvm_pv_off;
+    struct kvm_cpuid2 *template_cpuid; /* KVM's supported CPUID with the CPU template applied */
     struct guest_memory mem;
     struct io_bus pio;
     struct io_bus mmio;

@@ -400,6 +400,53 @@ for eng in "" ",io_engine=sync" ",io_engine=async"; do
     rm -f "$SOCK"
 done
 
+# --- CPU templates: PUT /cpu-config (a custom template in Firecracker's JSON),
+# machine-config's static cpu_template (deprecated: Deprecation: true), one
+# slot for both, checked against the host at InstanceStart (a failed start
+# leaves ember serving), refused after boot; a config file's "cpu-config" is
+# a template file's path.
+vendor=$(grep -m1 vendor_id /proc/cpuinfo | awk '{print $3}')
+mine=T2; other=T2A; [ "$vendor" = AuthenticAMD ] && mine=T2A other=T2
+rm -f "$SOCK"
+if start_ember --api-sock "$SOCK"; then
+    api PUT /cpu-config '{"foo": false}'; check "PUT /cpu-config with an unknown field (test_api.py's) is refused" 400 'foo'
+    api PUT /cpu-config '{"cpuid_modifiers":[{"leaf":"69","subleaf":"0x0","flags":0,"modifiers":[]}]}'
+    check "PUT /cpu-config with a decimal leaf is refused as Firecracker does" 400 'No supported number system prefix found in value \[69\]'
+    api PUT /cpu-config '{"kvm_capabilities":["!56"],"cpuid_modifiers":[{"leaf":"0x1","subleaf":"0x0","flags":0,"modifiers":[{"register":"eax","bitmap":"0b0101"}]}],"msr_modifiers":[{"addr":"0x10a","bitmap":"0bxxxx"}]}'
+    check "PUT /cpu-config with a custom template" 204
+    api GET /machine-config; check "GET /machine-config: a custom template shows as cpu_template None" 200 '"cpu_template":"None"'
+    api GET /vm/config; check "GET /vm/config: cpu-config null, as Firecracker answers" 200 '"cpu-config":null'
+    CODE=$(curl -s -D "$TMP/headers" --max-time 30 --unix-socket "$SOCK" -X PATCH http://localhost/machine-config \
+        -H 'Content-Type: application/json' -d "{\"cpu_template\":\"$other\"}" -o "$TMP/body" -w '%{http_code}')
+    check "PATCH /machine-config cpu_template $other (the last one wins)" 204
+    if grep -qi '^Deprecation: true' "$TMP/headers"; then pass "cpu_template: the answer carries Deprecation: true"
+    else fail "cpu_template: Deprecation header" "$(tr -d '\r' <"$TMP/headers" | tr '\n' '|')"; fi
+    api PATCH /machine-config '{"cpu_template":"random_string"}'
+    check "an unknown cpu_template is refused" 400 'unknown variant `random_string`'
+    api GET /machine-config; check "GET /machine-config shows $other" 200 "\"cpu_template\":\"$other\""
+    api PUT /boot-source "{\"kernel_image_path\":\"$KIT\",\"boot_args\":\"console=ttyS0 test=idle\"}"
+    api PUT /actions '{"action_type":"InstanceStart"}'
+    check "InstanceStart with $other on a $vendor host: refused, saying why" 400 \
+        'Cannot start the microVM: .*CPU vendor mismatched between actual CPU and CPU template'
+    api PATCH /machine-config "{\"cpu_template\":\"$mine\"}"; check "then cpu_template $mine" 204
+    api PUT /actions '{"action_type":"InstanceStart"}'; check "InstanceStart with $mine" 204
+    api PUT /cpu-config '{}'; check "PUT /cpu-config after boot is refused" 400 'not supported after starting'
+    kill -TERM "$EMBER_PID"; finish
+    expect "the guest ran with $mine until SIGTERM" 0 "stopped by" "idle: sti; hlt"
+else
+    fail "cpu-config: the launch" "$(head -3 "$TMP/err")"
+fi
+rm -f "$SOCK"
+echo '{"cpuid_modifiers":[{"leaf":"0x1","subleaf":"0x0","flags":0,"modifiers":[{"register":"eax","bitmap":"0b0101"}]}]}' >"$TMP/tmpl.json"
+sed "s|\"boot-source\"|\"cpu-config\": \"$TMP/tmpl.json\", \"boot-source\"|; s/test=virtio-blk expect_serial=rootfs expect_sectors=32768 sector=7/test=cpuid/" \
+    "$TMP/vm.json" >"$TMP/cpu.json"
+"$EMBER" --config-file "$TMP/cpu.json" --no-api </dev/null >"$TMP/raw" 2>"$TMP/err"; STATUS=$?
+tr -d '\r' <"$TMP/raw" >"$TMP/out"
+expect "config file with \"cpu-config\": a template file's path" 0 "guest powered off" "^PASS cpuid"
+sed -i "s|$TMP/tmpl.json|$TMP/no-such-template.json|" "$TMP/cpu.json"
+"$EMBER" --config-file "$TMP/cpu.json" --no-api </dev/null >"$TMP/out" 2>"$TMP/err"; STATUS=$?
+expect "config file with a missing cpu-config file: refused, naming it" 2 "cpu-config: .*no-such-template.json"
+
 # --- kata-containers' Firecracker drivers. The Go runtime (virtcontainers/
 # fc.go): checks `firecracker --version` (0.21.1 or later), launches
 # `firecracker --api-sock S --config-file fcConfig.json` with the logger and

@@ -105,6 +105,39 @@ for fmt in bzImage elf; do
     fi
 done
 
+# CPU templates (Firecracker's): the vendor's static one (T2 on Intel: family
+# 6 model 0x3f stepping 2, AVX-512F and MPX hidden; T2A on AMD the same
+# signature), and a custom one that sets the stepping to 5 and clears leaf
+# 7's ERMS (bit 9).
+K=$GUESTS/kit.elf
+vendor=$(grep -m1 vendor_id /proc/cpuinfo | awk '{print $3}')
+tmpl=T2; [ "$vendor" = AuthenticAMD ] && tmpl=T2A
+run_ember --kernel "$K" --cpu-template $tmpl --cmdline "test=cpuid"
+eax=$(sed -n 's/.*cpuid: leaf1 eax=\(0x[0-9a-f]*\).*/\1/p' "$TMP/out"); ebx7=$(sed -n 's/.*cpuid: leaf7 ebx=\(0x[0-9a-f]*\).*/\1/p' "$TMP/out")
+name="cpu template $tmpl: CPUID.1 signature 0x306f2, AVX-512F and MPX hidden"
+if [ -n "$eax" ] && [ $((eax & 0x0fff3fff)) = $((0x306f2)) ] && [ $((ebx7 & (1 << 16 | 1 << 14))) = 0 ]; then pass "$name"
+elif [ "$IS_PVM" = yes ] && grep -q "^PASS cpuid" "$TMP/out"; then
+    skip "$name" "host limited: this PVM host ignores KVM_SET_CPUID2 (leaf1 eax=$eax); the test bed checks it"
+else fail "$name" "$(grep cpuid: "$TMP/out" | tr '\n' ' '; tail -2 "$TMP/err")"; fi
+cat >"$TMP/tmpl.json" <<'JSON'
+{"kvm_capabilities": ["!56"],
+ "cpuid_modifiers": [
+  {"leaf": "0x1", "subleaf": "0x0", "flags": 0, "modifiers": [{"register": "eax", "bitmap": "0b0101"}]},
+  {"leaf": "0x7", "subleaf": "0x0", "flags": 1, "modifiers": [{"register": "ebx", "bitmap": "0b0x_xxxx_xxxx"}]}],
+ "msr_modifiers": []}
+JSON
+run_ember --kernel "$K" --cpu-template "$TMP/tmpl.json" --cmdline "test=cpuid"
+eax=$(sed -n 's/.*cpuid: leaf1 eax=\(0x[0-9a-f]*\).*/\1/p' "$TMP/out"); ebx7=$(sed -n 's/.*cpuid: leaf7 ebx=\(0x[0-9a-f]*\).*/\1/p' "$TMP/out")
+name="custom cpu template: stepping 5, ERMS cleared"
+if [ -n "$eax" ] && [ $((eax & 0xf)) = 5 ] && [ $((ebx7 & (1 << 9))) = 0 ]; then pass "$name"
+elif [ "$IS_PVM" = yes ] && grep -q "^PASS cpuid" "$TMP/out"; then
+    skip "$name" "host limited: this PVM host ignores KVM_SET_CPUID2 (leaf1 eax=$eax); the test bed checks it"
+else fail "$name" "$(grep cpuid: "$TMP/out" | tr '\n' ' '; tail -2 "$TMP/err")"; fi
+other=T2A; [ "$vendor" = AuthenticAMD ] && other=T2
+run_ember --kernel "$K" --cpu-template $other --cmdline "test=cpuid"
+expect "cpu template $other on a $vendor host: refused, naming the vendor mismatch" 1 \
+    "CPU vendor mismatched between actual CPU and CPU template"
+
 # A bare ELF vmlinux without a PVH note (Firecracker's usual guest kernel):
 # entered at e_entry in 64-bit mode with a zero page, as Firecracker does.
 # The kit's e_entry is its bzImage 64-bit entry; its PVH note's type is changed.

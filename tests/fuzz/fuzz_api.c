@@ -1,7 +1,7 @@
 /* libFuzzer harness: the API's request bodies and config-file sections. The
  * first input byte picks what the body is sent to (boot-source,
  * machine-config, a drive, a network interface, entropy, the two PATCH
- * checks, an action, a VM state); the rest is the body as a client would
+ * checks, an action, a VM state, a CPU template); the rest is the body as a client would
  * send it. Each input gets a fresh configuration that receives two bodies
  * (so updates of an existing drive or interface are reached too), is
  * turned into ember's vm_config and into GET /vm/config's JSON, and is
@@ -24,7 +24,7 @@ static void apply(struct fc_config *c, uint8_t op, const uint8_t *data, size_t s
     struct rate_limiter_config a, b;
     enum fc_action action;
     bool pause;
-    switch (op % 10) {
+    switch (op % 11) {
     case 0: fc_put_boot_source(c, body, err); break;
     case 1: fc_put_machine_config(c, body, false, err); break;
     case 2: fc_put_machine_config(c, body, true, err); break;
@@ -34,6 +34,7 @@ static void apply(struct fc_config *c, uint8_t op, const uint8_t *data, size_t s
     case 6: fc_check_drive_patch(c, "rootfs", body, &index, &path, &a, err); break;
     case 7: fc_check_network_patch(c, "eth0", body, &index, &a, &b, err); break;
     case 8: fc_parse_action(body, &action, err); break;
+    case 10: fc_put_cpu_config(c, body, err); break;
     default: fc_parse_vm_state(body, &pause, err); break;
     }
     err[FC_ERR_MAX - 1] = '\0';
@@ -57,6 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&cfg, 0, sizeof(cfg));
     char err[FC_ERR_MAX];
     fc_to_vm_config(&c, &cfg, err);
+    json_decref(fc_machine_config_json(&c));
     json_t *view = fc_full_config_json(&c);
     char *text = json_dumps(view, JSON_COMPACT);
     free(text);

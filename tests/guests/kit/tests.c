@@ -308,6 +308,10 @@ static void test_cpuid(void)
             (a >> 5) & 1 ? "yes" : "no");
     cpuid(1, 0, &a, &b, &c, &d);
     kprintf("cpuid: vmx=%s\n", (c >> 5) & 1 ? "yes" : "no");
+    /* What CPU templates change: the signature and feature words. */
+    kprintf("cpuid: leaf1 eax=0x%x ecx=0x%x edx=0x%x\n", a, c, d);
+    cpuid(7, 0, &a, &b, &c, &d);
+    kprintf("cpuid: leaf7 ebx=0x%x ecx=0x%x edx=0x%x\n", b, c, d);
     kit_finish("cpuid");
 }
 
