@@ -312,6 +312,15 @@ static const char *required_string(json_t *o, const char *key, const char *what,
     return json_string_value(v);
 }
 
+/* A modifier: an object with `key` (a register or an address) and `bitmap`. */
+static int modifier_strings(json_t *m, const char *key, const char *what, const char **k, const char **bitmap,
+                            char *err)
+{
+    if (!json_is_object(m))
+        return fc_error(err, DESER "invalid type: expected %s (an object).", what);
+    return (*k = required_string(m, key, what, err)) && (*bitmap = required_string(m, "bitmap", what, err)) ? 0 : -1;
+}
+
 static json_t *optional_array(json_t *o, const char *key, char *err)
 {
     json_t *v = json_object_get(o, key);
@@ -346,13 +355,10 @@ static int cpuid_modifier_json(json_t *leaf, struct cpu_template *t, char *err)
     size_t i;
     json_t *m;
     json_array_foreach(mods, i, m) {
-        static const char *const mwhat = "a CPUID register modifier";
         const char *reg, *bitmap;
         enum cpuid_reg r;
         uint64_t f, v;
-        if (!json_is_object(m))
-            return fc_error(err, DESER "invalid type: expected %s (an object).", mwhat);
-        if (!(reg = required_string(m, "register", mwhat, err)) || !(bitmap = required_string(m, "bitmap", mwhat, err)))
+        if (modifier_strings(m, "register", "a CPUID register modifier", &reg, &bitmap, err) < 0)
             return -1;
         if (cpu_template_parse_register(reg, &r, inner) < 0 || cpu_template_parse_bitmap(bitmap, 32, &f, &v, inner) < 0)
             return fc_error(err, DESER "%s", inner);
@@ -367,14 +373,11 @@ static int cpuid_modifier_json(json_t *leaf, struct cpu_template *t, char *err)
 
 static int msr_modifier_json(json_t *m, struct cpu_template *t, char *err)
 {
-    static const char *const what = "a msr_modifiers entry";
     char inner[CPU_TEMPLATE_ERR_MAX];
     const char *addr, *bitmap;
     uint32_t a;
     uint64_t f, v;
-    if (!json_is_object(m))
-        return fc_error(err, DESER "invalid type: expected %s (an object).", what);
-    if (!(addr = required_string(m, "addr", what, err)) || !(bitmap = required_string(m, "bitmap", what, err)))
+    if (modifier_strings(m, "addr", "a msr_modifiers entry", &addr, &bitmap, err) < 0)
         return -1;
     if (cpu_template_parse_number(addr, &a, inner) < 0 || cpu_template_parse_bitmap(bitmap, 64, &f, &v, inner) < 0)
         return fc_error(err, DESER "%s", inner);
@@ -439,17 +442,26 @@ int fc_put_cpu_config(struct fc_config *c, json_t *body, char *err)
     return 0;
 }
 
-int fc_load_cpu_template(const char *path, struct cpu_template *t, char *err)
+/* A JSON file of at most 1 MiB: NULL with the reason (naming the file). */
+static json_t *load_json_file(const char *path, char *err)
 {
     size_t len;
     char *text = file_read_text(path, 1 << 20, &len, err, FC_ERR_MAX);
     if (!text)
-        return -1;
+        return NULL;
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     free(text);
     if (!root)
-        return fc_error(err, "%s: not valid JSON: %s at line %d column %d", path, je.text, je.line, je.column);
+        fc_error(err, "%s: not valid JSON: %s at line %d column %d", path, je.text, je.line, je.column);
+    return root;
+}
+
+int fc_load_cpu_template(const char *path, struct cpu_template *t, char *err)
+{
+    json_t *root = load_json_file(path, err);
+    if (!root)
+        return -1;
     char inner[FC_ERR_MAX];
     int r = json_is_object(root) ? parse_cpu_template(root, t, inner) : fc_error(inner, "expected a JSON object");
     json_decref(root);
@@ -718,15 +730,9 @@ static int section(json_t *root, const char *key, json_t **out, char *err)
 int fc_load_file(struct fc_config *c, const char *path, char **metrics_path, char *err)
 {
     *metrics_path = NULL;
-    size_t len;
-    char *text = file_read_text(path, 1 << 20, &len, err, FC_ERR_MAX);
-    if (!text)
-        return -1;
-    json_error_t je;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    free(text);
+    json_t *root = load_json_file(path, err);
     if (!root)
-        return fc_error(err, "%s: not valid JSON: %s at line %d column %d", path, je.text, je.line, je.column);
+        return -1;
     static const char *const fields[] = {"boot-source", "machine-config", "drives", "network-interfaces", "entropy",
                                          "logger", "metrics", "balloon", "vsock", "mmds-config", "cpu-config",
                                          "serial", "pmem", "memory-hotplug", NULL};

@@ -37,6 +37,15 @@ cat >"$TMP/files/vm-smt.json" <<JSON
    "boot_args": "$C ember.cmd=cat+/sys/devices/system/cpu/cpu0/topology/thread_siblings_list+/sys/devices/system/cpu/cpu1/topology/thread_siblings_list ember.action=poweroff"},
  "machine-config": {"vcpu_count": 2, "mem_size_mib": 256, "smt": true}}
 JSON
+# CPU templates (Firecracker's): the guest's /proc/cpuinfo with none, with
+# T2A (the test bed's CPU is an AMD EPYC: family 6 model 63 stepping 2, SSE4A,
+# MisAlignSse and 1 GiB pages hidden), with T2 (Intel's:
+# refused), and with a custom one (stepping 5, POPCNT hidden).
+cat >"$TMP/files/tmpl.json" <<JSON
+{"cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "flags": 0, "modifiers": [
+   {"register": "eax", "bitmap": "0b0101"}, {"register": "ecx", "bitmap": "0b0xxx_xxxx_xxxx_xxxx_xxxx_xxxx"}]}]}
+JSON
+CI="ember.cmd=grep+-m5+-e+family+-e+model+-e+stepping+-e+flags+/proc/cpuinfo ember.action=poweroff"
 D="ember.cmd=mkdir+/mnt;mount+-t+ext4+/dev/vda+/mnt;cat+/mnt/hello.txt;echo+written-by-the-guest>/mnt/guest.txt;sync;umount+/mnt;cat+/sys/block/vda/serial;echo;cat+/sys/class/misc/hw_random/rng_current;head+-c+16+/dev/hwrng|od+-An+-tx1;grep+virtio+/proc/interrupts"
 # virtio-net: L1 (ember's host) holds the tap. It serves 4 MiB over HTTP and
 # listens for 4 MiB more; the guest pings it, fetches, and sends.
@@ -115,6 +124,10 @@ cmd:api-linux sh /files/api-flow.sh
 cmd:api-jail sh /files/api-jail.sh
 fcfile --no-api --config-file /files/vm.json
 smt --no-api --config-file /files/vm-smt.json
+tmpl-none --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 1 --cmdline "$C $CI"
+tmpl-t2a --cpu-template T2A --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 1 --cmdline "$C $CI"
+tmpl-t2 --cpu-template T2 --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 1 --cmdline "$C $CI"
+tmpl-custom --cpu-template /files/tmpl.json --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 1 --cmdline "$C $CI"
 noacpi --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=poweroff"
 noacpireboot --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --cmdline "$C acpi=off ember.action=reboot"
 cmd:fail-mmio-setup sh /files/failing-disk.sh setup fail-mmio /dev/loop0 /dev/loop1
@@ -305,6 +318,28 @@ has cmd:api-jail "ember-jailer: ember as uid 1000 with no capabilities in a chro
     "JAIL: PUT /boot-source -> +204" "JAIL: PUT /drives/rootfs -> +204" "JAIL: PUT /actions -> +204" \
     "JAIL out: hello from the host's ext4 image" "JAIL: threads ember=2 .*ember-api=2 " "JAIL: threads .* ember-vcpu1=2 " "JAIL: threads .* virtio-blk0=2 " \
     "JAIL out: ember: guest rebooted" "JAIL: ember exit 0"
+# lacks NAME DESCRIPTION REGEX: the entry ran (status 0) and its flags line has no match.
+lacks() {
+    if ! awk -v n="$1" '$1 == n { f = 1 } END { exit !f }' "$TMP/plan"; then skip "$1: $2" "not in TESTBED_ONLY"; return; fi
+    section "$1"
+    if ! grep -q "=== END $1 status=0" "$TMP/sec" || ! grep -q "^flags" "$TMP/sec"; then
+        fail "$1: $2" "no flags line or a failed run"; sed 's/^/  | /' "$TMP/sec" | tail -8
+    elif grep "^flags" "$TMP/sec" | grep -qwE -- "$3"; then
+        fail "$1: $2" "flags has /$3/: $(grep "^flags" "$TMP/sec" | grep -owE -- "$3" | tr '\n' ' ')"
+    else pass "$1: $2"; fi
+}
+has tmpl-none "no CPU template: the guest sees the test bed's CPU (POPCNT, SSE4A, MMXExt, 1 GiB pages, SHA)" \
+    "^flags.* popcnt" "^flags.* sse4a" "^flags.* mmxext" "^flags.* pdpe1gb" "^flags.* sha_ni" "=== END tmpl-none status=0"
+has tmpl-t2a "cpu_template T2A: family 6, model 63, stepping 2 in /proc/cpuinfo, and ERMS set" \
+    "^cpu family\s*: 6$" "^model\s*: 63$" "^stepping\s*: 2$" "^flags.* erms" "=== END tmpl-t2a status=0"
+# (3dnowprefetch stays listed: T2A clears its CPUID bit, but Linux's init_amd
+# sets the flag itself on any 64-bit AMD CPU, "LM implies PREFETCHW".)
+lacks tmpl-t2a "cpu_template T2A: SSE4A, MMXExt, 1 GiB pages, RDSEED, ADX, SHA, CLFLUSHOPT, AVX-512, MPX hidden" \
+    "sse4a|mmxext|misalignsse|pdpe1gb|rdseed|adx|sha_ni|clflushopt|avx512f|mpx"
+has tmpl-t2 "cpu_template T2 on the test bed's AMD CPU: refused, naming the vendor mismatch" \
+    "CPU vendor mismatched between actual CPU and CPU template" "=== END tmpl-t2 status=1"
+has tmpl-custom "a custom CPU template file: stepping 5" "^stepping\s*: 5$" "=== END tmpl-custom status=0"
+lacks tmpl-custom "a custom CPU template file: POPCNT hidden" "popcnt"
 has fcfile "--config-file --no-api: the microVM kernel boots with the file's root drive (virtio-mmio) and powers off" \
     "L2: init reached" "L2: cpus online: 0-1" "hello from the host's ext4 image" "=== END fcfile status=0"
 has noacpi "acpi=off (MP table, 2 vCPUs): poweroff halts every CPU, ember ends it as a power-off with 0" \
