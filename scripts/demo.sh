@@ -25,7 +25,7 @@ scripts/make-guest.sh build/guest >/dev/null
 mkdir -p build/demo/files build/demo/rootfs
 echo "This file is on a virtio-blk disk: an ext4 image on the host ($(hostname)), made by scripts/demo.sh." \
     >build/demo/rootfs/hello.txt
-mkfs.ext4 -q -F -d build/demo/rootfs build/demo/files/disk.img 16M
+mkfs.ext4 -q -F -d build/demo/rootfs build/demo/files/disk.img 16M >/dev/null
 show="mkdir+-p+/mnt;mount+-t+ext4+/dev/vda+/mnt;echo+The+disk+is+mounted+at+/mnt:;ls+-l+/mnt;cat+/mnt/hello.txt;echo+Entropy+comes+from:;cat+/sys/class/misc/hw_random/rng_current"
 # virtio-net on a tap: the guest is 10.0.2.2, the host of its VM 10.0.2.1.
 net="echo+The+network:+eth0+is+10.0.2.2,+its+host+10.0.2.1:;ip+addr+add+10.0.2.2/24+dev+eth0;ip+link+set+eth0+up;ping+-c+2+-W+3+10.0.2.1"
