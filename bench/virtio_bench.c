@@ -595,7 +595,7 @@ static double vs_floor(void)
 
 static int bench_vsock(void)
 {
-    char dir[] = "/tmp/ember-bench-vsock-XXXXXX", uds[96], port[112];
+    char dir[] = "/tmp/ember-bench-vsock-XXXXXX", uds[64], port[80];
     if (!mkdtemp(dir))
         return 1;
     snprintf(uds, sizeof(uds), "%s/v.sock", dir);
@@ -649,15 +649,18 @@ static int bench_vsock(void)
     double t0 = now_s();
     pthread_create(&th, NULL, vs_host_side, &reader);
     for (uint64_t sent = 0; sent < VS_BYTES;) {
+        while (vs_receive(&d, &h)) /* credit updates */
+            ;
         uint32_t in_flight = d.tx_cnt - d.peer_fwd_cnt;
-        if (in_flight + VSOCK_MAX_PAYLOAD > d.peer_buf_alloc) {
-            if (!vs_receive(&d, &h))
-                sched_yield();
+        uint32_t credit = in_flight < d.peer_buf_alloc ? d.peer_buf_alloc - in_flight : 0;
+        if (credit == 0) { /* as Linux does: what fits now, else wait */
+            sched_yield();
             continue;
         }
-        vs_send(&d, VSOCK_OP_RW, VSOCK_MAX_PAYLOAD);
-        d.tx_cnt += VSOCK_MAX_PAYLOAD;
-        sent += VSOCK_MAX_PAYLOAD;
+        uint32_t n = credit < VSOCK_MAX_PAYLOAD ? credit : VSOCK_MAX_PAYLOAD;
+        vs_send(&d, VSOCK_OP_RW, n);
+        d.tx_cnt += n;
+        sent += n;
     }
     pthread_join(th, NULL);
     double out = (double)VS_BYTES / (1 << 20) / (now_s() - t0);

@@ -304,8 +304,12 @@ static void conn_check_done(struct virtio_vsock *v, struct vsock_conn *c)
 
 static void credit_told(struct virtio_vsock *v, struct vsock_conn *c)
 {
-    /* Tell the guest about freed room before it runs out. */
-    if (c->fwd_cnt - c->fwd_cnt_told >= VSOCK_CONN_BUF / 2) {
+    /* Tell the guest about freed room before it runs out: once the room it
+     * believes it has (what ember granted, less what it sent since ember's
+     * last word) is less than one packet. A guest that waits for room for a
+     * whole packet then never waits for ever. */
+    uint32_t unacked = c->fwd_cnt - c->fwd_cnt_told + c->buf_len;
+    if (c->fwd_cnt != c->fwd_cnt_told && unacked > VSOCK_CONN_BUF - VSOCK_MAX_PAYLOAD) {
         c->pending |= P_CREDIT_UPDATE;
         rx_enqueue(v, c);
     }
@@ -314,18 +318,23 @@ static void credit_told(struct virtio_vsock *v, struct vsock_conn *c)
 /* Writes what the socket takes; -1 if the host peer is gone. */
 static int flush_buf(struct virtio_vsock *v, struct vsock_conn *c)
 {
+    int r = 0;
     while (c->buf_len) {
         ssize_t n = send(c->fd, c->buf + c->buf_off, c->buf_len, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n < 0)
-            return errno == EAGAIN || errno == EINTR ? 0 : -1;
+        if (n < 0) {
+            r = errno == EAGAIN || errno == EINTR ? 0 : -1;
+            break;
+        }
         c->buf_off += (uint32_t)n;
         c->buf_len -= (uint32_t)n;
         c->fwd_cnt += (uint32_t)n;
         v->dev.stats.out_bytes += (uint64_t)n;
     }
-    c->buf_off = 0;
-    credit_told(v, c);
-    return 0;
+    if (!c->buf_len)
+        c->buf_off = 0;
+    if (r == 0)
+        credit_told(v, c);
+    return r;
 }
 
 /* An RW packet's payload: straight into the socket if nothing waits before

@@ -47,9 +47,12 @@ enum vsock_op {
 #define VSOCK_SHUTDOWN_SEND 2u
 
 /* Limits. A guest may keep VSOCK_MAX_CONNS connections at once; each holds
- * at most VSOCK_CONN_BUF bytes its host peer has not taken yet. */
+ * at most VSOCK_CONN_BUF bytes its host peer has not taken yet (allocated
+ * only when the peer is slower than the guest: at worst 256 MiB, for a
+ * guest whose every connection reaches a host program that never reads;
+ * Firecracker's bound is the same). */
 #define VSOCK_MAX_CONNS 1024
-#define VSOCK_CONN_BUF (64 * 1024)
+#define VSOCK_CONN_BUF (256 * 1024)
 #define VSOCK_MAX_PAYLOAD (64 * 1024) /* one packet's data, as Linux sends at most */
 
 struct vsock_hdr {
