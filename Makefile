@@ -110,7 +110,7 @@ $(BUILD)/bench/benchtool: bench/benchtool.c $(BUILD)/libember.a
 FUZZ_SECURITY_SRCS := src/security/landlock.c src/security/seccomp.c src/security/seccomp_allowlists.c src/security/seccomp_json.c src/util/file.c
 FUZZ_SECURITY_LIBS := -lseccomp -ljansson
 FUZZ_SRCS := src/memory/guest_memory.c src/virtio/virtqueue.c src/virtio/device.c src/virtio/blk.c \
-             src/virtio/net.c src/virtio/rate_limiter.c src/util/event_loop.c src/util/log.c $(FUZZ_SECURITY_SRCS)
+             src/virtio/net.c src/virtio/vsock.c src/virtio/rate_limiter.c src/util/event_loop.c src/util/log.c $(FUZZ_SECURITY_SRCS)
 FUZZ_FLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -Isrc -pthread -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined -Wall -Wextra -Werror
 .PHONY: fuzz

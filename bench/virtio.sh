@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # virtio device paths against their floor, side by side in one run (see
 # bench/virtio_bench.c): virtio-blk vs io_uring on the same 256 MiB image
-# file, and virtio-net transmit and receive vs raw writes and reads of the same tap (inside a
+# file, virtio-vsock streams vs a Unix socket pair, and virtio-net transmit and receive vs raw writes and reads of the same tap (inside a
 # network namespace of its own, so the host's network is untouched).
 # Usage: bench/virtio.sh
 set -u
@@ -13,6 +13,8 @@ if [ ! -s "$img" ]; then
 fi
 echo "host: $(nproc) CPUs; ember's synthetic in-process driver polls the used ring"
 build/bench/virtio-bench blk "$img"
+echo
+build/bench/virtio-bench vsock
 echo
 if [ "$(id -u)" -eq 0 ] && unshare --net true 2>/dev/null; then
     unshare --net sh -c 'ip link set lo up; build/bench/virtio-bench net benchtap0'

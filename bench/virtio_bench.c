@@ -11,6 +11,11 @@
  *                           host side (AF_PACKET), and the frames ember puts
  *                           in the receive queue are counted against raw
  *                           read()s of the tap under the same flood.
+ *   virtio-bench vsock      a stream guest -> host and host -> guest through
+ *                           ember's virtio-vsock (its I/O thread, its Unix
+ *                           socket to the host's reader or writer, credit
+ *                           flow control both ways), against the same bytes
+ *                           through a plain Unix socket pair.
  * The driver writes descriptors and the available ring in guest memory and
  * kicks the queue's eventfd exactly as KVM's ioeventfd would; it polls the
  * used ring (a guest would take the interrupt). Prints ratios ember/floor. */
@@ -28,6 +33,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +41,7 @@
 #include "util/log.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
+#include "virtio/vsock.h"
 
 #define QN 256
 #define DESC 0x1000ULL
@@ -468,6 +475,227 @@ static int bench_net_rx(const char *tap)
     return 0;
 }
 
+/* --- vsock ------------------------------------------------------------------- */
+
+#define VS_RING(q) (0x1000ULL + (uint64_t)(q) * 0x4000)
+#define VS_RX 0x100000ULL   /* 64 receive buffers of VS_BUF */
+#define VS_TX 0x1200000ULL  /* 64 transmit buffers of VS_BUF */
+#define VS_BUF (VSOCK_HDR_LEN + VSOCK_MAX_PAYLOAD)
+#define VS_BYTES (512ULL << 20)
+#define VS_GUEST_BUF (256u * 1024) /* what the synthetic guest grants, as Linux's default */
+
+struct vs_driver {
+    struct guest_memory mem;
+    struct virtio_device *dev;
+    volatile struct virtq_desc *desc[2];
+    volatile uint16_t *avail[2], *used[2];
+    uint16_t avail_idx[2], last_used[2];
+    uint32_t peer_buf_alloc, peer_fwd_cnt; /* ember's credit */
+    uint32_t tx_cnt, rx_fwd_cnt, rx_told;
+    uint16_t tx_free[64];
+    int ntx_free;
+};
+
+static void vs_offer(struct vs_driver *d, int q, uint16_t head, uint64_t addr, uint32_t len, bool writable)
+{
+    d->desc[q][head] = (struct virtq_desc){addr, len, writable ? VIRTQ_DESC_F_WRITE : 0, 0};
+    d->avail[q][2 + d->avail_idx[q] % QN] = head;
+    d->avail_idx[q]++;
+    __atomic_store_n(&d->avail[q][1], d->avail_idx[q], __ATOMIC_RELEASE);
+}
+
+static void vs_kick(struct vs_driver *d, int q)
+{
+    if (!(__atomic_load_n(&d->used[q][0], __ATOMIC_ACQUIRE) & VIRTQ_USED_F_NO_NOTIFY))
+        virtio_notify_queue(d->dev, (uint16_t)q);
+}
+
+static bool vs_reap(struct vs_driver *d, int q, uint32_t *id, uint32_t *len)
+{
+    if (__atomic_load_n(&d->used[q][1], __ATOMIC_ACQUIRE) == d->last_used[q])
+        return false;
+    volatile uint32_t *e = (volatile uint32_t *)(d->used[q] + 2) + 2 * (d->last_used[q] % QN);
+    *id = e[0], *len = e[1];
+    d->last_used[q]++;
+    return true;
+}
+
+static void vs_send(struct vs_driver *d, uint16_t op, uint32_t len)
+{
+    while (!d->ntx_free) { /* take finished transmit buffers back */
+        uint32_t id, l;
+        if (vs_reap(d, 1, &id, &l))
+            d->tx_free[d->ntx_free++] = (uint16_t)id;
+        else
+            __builtin_ia32_pause();
+    }
+    uint16_t head = d->tx_free[--d->ntx_free];
+    uint8_t *p = gpa_to_host(&d->mem, VS_TX + (uint64_t)head * VS_BUF, VS_BUF);
+    struct vsock_hdr h = {.src_cid = 3, .dst_cid = VSOCK_HOST_CID, .src_port = 5000, .dst_port = 5000, .len = len,
+                          .type = VSOCK_TYPE_STREAM, .op = op, .buf_alloc = VS_GUEST_BUF, .fwd_cnt = d->rx_fwd_cnt};
+    vsock_encode_hdr(&h, p);
+    d->rx_told = d->rx_fwd_cnt;
+    vs_offer(d, 1, head, VS_TX + (uint64_t)head * VS_BUF, VSOCK_HDR_LEN + len, false);
+    vs_kick(d, 1);
+}
+
+/* One packet from ember: its header; the buffer goes back at once. */
+static bool vs_receive(struct vs_driver *d, struct vsock_hdr *h)
+{
+    uint32_t id, len;
+    if (!vs_reap(d, 0, &id, &len))
+        return false;
+    uint8_t *p = gpa_to_host(&d->mem, VS_RX + (uint64_t)id * VS_BUF, VS_BUF);
+    struct virtq_chain c = {.nseg = 1, .nreadable = 1, .readable_len = len, .seg = {{.host = p, .len = len}}};
+    if (vsock_parse_packet(&c, h) < 0)
+        h->op = 0;
+    d->peer_buf_alloc = h->buf_alloc, d->peer_fwd_cnt = h->fwd_cnt;
+    vs_offer(d, 0, (uint16_t)id, VS_RX + (uint64_t)id * VS_BUF, VS_BUF, true);
+    vs_kick(d, 0);
+    return true;
+}
+
+struct vs_host {
+    int fd;
+    uint64_t bytes;
+    bool write;
+};
+
+static void *vs_host_side(void *arg)
+{
+    struct vs_host *h = arg;
+    static uint8_t buf[65536];
+    for (uint64_t done = 0; done < h->bytes;) {
+        ssize_t n = h->write ? write(h->fd, buf, sizeof(buf) < h->bytes - done ? sizeof(buf) : h->bytes - done)
+                             : read(h->fd, buf, sizeof(buf));
+        if (n <= 0)
+            break;
+        done += (uint64_t)n;
+    }
+    return NULL;
+}
+
+/* The floor: the same bytes through a Unix socket pair, a writer and a reader. */
+static double vs_floor(void)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+        return 0;
+    struct vs_host r = {.fd = sv[1], .bytes = VS_BYTES}, w = {.fd = sv[0], .bytes = VS_BYTES, .write = true};
+    pthread_t tr, tw;
+    double t0 = now_s();
+    pthread_create(&tr, NULL, vs_host_side, &r);
+    pthread_create(&tw, NULL, vs_host_side, &w);
+    pthread_join(tw, NULL);
+    pthread_join(tr, NULL);
+    double mib_s = (double)VS_BYTES / (1 << 20) / (now_s() - t0);
+    close(sv[0]), close(sv[1]);
+    return mib_s;
+}
+
+static int bench_vsock(void)
+{
+    char dir[] = "/tmp/ember-bench-vsock-XXXXXX", uds[64], port[80];
+    if (!mkdtemp(dir))
+        return 1;
+    snprintf(uds, sizeof(uds), "%s/v.sock", dir);
+    snprintf(port, sizeof(port), "%s_5000", uds);
+    int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", port);
+    static struct vs_driver d;
+    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 4) < 0 ||
+        guest_memory_init(&d.mem, 32u << 20) < 0)
+        return 1;
+    struct virtio_vsock_config cfg = {.guest_cid = 3, .uds_path = uds};
+    d.dev = virtio_vsock_create(&d.mem, "virtio-vsock-bench", &cfg);
+    if (!d.dev)
+        return 1;
+    struct virtio_device *dev = d.dev;
+    dev->transport.interrupt = no_interrupt;
+    virtio_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    virtio_set_guest_features(dev, 1, 1);
+    virtio_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+    for (int q = 0; q < 2; q++) {
+        virtio_queue_write(dev, (uint16_t)q, VIRTIO_QUEUE_SIZE, false, QN);
+        virtio_queue_write(dev, (uint16_t)q, VIRTIO_QUEUE_DESC, false, (uint32_t)VS_RING(q));
+        virtio_queue_write(dev, (uint16_t)q, VIRTIO_QUEUE_AVAIL, false, (uint32_t)(VS_RING(q) + 0x1000));
+        virtio_queue_write(dev, (uint16_t)q, VIRTIO_QUEUE_USED, false, (uint32_t)(VS_RING(q) + 0x2000));
+        virtio_queue_write(dev, (uint16_t)q, VIRTIO_QUEUE_READY, false, 1);
+        d.desc[q] = gpa_to_host(&d.mem, VS_RING(q), 16 * QN);
+        d.avail[q] = gpa_to_host(&d.mem, VS_RING(q) + 0x1000, 6 + 2 * QN);
+        d.used[q] = gpa_to_host(&d.mem, VS_RING(q) + 0x2000, 6 + 8 * QN);
+    }
+    virtio_device_start(dev);
+    virtio_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+                               VIRTIO_STATUS_DRIVER_OK);
+    for (uint16_t i = 0; i < 64; i++) {
+        vs_offer(&d, 0, i, VS_RX + (uint64_t)i * VS_BUF, VS_BUF, true);
+        d.tx_free[d.ntx_free++] = i;
+    }
+    vs_kick(&d, 0);
+    vs_send(&d, VSOCK_OP_REQUEST, 0);
+    struct vsock_hdr h = {0};
+    while (!vs_receive(&d, &h))
+        __builtin_ia32_pause();
+    int conn = accept(l, NULL, NULL);
+    if (h.op != VSOCK_OP_RESPONSE || conn < 0) {
+        fprintf(stderr, "virtio-bench: vsock: no connection (op %u)\n", h.op);
+        return 1;
+    }
+    /* Guest -> host: 64 KiB packets as the credit ember grants allows. */
+    struct vs_host reader = {.fd = conn, .bytes = VS_BYTES};
+    pthread_t th;
+    double t0 = now_s();
+    pthread_create(&th, NULL, vs_host_side, &reader);
+    for (uint64_t sent = 0; sent < VS_BYTES;) {
+        while (vs_receive(&d, &h)) /* credit updates */
+            ;
+        uint32_t in_flight = d.tx_cnt - d.peer_fwd_cnt;
+        uint32_t credit = in_flight < d.peer_buf_alloc ? d.peer_buf_alloc - in_flight : 0;
+        if (credit == 0) { /* as Linux does: what fits now, else wait */
+            sched_yield();
+            continue;
+        }
+        uint32_t n = credit < VSOCK_MAX_PAYLOAD ? credit : VSOCK_MAX_PAYLOAD;
+        vs_send(&d, VSOCK_OP_RW, n);
+        d.tx_cnt += n;
+        sent += n;
+    }
+    pthread_join(th, NULL);
+    double out = (double)VS_BYTES / (1 << 20) / (now_s() - t0);
+    /* Host -> guest: the guest takes each packet and tells ember its credit. */
+    struct vs_host writer = {.fd = conn, .bytes = VS_BYTES, .write = true};
+    t0 = now_s();
+    pthread_create(&th, NULL, vs_host_side, &writer);
+    uint64_t got = 0;
+    while (got < VS_BYTES) {
+        if (!vs_receive(&d, &h)) {
+            sched_yield();
+            continue;
+        }
+        if (h.op == VSOCK_OP_RW) {
+            got += h.len;
+            d.rx_fwd_cnt += h.len;
+        } else if (h.op == VSOCK_OP_CREDIT_REQUEST) {
+            d.rx_told = d.rx_fwd_cnt - VS_GUEST_BUF; /* answer at once */
+        }
+        if (d.rx_fwd_cnt - d.rx_told >= VS_GUEST_BUF / 4)
+            vs_send(&d, VSOCK_OP_CREDIT_UPDATE, 0);
+    }
+    pthread_join(th, NULL);
+    double in = (double)VS_BYTES / (1 << 20) / (now_s() - t0);
+    virtio_device_destroy(dev);
+    close(conn), close(l);
+    unlink(port);
+    rmdir(dir);
+    double floor = vs_floor();
+    printf("%-28s %14s %14s %8s\n", "virtio-vsock stream", "ember", "Unix pair", "ratio");
+    printf("%-28s %9.0f MiB/s %8.0f MiB/s %8.2f\n", "guest -> host", out, floor, out / floor);
+    printf("%-28s %9.0f MiB/s %8.0f MiB/s %8.2f\n", "host -> guest", in, floor, in / floor);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     log_set_level(LOG_WARN);
@@ -475,6 +703,8 @@ int main(int argc, char **argv)
         return bench_blk(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "net"))
         return bench_net(argv[2]) || bench_net_rx(argv[2]);
-    fprintf(stderr, "usage: virtio-bench blk FILE | net TAP\n");
+    if (argc == 2 && !strcmp(argv[1], "vsock"))
+        return bench_vsock();
+    fprintf(stderr, "usage: virtio-bench blk FILE | net TAP | vsock\n");
     return 2;
 }

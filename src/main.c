@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -71,6 +72,11 @@ static void usage(FILE *out)
             "                        a virtio-net interface on a tap (opened, or created\n"
             "                        when permitted; repeatable); rates per second, each way\n"
             "      --rng             a virtio-rng entropy device\n"
+            "      --vsock cid=N,uds=PATH\n"
+            "                        a virtio-vsock device with guest CID N, its host side\n"
+            "                        on Unix sockets (Firecracker's): host clients connect\n"
+            "                        to PATH and write CONNECT <port>; the guest's\n"
+            "                        connections to port P reach PATH_P\n"
             "      --virtio-console  console input goes to a virtio-console port (Linux:\n"
             "                        console=hvc0); output of it and COM1 to the console\n"
             "      --virtio-transport mmio|pci\n"
@@ -231,6 +237,45 @@ static int parse_disk(char *arg, struct vm_config *cfg)
 
 /* --net tap=NAME[,mac=MAC][,rx-bps=N][,tx-bps=N][,rx-pps=N][,tx-pps=N]:
  * edits the option text in place. */
+static int parse_u64(const char *opt, const char *s, uint64_t max, uint64_t *out)
+{
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || *s == '-' || v > max) {
+        log_error("%s %s: expected a whole number up to %llu", opt, s, (unsigned long long)max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* --vsock cid=N,uds=PATH: edits the option text in place. */
+static int parse_vsock(char *arg, struct vm_config *cfg)
+{
+    const char *cid = NULL, *uds = NULL;
+    for (char *opt = arg, *next; opt; opt = next) {
+        next = strchr(opt, ',');
+        if (next)
+            *next++ = '\0';
+        if (!strncmp(opt, "cid=", 4))
+            cid = opt + 4;
+        else if (!strncmp(opt, "uds=", 4) && opt[4])
+            uds = opt + 4;
+        else {
+            log_error("--vsock: bad option '%s' (expected cid=N,uds=PATH)", opt);
+            return -1;
+        }
+    }
+    uint64_t n;
+    if (!cid || !uds || parse_u64("--vsock cid", cid, UINT32_MAX, &n) < 0 || n < 3) {
+        log_error("--vsock: expected cid=N (3 or more) and uds=PATH");
+        return -1;
+    }
+    cfg->vsock = (struct virtio_vsock_config){.guest_cid = (uint32_t)n, .uds_path = uds};
+    return 0;
+}
+
 static int parse_net(char *arg, struct vm_config *cfg)
 {
     if (cfg->nnics >= VM_MAX_NICS) {
@@ -321,7 +366,7 @@ static const char *directory_of(const char *path, char *dir)
 
 static int restrict_files(struct landlock_config *files, const struct vm_config *cfg, const char *api_sock)
 {
-    static char sock_dir[PATH_MAX], disk_dirs[VM_MAX_DISKS][PATH_MAX];
+    static char sock_dir[PATH_MAX], vsock_dir[PATH_MAX], disk_dirs[VM_MAX_DISKS][PATH_MAX];
     struct landlock_config all = *files;
     int r = landlock_add_path(&all, cfg->boot.kernel_path, LANDLOCK_READ);
     if (r == 0)
@@ -337,6 +382,8 @@ static int restrict_files(struct landlock_config *files, const struct vm_config 
                                                       : LANDLOCK_WRITE);
     if (r == 0 && api_sock)
         r = landlock_add_path(&all, directory_of(api_sock, sock_dir), LANDLOCK_REMOVE);
+    if (r == 0 && cfg->vsock.uds_path) /* its socket is removed at exit */
+        r = landlock_add_path(&all, directory_of(cfg->vsock.uds_path, vsock_dir), LANDLOCK_REMOVE);
     return r < 0 ? -1 : landlock_restrict_process(&all);
 }
 
@@ -440,6 +487,7 @@ enum {
     OPT_START_CPU_US,
     OPT_PARENT_CPU_US,
     OPT_CPU_TEMPLATE,
+    OPT_VSOCK,
 };
 
 /* Firecracker's rule for an instance id. */
@@ -452,19 +500,6 @@ static bool valid_id(const char *id)
         if (!isalnum((unsigned char)id[i]) && id[i] != '-')
             return false;
     return true;
-}
-
-static int parse_u64(const char *opt, const char *s, uint64_t max, uint64_t *out)
-{
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || *s == '-' || v > max) {
-        log_error("%s %s: expected a whole number up to %llu", opt, s, (unsigned long long)max);
-        return -1;
-    }
-    *out = v;
-    return 0;
 }
 
 /* The logger the command line asks for, through PUT /logger's own code. */
@@ -521,6 +556,7 @@ static int cmd_run(int argc, char **argv)
         {"irqchip", required_argument, 0, 'I'},
         {"kvm-pv-off", required_argument, 0, 'K'},
         {"cpu-template", required_argument, 0, OPT_CPU_TEMPLATE},
+        {"vsock", required_argument, 0, OPT_VSOCK},
         {"disk", required_argument, 0, 'd'},
         {"rng", no_argument, 0, 'R'},
         {"net", required_argument, 0, 'N'},
@@ -676,6 +712,10 @@ static int cmd_run(int argc, char **argv)
                 return 2;
             break;
         case 'R': cfg.rng = true; break;
+        case OPT_VSOCK:
+            if (parse_vsock(optarg, &cfg) < 0)
+                return 2;
+            break;
         case 'V': cfg.virtio_console = true; break;
         case 'T':
             if (!strcmp(optarg, "mmio"))
@@ -781,6 +821,12 @@ static int cmd_run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* Each vsock connection is a descriptor: up to the hard limit. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max < 65536 ? nofile.rlim_max : 65536;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     if (argc < 2) {
         usage(stderr);
         return 2;

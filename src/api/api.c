@@ -349,7 +349,7 @@ static json_t *vcpu_states(struct api *api)
 }
 
 /* Paths of Firecracker's API whose features ember does not have yet. */
-static const char *const not_built_paths[] = {"balloon", "vsock", "mmds", "snapshot", "serial", "pmem", "hotplug",
+static const char *const not_built_paths[] = {"balloon", "mmds", "snapshot", "serial", "pmem", "hotplug",
                                               NULL};
 
 static bool is(const struct route *r, const char *method, const char *path)
@@ -385,6 +385,9 @@ static void route(struct api *api, struct route *r)
             r->resp->deprecated = true;
             log_warn("%s /machine-config: cpu_template field is deprecated.", r->method);
         }
+    } else if (put && !strcmp(r->path, "/vsock")) {
+        done(api, r, pre_boot_only(api, r) < 0 ? -1 : fc_put_vsock(&api->fc, r->body, r->err), "put_api_requests",
+             "vsock");
     } else if (put && !strcmp(r->path, "/cpu-config")) {
         done(api, r, pre_boot_only(api, r) < 0 ? -1 : fc_put_cpu_config(&api->fc, r->body, r->err),
              "put_api_requests", "cpu_cfg");

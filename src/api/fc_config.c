@@ -228,6 +228,8 @@ void fc_config_free(struct fc_config *c)
     free(c->initrd);
     free(c->boot_args);
     free(c->cmdline);
+    free(c->vsock_uds);
+    free(c->vsock_id);
     for (int i = 0; i < c->ndrives; i++)
         free(c->drives[i].path), free(c->drives[i].partuuid);
     for (int i = 0; i < c->nnics; i++)
@@ -565,6 +567,26 @@ int fc_put_network_interface(struct fc_config *c, const char *id, json_t *body, 
     return 0;
 }
 
+int fc_put_vsock(struct fc_config *c, json_t *body, char *err)
+{
+    static const char *const fields[] = {"guest_cid", "uds_path", "vsock_id", NULL};
+    uint64_t cid;
+    bool given;
+    const char *uds, *id;
+    if (check_fields(body, fields, err) < 0 || get_uint(body, "guest_cid", true, &cid, &given, err) < 0 ||
+        get_string(body, "uds_path", true, &uds, err) < 0 || get_string(body, "vsock_id", false, &id, err) < 0)
+        return -1;
+    if (cid < 3 || cid > UINT32_MAX)
+        return fc_error(err, "Invalid guest_cid %llu: a guest's CID is from 3 to %u (0 to 2 are reserved).",
+                        (unsigned long long)cid, UINT32_MAX);
+    if (!*uds || strlen(uds) > 95) /* room in sun_path for "_<port>" */
+        return fc_error(err, "Invalid uds_path [%s]: a Unix socket path of 1 to 95 bytes.", uds);
+    c->vsock_cid = (uint32_t)cid;
+    replace(&c->vsock_uds, uds);
+    replace(&c->vsock_id, id);
+    return 0;
+}
+
 int fc_put_entropy(struct fc_config *c, json_t *body, char *err)
 {
     static const char *const fields[] = {"rate_limiter", NULL};
@@ -736,11 +758,10 @@ int fc_load_file(struct fc_config *c, const char *path, char **metrics_path, cha
     static const char *const fields[] = {"boot-source", "machine-config", "drives", "network-interfaces", "entropy",
                                          "logger", "metrics", "balloon", "vsock", "mmds-config", "cpu-config",
                                          "serial", "pmem", "memory-hotplug", NULL};
-    static const char *const missing[] = {"balloon", "vsock", "mmds-config", "serial", "pmem", "memory-hotplug",
-                                          NULL};
+    static const char *const missing[] = {"balloon", "mmds-config", "serial", "pmem", "memory-hotplug", NULL};
     char inner[FC_ERR_MAX] = "";
     int r = -1;
-    json_t *boot, *machine, *entropy, *logger, *metrics;
+    json_t *boot, *machine, *entropy, *logger, *metrics, *vsock;
     if (!json_is_object(root)) {
         snprintf(inner, sizeof(inner), "expected a JSON object");
         goto out;
@@ -754,7 +775,7 @@ int fc_load_file(struct fc_config *c, const char *path, char **metrics_path, cha
         }
     if (section(root, "boot-source", &boot, inner) < 0 || section(root, "machine-config", &machine, inner) < 0 ||
         section(root, "entropy", &entropy, inner) < 0 || section(root, "logger", &logger, inner) < 0 ||
-        section(root, "metrics", &metrics, inner) < 0)
+        section(root, "metrics", &metrics, inner) < 0 || section(root, "vsock", &vsock, inner) < 0)
         goto out;
     if (!boot) {
         snprintf(inner, sizeof(inner), "boot-source is required");
@@ -783,6 +804,8 @@ int fc_load_file(struct fc_config *c, const char *path, char **metrics_path, cha
     }
     if (entropy)
         SECTION("entropy", fc_put_entropy(c, entropy, sub));
+    if (vsock)
+        SECTION("vsock", fc_put_vsock(c, vsock, sub));
     if (metrics)
         SECTION("metrics", fc_parse_metrics(metrics, &mpath, sub));
 #undef SECTION
@@ -849,6 +872,8 @@ int fc_to_vm_config(struct fc_config *c, struct vm_config *cfg, char *err)
         memcpy(n->mac, c->nics[i].mac, 6);
     }
     cfg->cpu_template = c->has_cpu_template ? &c->cpu_template : cfg->cpu_template;
+    if (c->vsock_uds)
+        cfg->vsock = (struct virtio_vsock_config){.guest_cid = c->vsock_cid, .uds_path = c->vsock_uds};
     cfg->rng = cfg->rng || c->entropy;
     if (c->entropy)
         cfg->rng_limiter = c->entropy_limiter;
@@ -924,7 +949,13 @@ json_t *fc_full_config_json(const struct fc_config *c)
         json_array_append_new(nics, j);
     }
     json_object_set_new(o, "network-interfaces", nics);
-    json_object_set_new(o, "vsock", json_null());
+    json_t *vsock = json_null();
+    if (c->vsock_uds) {
+        vsock = json_pack("{s:I, s:s}", "guest_cid", (json_int_t)c->vsock_cid, "uds_path", c->vsock_uds);
+        if (c->vsock_id)
+            json_object_set_new(vsock, "vsock_id", json_string(c->vsock_id));
+    }
+    json_object_set_new(o, "vsock", vsock);
     json_object_set_new(o, "entropy",
                         c->entropy ? json_pack("{s:o}", "rate_limiter", rate_limiter_json(&c->entropy_limiter))
                                    : json_null());

@@ -60,6 +60,9 @@ struct fc_config {
      * (one slot, as in Firecracker). */
     bool has_cpu_template;
     struct cpu_template cpu_template;
+    /* PUT /vsock (uds NULL: none). */
+    uint32_t vsock_cid;
+    char *vsock_uds, *vsock_id;
     /* Built at start: the guest command line (the boot args plus root=), and
      * the drive behind each of ember's disks (the root drive comes first). */
     char *cmdline;
@@ -79,6 +82,7 @@ bool fc_uses_cpu_template_field(json_t *body);
 int fc_put_drive(struct fc_config *c, const char *id, json_t *body, char *err);
 int fc_put_network_interface(struct fc_config *c, const char *id, json_t *body, char *err);
 int fc_put_entropy(struct fc_config *c, json_t *body, char *err);
+int fc_put_vsock(struct fc_config *c, json_t *body, char *err);
 /* PUT /cpu-config: a custom CPU template in Firecracker's JSON (replaces any
  * template). */
 int fc_put_cpu_config(struct fc_config *c, json_t *body, char *err);

@@ -112,6 +112,20 @@ static const struct seccomp_rule blk[] = {
     SYS(fdatasync),
 };
 
+/* vsock's host side: Unix stream sockets only (connect to <uds_path>_<port>,
+ * accept on uds_path), non-blocking, and their own epoll set. */
+static const struct seccomp_rule vsock[] = {
+    ARG_EQ(socket, 0, AF_UNIX),
+    SYS(connect),
+    SYS(accept4),
+    SYS(sendto),
+    SYS(sendmsg),
+    SYS(recvfrom),
+    SYS(readv),
+    SYS(shutdown),
+    SYS(close),
+};
+
 static const struct seccomp_rule net[] = {
     SYS(readv),
     SYS(writev),
@@ -207,6 +221,7 @@ static const struct seccomp_allowlist lists[THREAD_KIND_COUNT] = {
     [THREAD_VIRTIO_CONSOLE] = {{SANITIZER SET(every_thread), SET(raise_interrupts), SET(event_loop)}},
     [THREAD_CONSOLE_INPUT] = {{SANITIZER SET(every_thread), SET(raise_interrupts), SET(console_input)}},
     [THREAD_TIMERS] = {{SANITIZER SET(every_thread), SET(raise_interrupts), SET(timers)}},
+    [THREAD_VSOCK] = {{SANITIZER SET(every_thread), SET(raise_interrupts), SET(event_loop), SET(vsock)}},
 };
 
 const struct seccomp_allowlist *seccomp_allowlist(enum thread_kind kind) { return &lists[kind]; }

@@ -14,6 +14,7 @@ enum thread_kind {
     THREAD_VIRTIO_CONSOLE, /* a virtio-console device's I/O thread */
     THREAD_CONSOLE_INPUT,  /* reads the terminal or pipe into the guest's console */
     THREAD_TIMERS,         /* ember's PIT (split and user irqchip) and LAPIC timers (user) */
+    THREAD_VSOCK,          /* a virtio-vsock device's I/O thread, with its Unix sockets */
     THREAD_KIND_COUNT
 };
 
@@ -29,6 +30,7 @@ static inline const char *thread_kind_name(enum thread_kind kind)
         [THREAD_VIRTIO_CONSOLE] = "virtio_console",
         [THREAD_CONSOLE_INPUT] = "console_input",
         [THREAD_TIMERS] = "timers",
+        [THREAD_VSOCK] = "vsock",
     };
     return (unsigned)kind < THREAD_KIND_COUNT ? names[kind] : "unknown";
 }

@@ -31,6 +31,7 @@
 #include "virtio/mmio.h"
 #include "virtio/net.h"
 #include "virtio/pci.h"
+#include "virtio/vsock.h"
 #include "vm/lifecycle.h"
 #include "pci/pci.h"
 
@@ -55,6 +56,7 @@ struct vm_config {
     bool rng;
     struct rate_limiter_config rng_limiter; /* all zero: unlimited */
     bool virtio_console;     /* console input to a virtio-console port, not COM1 */
+    struct virtio_vsock_config vsock; /* uds_path NULL: no vsock device */
     enum virtio_transport transport;
     bool smt;                /* two threads per core in the guest's CPU topology */
     /* --boot-timer: Firecracker's boot timer at port 0x3f0, from this start. */

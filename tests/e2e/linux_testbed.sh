@@ -21,6 +21,12 @@ export TESTBED_FILES="$TMP/files"
 # ember's test-guest kit, for the IPI round-trip flood between two vCPUs.
 make -s guests >/dev/null || { fail "build the test-guest kit" "make guests failed"; summary; exit 1; }
 cp build/guests/kit.elf "$TMP/files/"
+# vsock: tests/guests/vsock/vsock-test, the guest's end (AF_VSOCK, from an
+# ext4 image the guest mounts) and its host's (Firecracker's Unix sockets, in L1).
+mkdir -p "$TMP/vsock-root"
+cp build/guests/vsock-test "$TMP/vsock-root/" && cp build/guests/vsock-test "$TMP/files/"
+mkfs.ext4 -q -F -d "$TMP/vsock-root" "$TMP/files/disk-vsock.img" 8M >/dev/null ||
+    { fail "mkfs.ext4 for the vsock test" "mkfs failed"; summary; exit 1; }
 # The Firecracker API: the getting-started sequence with curl in L1, and the
 # same kind of VM from a config file.
 cp tests/testbed/api-flow.sh tests/testbed/api-jail.sh tests/testbed/failing-disk.sh "$TMP/files/"
@@ -45,6 +51,21 @@ cat >"$TMP/files/tmpl.json" <<JSON
 {"cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "flags": 0, "modifiers": [
    {"register": "eax", "bitmap": "0b0101"}, {"register": "ecx", "bitmap": "0b0xxx_xxxx_xxxx_xxxx_xxxx_xxxx"}]}]}
 JSON
+# vsock, both ways through ember's Unix sockets (L1 is the guest's host): L1
+# serves host ports 5000 (one 64 MiB stream), 5001 (1000 connections) and
+# 5002 (a guest that vanishes mid-stream), and connects to guest port 1234
+# twice (64 MiB checked, then a client that vanishes mid-stream); the guest
+# listens on 1234, sends, opens and closes its 1000, aborts one.
+VB=67108864
+# vsock_host DIR / vsock_guest DIR: the L1 side and the guest's command line
+# of one such run, its sockets in DIR.
+vsock_host() {
+    echo "mkdir -p $1; for p in 5000:1 5001:1000 5002:1; do /files/vsock-test hserve $1/v.sock_\${p%:*} \${p#*:} >$1/serve\${p%:*} 2>&1 & done;" \
+        "(/files/vsock-test hclient $1/v.sock 1234 $VB >$1/client 2>&1; /files/vsock-test habort $1/v.sock 1234 1048576 >>$1/client 2>&1) &"
+}
+VG=$(echo "ember.cmd=mkdir -p /mnt; mount -t ext4 -o ro /dev/vda /mnt; (/mnt/vsock-test listen 1234 2 >/tmp/listen 2>&1 &); sleep 1;" \
+    "/mnt/vsock-test send 2 5000 $VB; /mnt/vsock-test many 2 5001 1000; /mnt/vsock-test abort 2 5002 4194304;" \
+    "for i in \$(seq 120); do grep -q served /tmp/listen && break; sleep 1; done; cat /tmp/listen" | tr ' ' + | sed 's/\$/\\$/g')
 CI="ember.cmd=grep+-m5+-e+family+-e+model+-e+stepping+-e+flags+/proc/cpuinfo ember.action=poweroff"
 D="ember.cmd=mkdir+/mnt;mount+-t+ext4+/dev/vda+/mnt;cat+/mnt/hello.txt;echo+written-by-the-guest>/mnt/guest.txt;sync;umount+/mnt;cat+/sys/block/vda/serial;echo;cat+/sys/class/misc/hw_random/rng_current;head+-c+16+/dev/hwrng|od+-An+-tx1;grep+virtio+/proc/interrupts"
 # virtio-net: L1 (ember's host) holds the tap. It serves 4 MiB over HTTP and
@@ -124,6 +145,12 @@ cmd:api-linux sh /files/api-flow.sh
 cmd:api-jail sh /files/api-jail.sh
 fcfile --no-api --config-file /files/vm.json
 smt --no-api --config-file /files/vm-smt.json
+cmd:vsock-deb-setup $(vsock_host /tmp/vs-deb)
+vsock-deb --virtio-transport pci --kernel /vmlinuz --initrd /l2.cpio.gz --memory 256 --cpus 2 --disk /files/disk-vsock.img,ro --vsock cid=3,uds=/tmp/vs-deb/v.sock --cmdline "$C $VG ember.action=poweroff"
+cmd:vsock-deb-host sleep 2; cat /tmp/vs-deb/serve5000 /tmp/vs-deb/serve5001 /tmp/vs-deb/serve5002 /tmp/vs-deb/client
+cmd:vsock-mvm-setup $(vsock_host /tmp/vs-mvm)
+vsock-mvm --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 2 --disk /files/disk-vsock.img,ro --vsock cid=3,uds=/tmp/vs-mvm/v.sock --cmdline "$C $VG ember.action=poweroff"
+cmd:vsock-mvm-host sleep 2; cat /tmp/vs-mvm/serve5000 /tmp/vs-mvm/serve5001 /tmp/vs-mvm/serve5002 /tmp/vs-mvm/client
 tmpl-none --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 1 --cmdline "$C $CI"
 tmpl-t2a --cpu-template T2A --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 1 --cmdline "$C $CI"
 tmpl-t2 --cpu-template T2 --kernel /microvm.bzImage --initrd /l2.cpio.gz --memory 256 --cpus 1 --cmdline "$C $CI"
@@ -318,6 +345,16 @@ has cmd:api-jail "ember-jailer: ember as uid 1000 with no capabilities in a chro
     "JAIL: PUT /boot-source -> +204" "JAIL: PUT /drives/rootfs -> +204" "JAIL: PUT /actions -> +204" \
     "JAIL out: hello from the host's ext4 image" "JAIL: threads ember=2 .*ember-api=2 " "JAIL: threads .* ember-vcpu1=2 " "JAIL: threads .* virtio-blk0=2 " \
     "JAIL out: ember: guest rebooted" "JAIL: ember exit 0"
+for k in deb mvm; do
+    kd="Debian's kernel over virtio-pci"; [ $k = mvm ] && kd="the microVM kernel over virtio-mmio"
+    has vsock-$k "vsock, $kd: 64 MiB guest->host and host->guest checked, 1000 connections, both ends vanishing mid-stream" \
+        "guest send: $VB bytes sent and checked" "guest many: 1000 of 1000 connections opened, checked and closed" \
+        "guest abort: sent 4194304 bytes and closed at once" "guest listen: received $VB bytes" \
+        "guest listen: served 2 connections" "=== END vsock-$k status=0"
+    has cmd:vsock-$k-host "vsock, $kd, on the host side: what ember's Unix sockets carried" \
+        "host serve: received $VB bytes" "host serve: served 1000 connections, 0 failed" \
+        "host client: $VB bytes sent and checked" "host abort: sent 1048576 bytes and vanished"
+done
 # lacks NAME DESCRIPTION REGEX: the entry ran (status 0) and its flags line has no match.
 lacks() {
     if ! awk -v n="$1" '$1 == n { f = 1 } END { exit !f }' "$TMP/plan"; then skip "$1: $2" "not in TESTBED_ONLY"; return; fi

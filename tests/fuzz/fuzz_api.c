@@ -24,7 +24,7 @@ static void apply(struct fc_config *c, uint8_t op, const uint8_t *data, size_t s
     struct rate_limiter_config a, b;
     enum fc_action action;
     bool pause;
-    switch (op % 11) {
+    switch (op % 12) {
     case 0: fc_put_boot_source(c, body, err); break;
     case 1: fc_put_machine_config(c, body, false, err); break;
     case 2: fc_put_machine_config(c, body, true, err); break;
@@ -35,6 +35,7 @@ static void apply(struct fc_config *c, uint8_t op, const uint8_t *data, size_t s
     case 7: fc_check_network_patch(c, "eth0", body, &index, &a, &b, err); break;
     case 8: fc_parse_action(body, &action, err); break;
     case 10: fc_put_cpu_config(c, body, err); break;
+    case 11: fc_put_vsock(c, body, err); break;
     default: fc_parse_vm_state(body, &pause, err); break;
     }
     err[FC_ERR_MAX - 1] = '\0';

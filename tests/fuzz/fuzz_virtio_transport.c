@@ -3,8 +3,10 @@
  * fuzz_virtio_pci (-DFUZZ_VIRTIO_PCI: functions on a PCI bus, reached through
  * the 0xCF8/0xCFC ports and the BARs in the bus's window). The devices are
  * the real virtio-blk (on a memfd image, with io_uring), virtio-rng,
- * virtio-console (a back-end that counts bytes) and virtio-net (on one end of
- * a SOCK_DGRAM socketpair instead of a tap); the interrupt chip is the real
+ * virtio-console (a back-end that counts bytes), virtio-net (on one end of
+ * a SOCK_DGRAM socketpair instead of a tap) and virtio-vsock (its Unix
+ * socket in a temporary directory, with a listener on host port 52 that
+ * takes the guest's connections); the interrupt chip is the real
  * user-mode one. Guest RAM is followed by a PROT_NONE page, so a device write
  * past RAM faults.
  *
@@ -29,6 +31,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "bus/io_bus.h"
@@ -40,6 +43,7 @@
 #include "virtio/console.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
+#include "virtio/vsock.h"
 #ifdef FUZZ_VIRTIO_PCI
 #include "pci/pci.h"
 #include "virtio/pci.h"
@@ -48,8 +52,8 @@
 #endif
 #include "fuzz_input.h"
 
-#define RAM (2u << 20)
-#define NDEV 4
+#define NDEV 5
+#define RAM (NDEV * (512u << 10))
 /* Each device's driver keeps its rings and buffers in its own slice of RAM
  * (the fuzzer's raw writes may of course put anything anywhere). */
 #define SLICE (RAM / NDEV)
@@ -59,6 +63,7 @@
 
 static struct guest_memory mem;
 static struct virtio_device *devs[NDEV];
+static int vsock_listener = -1; /* host port 52: the guest's connections land here */
 static int net_peer = -1; /* the host's end of the net device's "tap" */
 static uint64_t console_out;
 static struct io_bus pio, mmio;
@@ -272,6 +277,19 @@ static void create_devices(void)
     net_peer = sv[1];
     struct virtio_net_config net = {.mac_set = true, .mac = {0x02, 0, 0, 0, 0, 1}};
     devs[3] = virtio_net_create_on_fd(&mem, "virtio-net-fuzz", &net, sv[0]);
+    static char dir[] = "/tmp/ember-fuzz-vsock-XXXXXX";
+    if (!mkdtemp(dir))
+        abort();
+    char uds[96];
+    snprintf(uds, sizeof(uds), "%s/v.sock", dir);
+    struct virtio_vsock_config vs = {.guest_cid = 3, .uds_path = uds};
+    devs[4] = virtio_vsock_create(&mem, "virtio-vsock-fuzz", &vs);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s_52", uds);
+    vsock_listener = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (vsock_listener < 0 || bind(vsock_listener, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        listen(vsock_listener, 64) < 0)
+        abort();
     for (int d = 0; d < NDEV; d++)
         if (!devs[d])
             abort();
@@ -294,6 +312,8 @@ static void power_on(void)
             ;
     }
     drain_socket(net_peer);
+    for (int fd; (fd = accept4(vsock_listener, NULL, NULL, SOCK_CLOEXEC)) >= 0;)
+        close(fd); /* connections of the last input (ember closed its ends at reset) */
     madvise(mem.base, RAM, MADV_DONTNEED);
     memset(drv, 0, sizeof(drv));
     waiting_turns = 0;
@@ -373,7 +393,7 @@ static void put_desc(uint64_t table, uint16_t i, uint64_t addr, uint32_t len, ui
     guest_write(&mem, table + 16ull * i, &desc, sizeof(desc));
 }
 
-enum chain_kind { CHAIN_ANY, CHAIN_BLK, CHAIN_NET_TX, CHAIN_WRITABLE, CHAIN_KINDS };
+enum chain_kind { CHAIN_ANY, CHAIN_BLK, CHAIN_NET_TX, CHAIN_WRITABLE, CHAIN_VSOCK_TX, CHAIN_KINDS };
 
 /* Offers one well-formed chain on queue q: a block request (header, data,
  * status), a packet for the tap (vnet header and frame), writable buffers
@@ -389,7 +409,8 @@ static void offer_chain(int d, uint16_t q, struct input *in)
     uint32_t len[8];
     bool writable[8];
     unsigned n = 0;
-    uint8_t head_bytes[16] = {0}; /* the first buffer's start: a request or vnet header */
+    uint8_t head_bytes[VSOCK_HDR_LEN] = {0}; /* the first buffer's start: a request, vnet or vsock header */
+    size_t head_len = 16;
     bool has_head = true;
     switch (kind % CHAIN_KINDS) {
     case CHAIN_BLK: {
@@ -411,6 +432,19 @@ static void offer_chain(int d, uint16_t q, struct input *in)
         len[n] = NET_HDR_LEN, writable[n++] = false;
         len[n] = 14 + take16(in) % 1600, writable[n++] = false;
         break;
+    case CHAIN_VSOCK_TX: { /* a packet from this guest to the host, mostly to port 52 (where one listens) */
+        uint32_t payload = take16(in) % 2048;
+        uint8_t how = take8(in);
+        struct vsock_hdr h = {.src_cid = how & 0x80 ? take8(in) : 3, .dst_cid = how & 0x40 ? take8(in) : 2,
+                              .src_port = take16(in), .dst_port = how & 1 ? take16(in) : 52,
+                              .len = how & 2 ? take16(in) : payload, .type = how & 4 ? take8(in) : 1,
+                              .op = take8(in) % 9, .flags = take8(in), .buf_alloc = (uint32_t)take(in, 4),
+                              .fwd_cnt = (uint32_t)take(in, 4)};
+        vsock_encode_hdr(&h, head_bytes);
+        head_len = VSOCK_HDR_LEN;
+        len[n] = VSOCK_HDR_LEN + payload, writable[n++] = false;
+        break;
+    }
     case CHAIN_WRITABLE:
         has_head = false;
         for (unsigned i = 0, count = 1 + take8(in) % 4; i < count; i++)
@@ -423,8 +457,8 @@ static void offer_chain(int d, uint16_t q, struct input *in)
         }
         break;
     }
-    if (has_head && kind % CHAIN_KINDS != CHAIN_BLK)
-        for (unsigned j = 0; j < sizeof(head_bytes); j++)
+    if (has_head && kind % CHAIN_KINDS != CHAIN_BLK && kind % CHAIN_KINDS != CHAIN_VSOCK_TX)
+        for (unsigned j = 0; j < head_len; j++)
             head_bytes[j] = take8(in);
     bool indirect = flags & 1;
     if (!indirect && n > num)
@@ -438,7 +472,7 @@ static void offer_chain(int d, uint16_t q, struct input *in)
         uint16_t at = (uint16_t)((first + i) % size), next = (uint16_t)((first + i + 1) % size);
         uint64_t buf = data_alloc(d, len[i]);
         if (i == 0 && has_head)
-            guest_write(&mem, buf, head_bytes, len[0] < sizeof(head_bytes) ? len[0] : sizeof(head_bytes));
+            guest_write(&mem, buf, head_bytes, len[0] < head_len ? len[0] : head_len);
         uint16_t f = (uint16_t)((writable[i] ? VIRTQ_DESC_F_WRITE : 0) | (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0));
         put_desc(table, at, buf, len[i], f, next);
     }

@@ -9,8 +9,9 @@ import struct
 
 (REG_WRITE, REG_READ, MEM_WRITE, BRING_UP, OFFER_CHAIN, KICK, IO_TURN, RESET, QUEUE_RESET, NET_INPUT,
  CONSOLE_INPUT, WINDOW_WRITE, WINDOW_READ, CFG_WRITE, CFG_READ, BAR_MOVE, MSIX) = range(17)
-BLK, RNG, CONSOLE, NET = range(4)
-CHAIN_ANY, CHAIN_BLK, CHAIN_NET_TX, CHAIN_WRITABLE = range(4)
+BLK, RNG, CONSOLE, NET, VSOCK = range(5)
+CHAIN_ANY, CHAIN_BLK, CHAIN_NET_TX, CHAIN_WRITABLE, CHAIN_VSOCK_TX = range(5)
+VSOCK_REQUEST, VSOCK_RESPONSE, VSOCK_RST, VSOCK_SHUTDOWN, VSOCK_RW, VSOCK_CREDIT_UPDATE, VSOCK_CREDIT_REQUEST = range(1, 8)
 BLK_TYPES = {"in": 0, "out": 1, "flush": 2, "get_id": 3, "discard": 4, "write_zeroes": 5}
 NOTIFY, INDIRECT = 2, 1
 EVENT_IDX_AND_INDIRECT = (1 << 28) | (1 << 29)
@@ -52,6 +53,12 @@ def net_input(length, start=b""):
     return op(NET_INPUT, NET, u16(length), start.ljust(min(length, 64), b"\0"))
 
 
+def vsock_tx(vop, src_port=5000, payload=0, flags=0, buf_alloc=65536, fwd_cnt=0):
+    """A packet from CID 3 to the host's port 52 (the harness listens there)."""
+    return op(OFFER_CHAIN, VSOCK, u8(1), u8(CHAIN_VSOCK_TX), u8(NOTIFY), u16(payload), u8(0), u16(src_port),
+              u8(vop), u8(flags), u32(buf_alloc), u32(fwd_cnt))
+
+
 def turns(dev, n=3):
     return b"".join(op(IO_TURN, dev, u8(1)) for _ in range(n))
 
@@ -78,6 +85,10 @@ SEEDS = {
     + kick(NET, 0) + turns(NET, 1) + net_tx(60) + kick(NET, 1) + turns(NET, 1),
     "net-plain": bring_up(NET, 2, features=1 << 28) + writable(NET, 0, [2048]) + net_input(1500)
     + turns(NET, 2) + net_tx(1514) + net_tx(60, NOTIFY | INDIRECT) + turns(NET, 2),
+    "vsock-connect-rw-close": bring_up(VSOCK, 3) + writable(VSOCK, 0, [4096]) + writable(VSOCK, 0, [4096])
+    + writable(VSOCK, 2, [8]) + kick(VSOCK, 2) + vsock_tx(VSOCK_REQUEST) + turns(VSOCK, 1) + vsock_tx(VSOCK_RW, payload=100)
+    + vsock_tx(VSOCK_CREDIT_REQUEST) + writable(VSOCK, 0, [4096]) + kick(VSOCK, 0) + turns(VSOCK, 2)
+    + vsock_tx(VSOCK_SHUTDOWN, flags=3) + turns(VSOCK, 2) + vsock_tx(VSOCK_RW, src_port=7, payload=10) + turns(VSOCK, 1),
     # virtio-pci: MSI-X on, the BAR moved and sized, config space read (no-ops over MMIO).
     "pci-msix-bar-move": bring_up(RNG, 1, flags=2) + op(BAR_MOVE, RNG, u8(3), u16(0x20))
     + writable(RNG, 0, [64]) + kick(RNG, 0) + op(CFG_READ, 0, u8(2), u8(0x34), u8(2))
