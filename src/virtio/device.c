@@ -155,6 +155,7 @@ static void confine_io_thread(void *ctx)
     case VIRTIO_ID_NET: kind = THREAD_NET; break;
     case VIRTIO_ID_RNG: kind = THREAD_RNG; break;
     case VIRTIO_ID_CONSOLE: kind = THREAD_VIRTIO_CONSOLE; break;
+    case VIRTIO_ID_BALLOON: kind = THREAD_BALLOON; break;
     default: kind = THREAD_VMM; break; /* a device without its own list yet: the broadest */
     }
     seccomp_confine_thread(kind);
