@@ -56,6 +56,8 @@ struct fc_config {
     int nnics;
     bool entropy;
     struct rate_limiter_config entropy_limiter;
+    bool balloon;                    /* PUT /balloon; amount_mib follows PATCH /balloon */
+    struct virtio_balloon_config balloon_cfg;
     /* PUT /cpu-config or machine-config's cpu_template, whichever came last
      * (one slot, as in Firecracker). */
     bool has_cpu_template;
@@ -79,6 +81,14 @@ bool fc_uses_cpu_template_field(json_t *body);
 int fc_put_drive(struct fc_config *c, const char *id, json_t *body, char *err);
 int fc_put_network_interface(struct fc_config *c, const char *id, json_t *body, char *err);
 int fc_put_entropy(struct fc_config *c, json_t *body, char *err);
+/* PUT /balloon (Firecracker's fields; free_page_hinting is not built). */
+int fc_put_balloon(struct fc_config *c, json_t *body, char *err);
+/* PATCH /balloon and PATCH /balloon/statistics bodies after boot, checked
+ * against c (the change is the caller's once the device took it). */
+int fc_check_balloon_patch(const struct fc_config *c, json_t *body, uint32_t *amount_mib, char *err);
+int fc_check_balloon_stats_patch(const struct fc_config *c, json_t *body, uint16_t *interval_s, char *err);
+/* GET /balloon's body (also /vm/config's "balloon"). */
+json_t *fc_balloon_json(const struct fc_config *c);
 /* PUT /cpu-config: a custom CPU template in Firecracker's JSON (replaces any
  * template). */
 int fc_put_cpu_config(struct fc_config *c, json_t *body, char *err);
