@@ -43,17 +43,39 @@ struct virtio_balloon {
 
 /* --- the parsers ------------------------------------------------------------------ */
 
-static int cmp_u32(const void *a, const void *b)
+/* In place, no allocation and no system call (glibc's qsort may ask the
+ * kernel for the machine's memory size, which the I/O thread's seccomp
+ * filter does not allow): a heapsort, O(n log n) for any input. */
+static void sift_down(uint32_t *a, uint32_t root, uint32_t n)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
+    for (uint32_t child; (child = 2 * root + 1) < n; root = child) {
+        if (child + 1 < n && a[child + 1] > a[child])
+            child++;
+        if (a[root] >= a[child])
+            return;
+        uint32_t t = a[root];
+        a[root] = a[child];
+        a[child] = t;
+    }
+}
+
+static void sort_u32(uint32_t *a, uint32_t n)
+{
+    for (uint32_t i = n / 2; i-- > 0;)
+        sift_down(a, i, n);
+    for (uint32_t end = n; end-- > 1;) {
+        uint32_t t = a[0];
+        a[0] = a[end];
+        a[end] = t;
+        sift_down(a, 0, end);
+    }
 }
 
 uint32_t balloon_coalesce(uint32_t *pfns, uint32_t n, struct balloon_run *runs)
 {
     if (n == 0)
         return 0;
-    qsort(pfns, n, sizeof(*pfns), cmp_u32);
+    sort_u32(pfns, n);
     uint32_t nruns = 0;
     runs[0] = (struct balloon_run){.pfn = pfns[0], .pages = 1};
     for (uint32_t i = 1; i < n; i++) {
