@@ -396,6 +396,101 @@ void test_virtio_rng(void)
     kit_finish("virtio-rng");
 }
 
+/* ---- virtio-balloon ----------------------------------------------------------- *
+ * Inflates pages the kit wrote a pattern into and reads them back as zeros
+ * (the host really dropped them); then a hostile driver's buffers: page
+ * numbers outside RAM and in the MMIO hole, an array far larger than any
+ * driver sends, a writable buffer, an odd length. Every one must be
+ * answered, and the pages not inflated must keep their pattern.
+ * balloon_target=N: then waits for the host's new target (PATCH /balloon)
+ * to arrive in the config space with a configuration interrupt. */
+#define BALLOON_PAGES 8
+static u64 ram_top(void);
+static u8 balloon_pages[BALLOON_PAGES][4096] __attribute__((aligned(4096)));
+static u32 balloon_pfns[16384]; /* 64 KiB of page numbers: 16 times the most ember takes */
+
+static bool balloon_pattern_at(int i, bool zero)
+{
+    for (int b = 0; b < 4096; b += 8)
+        if (balloon_pages[i][b] != (zero ? 0 : (u8)(0xa5 + i)))
+            return false;
+    return true;
+}
+
+void test_virtio_balloon(void)
+{
+    struct vdev d;
+    if (!virtio_find(5, 0, &d)) {
+        kprintf("FAIL virtio-balloon: no virtio-balloon device\n");
+        return;
+    }
+    u32 st = vdev_setup(&d, 0, QN);
+    CHECK(st == (S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK), "status 0x%x after set-up", st);
+    u32 target = mmio_read32(d.cfg);
+    kprintf("virtio-balloon: target %u pages, %s\n", target, d.pci ? "pci" : "mmio");
+    for (int i = 0; i < BALLOON_PAGES; i++)
+        memset(balloon_pages[i], 0xa5 + i, 4096);
+    /* Pages 0, 1, 2 and 5 (three contiguous), and page numbers a driver has
+     * no business sending. */
+    u32 first = (u32)((u64)balloon_pages[0] >> 12);
+    u32 n = 0;
+    balloon_pfns[n++] = first + 1;
+    balloon_pfns[n++] = 0xffffffffu;           /* far beyond RAM */
+    balloon_pfns[n++] = first;
+    balloon_pfns[n++] = 0xd0000000u >> 12;     /* the MMIO hole (virtio-mmio's window) */
+    balloon_pfns[n++] = first + 5;
+    balloon_pfns[n++] = (u32)(ram_top() >> 12); /* just past RAM below 4 GiB */
+    balloon_pfns[n++] = first + 2;
+    struct buf b = {balloon_pfns, n * 4, false};
+    vq_submit(&d, 1, &b);
+    s64 l = vq_wait(&d);
+    CHECK(l == 0, "inflate: used length %ld", l);
+    int zeroed = 0, kept = 0;
+    for (int i = 0; i < BALLOON_PAGES; i++) {
+        bool inflated = i <= 2 || i == 5;
+        if (inflated && balloon_pattern_at(i, true))
+            zeroed++;
+        else if (!inflated && balloon_pattern_at(i, false))
+            kept++;
+    }
+    CHECK(zeroed == 4 && kept == BALLOON_PAGES - 4, "after inflating 4 pages: %d read as zeros, %d kept", zeroed,
+          kept);
+    kprintf("virtio-balloon: %d inflated pages read back as zeros, %d others kept their pattern\n", zeroed, kept);
+    mmio_write32(d.cfg + 4, 4); /* actual */
+    /* Hostile: a huge array of garbage, a writable buffer, an odd length. */
+    for (u32 i = 0; i < 16384; i++)
+        balloon_pfns[i] = 0x80000000u + i * 977u;
+    balloon_pfns[5000] = first + 3; /* one real page, past ember's limit of 1024: not taken */
+    struct buf huge = {balloon_pfns, sizeof(balloon_pfns), false};
+    vq_submit(&d, 1, &huge);
+    l = vq_wait(&d);
+    struct buf wbuf = {balloon_pfns, 64, true}, odd = {balloon_pfns, 7, false};
+    vq_submit(&d, 1, &wbuf);
+    s64 l2 = vq_wait(&d);
+    vq_submit(&d, 1, &odd);
+    s64 l3 = vq_wait(&d);
+    CHECK(l == 0 && l2 == 0 && l3 == 0, "hostile buffers: used lengths %ld %ld %ld", l, l2, l3);
+    CHECK(!(rd(&d, R_STATUS) & S_NEEDS_RESET), "the device asked for a reset");
+    CHECK(balloon_pattern_at(3, false) && balloon_pattern_at(4, false), "pages not asked for changed");
+    kprintf("virtio-balloon: hostile buffers (16384 page numbers, writable, 7 bytes) answered\n");
+    u64 want = cmdline_get_u64("balloon_target", 0);
+    if (want) {
+        int slot = d.index % MAX_DEVS;
+        int cfg0 = config_irqs[slot];
+        kprintf("virtio-balloon: waiting for target %lu\n", want);
+        u64 t0 = rdtsc();
+        while ((mmio_read32(d.cfg) != want || config_irqs[slot] == cfg0) && rdtsc() - t0 < 60000000000ULL) {
+            sti();
+            cpu_relax();
+            cli();
+        }
+        CHECK(mmio_read32(d.cfg) == want && config_irqs[slot] > cfg0, "target %u, %d config interrupts",
+              mmio_read32(d.cfg), config_irqs[slot] - cfg0);
+        kprintf("virtio-balloon: target now %u pages, with a configuration interrupt\n", mmio_read32(d.cfg));
+    }
+    kit_finish("virtio-balloon");
+}
+
 /* ---- virtio-blk ---------------------------------------------------------------- */
 struct blk_hdr {
     u32 type, reserved;
