@@ -1,6 +1,6 @@
 /* The VM's configuration in Firecracker's shape: what the API's PUT requests
  * and a --config-file describe (boot-source, machine-config, drives,
- * network-interfaces, entropy, cpu-config), parsed from JSON with
+ * network-interfaces, entropy, balloon, cpu-config), parsed from JSON with
  * Firecracker's rules: unknown fields, wrong types and missing required
  * fields are refused, and features ember does not have (vhost-user, dirty
  * tracking, huge pages) are refused by name rather than silently ignored. The strings are owned here, and the whole description
