@@ -604,15 +604,16 @@ if start_ember --api-sock "$SOCK"; then
         check "$t: statistics cannot be turned off after boot" 400 'Cannot enable/disable the statistics after boot.'
         api PATCH /balloon/statistics '{"stats_polling_interval_s":5}'; check "$t: PATCH /balloon/statistics" 204
         api GET /balloon/statistics
-        check "$t: GET /balloon/statistics: the target and the driver's actual" 200 \
-            '^\{"target_pages":512,"actual_pages":4,"target_mib":2,"actual_mib":0\}$'
+        check "$t: GET /balloon/statistics: the target, the driver's actual, the kit's statistics (an unknown tag skipped)" 200 \
+            '^\{"target_pages":512,"actual_pages":4,"target_mib":2,"actual_mib":0,"free_memory":12345,"total_memory":67890\}$'
         api GET /balloon; check "$t: GET /balloon shows the new interval" 200 '"stats_polling_interval_s":5'
     else
         fail "$t: the kit drives the balloon" "$(tail -3 "$TMP/raw")"
     fi
     finish
     expect "$t: the kit saw its inflated pages zeroed and the PATCHed target with a config interrupt" 0 "guest powered off" \
-        "4 inflated pages read back as zeros" "target now 512 pages, with a configuration interrupt" "^PASS virtio-balloon"
+        "4 inflated pages read back as zeros" "2 reported pages \\(queue 3\\) read back as zeros" \
+        "statistics buffer held, handed back" "target now 512 pages, with a configuration interrupt" "^PASS virtio-balloon"
 else
     fail "$t: the launch" "$(head -3 "$TMP/err")"
 fi
