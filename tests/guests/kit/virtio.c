@@ -248,6 +248,20 @@ static void virtio_isr(struct isr_frame *f)
  * used ring is 1 KiB further): after the descriptor table. */
 static u64 avail_offset(u16 n) { return n > 64 ? 0x1000 : 0x400; }
 
+/* Points queue q's registers at x's rings of n entries and enables it. */
+static void queue_enable(struct vdev *d, u16 q, u16 n, const struct vdev *x)
+{
+    wr(d, R_QUEUE_SEL, q);
+    wr(d, R_QUEUE_NUM, n);
+    wr(d, R_DESC_LO, (u32)(u64)x->desc);
+    wr(d, R_DESC_HI, 0);
+    wr(d, R_AVAIL_LO, (u32)(u64)x->avail);
+    wr(d, R_AVAIL_HI, 0);
+    wr(d, R_USED_LO, (u32)(u64)x->used);
+    wr(d, R_USED_HI, 0);
+    wr(d, R_QUEUE_READY, 1);
+}
+
 /* Resets the device and negotiates VERSION_1 (plus `extra` feature bits);
  * sets up queue 0 with `n` entries. Returns the final status. */
 static u32 vdev_setup(struct vdev *d, u64 extra, u16 n)
@@ -276,15 +290,7 @@ static u32 vdev_setup(struct vdev *d, u64 extra, u16 n)
     d->n = n;
     d->avail_idx = d->last_used = 0;
     irq_base[d->index % MAX_DEVS] = irqs[d->index % MAX_DEVS];
-    wr(d, R_QUEUE_SEL, 0);
-    wr(d, R_QUEUE_NUM, n);
-    wr(d, R_DESC_LO, (u32)(u64)d->desc);
-    wr(d, R_DESC_HI, 0);
-    wr(d, R_AVAIL_LO, (u32)(u64)d->avail);
-    wr(d, R_AVAIL_HI, 0);
-    wr(d, R_USED_LO, (u32)(u64)d->used);
-    wr(d, R_USED_HI, 0);
-    wr(d, R_QUEUE_READY, 1);
+    queue_enable(d, 0, n, d);
     /* Interrupts: the device's GSI through the IOAPIC to this CPU, or its
      * MSI-X vectors: entry 0 configuration changes, entry 1 + q queue q. */
     int slot = d->index % MAX_DEVS;
@@ -430,15 +436,7 @@ static void balloon_queue(struct vdev *d, struct vdev *x, u16 q, u8 *mem)
     x->used = (volatile u16 *)(mem + avail_offset(QN) + 0x400);
     x->n = QN;
     x->avail_idx = x->last_used = 0;
-    wr(d, R_QUEUE_SEL, q);
-    wr(d, R_QUEUE_NUM, QN);
-    wr(d, R_DESC_LO, (u32)(u64)x->desc);
-    wr(d, R_DESC_HI, 0);
-    wr(d, R_AVAIL_LO, (u32)(u64)x->avail);
-    wr(d, R_AVAIL_HI, 0);
-    wr(d, R_USED_LO, (u32)(u64)x->used);
-    wr(d, R_USED_HI, 0);
-    wr(d, R_QUEUE_READY, 1);
+    queue_enable(d, q, QN, x);
     if (d->pci) { /* its MSI-X entry (1 + q), as vdev_setup programs 0..2 */
         volatile u32 *entry = (volatile u32 *)(d->msix + 16 * (u64)(1 + q));
         entry[0] = 0xfee00000u | lapic_id() << 12;
@@ -861,15 +859,7 @@ static void vdev_setup2(struct vdev *rx, struct vdev *tx, u32 features, u16 n)
     tx->used = (volatile u16 *)(rings_q1 + avail_offset(n) + 0x400);
     struct vdev *qs[2] = {rx, tx};
     for (int q = 0; q < 2; q++) {
-        wr(rx, R_QUEUE_SEL, (u32)q);
-        wr(rx, R_QUEUE_NUM, n);
-        wr(rx, R_DESC_LO, (u32)(u64)qs[q]->desc);
-        wr(rx, R_DESC_HI, 0);
-        wr(rx, R_AVAIL_LO, (u32)(u64)qs[q]->avail);
-        wr(rx, R_AVAIL_HI, 0);
-        wr(rx, R_USED_LO, (u32)(u64)qs[q]->used);
-        wr(rx, R_USED_HI, 0);
-        wr(rx, R_QUEUE_READY, 1);
+        queue_enable(rx, (u16)q, n, qs[q]);
     }
     wr(rx, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 }
