@@ -115,7 +115,7 @@ FUZZ_FLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -Isrc -pthread -fsanitize=fuzzer,a
               -fno-sanitize-recover=undefined -Wall -Wextra -Werror
 .PHONY: fuzz
 # Every libFuzzer harness; tests/fuzz/run.sh runs the same list (make print-fuzz-harnesses).
-FUZZ_HARNESSES := fuzz_virtqueue fuzz_api fuzz_http fuzz_boot fuzz_platform fuzz_virtio_mmio fuzz_virtio_pci
+FUZZ_HARNESSES := fuzz_virtqueue fuzz_balloon fuzz_api fuzz_http fuzz_boot fuzz_platform fuzz_virtio_mmio fuzz_virtio_pci
 fuzz: $(FUZZ_HARNESSES:%=build/fuzz/%)
 .PHONY: print-fuzz-harnesses
 print-fuzz-harnesses:
@@ -123,6 +123,10 @@ print-fuzz-harnesses:
 build/fuzz/fuzz_virtqueue: tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS) -luring $(FUZZ_SECURITY_LIBS)
+# A hostile balloon driver: the inflate, deflate, stats and reporting parsers.
+build/fuzz/fuzz_balloon: tests/fuzz/fuzz_balloon.c src/virtio/balloon.c $(FUZZ_SRCS) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_balloon.c src/virtio/balloon.c $(FUZZ_SRCS) -luring $(FUZZ_SECURITY_LIBS)
 # The API's request bodies and config sections (fc_config.c with jansson).
 build/fuzz/fuzz_api: tests/fuzz/fuzz_api.c src/api/fc_config.c src/cpu/cpu_template.c $(FUZZ_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)

@@ -77,6 +77,10 @@ static void usage(FILE *out)
             "                        on Unix sockets (Firecracker's): host clients connect\n"
             "                        to PATH and write CONNECT <port>; the guest's\n"
             "                        connections to port P reach PATH_P\n"
+            "      --balloon amount_mib=N[,deflate_on_oom][,stats_interval=S][,free_page_reporting]\n"
+            "                        a virtio-balloon: N MiB asked back at boot (PATCH /balloon\n"
+            "                        changes it); guest statistics every S seconds; pages the\n"
+            "                        guest frees reported back to the host\n"
             "      --virtio-console  console input goes to a virtio-console port (Linux:\n"
             "                        console=hvc0); output of it and COM1 to the console\n"
             "      --virtio-transport mmio|pci\n"
@@ -329,6 +333,39 @@ static int parse_net(char *arg, struct vm_config *cfg)
     return 0;
 }
 
+/* --balloon amount_mib=N[,deflate_on_oom][,stats_interval=S][,free_page_reporting]: edits the text in place. */
+static int parse_balloon(char *arg, struct vm_config *cfg)
+{
+    struct virtio_balloon_config *b = &cfg->balloon_config;
+    bool amount = false;
+    for (char *opt = strtok(arg, ","); opt; opt = strtok(NULL, ",")) {
+        const char *num = strchr(opt, '=') ? strchr(opt, '=') + 1 : NULL;
+        char *end = NULL;
+        unsigned long long v = num && *num != '-' ? (errno = 0, strtoull(num, &end, 10)) : 0;
+        bool good = num && end && end != num && !*end && !errno;
+        if (!strcmp(opt, "deflate_on_oom")) {
+            b->deflate_on_oom = true;
+        } else if (!strcmp(opt, "free_page_reporting")) {
+            b->free_page_reporting = true;
+        } else if (!strncmp(opt, "amount_mib=", 11) && good && v <= UINT32_MAX) {
+            b->amount_mib = (uint32_t)v;
+            amount = true;
+        } else if (!strncmp(opt, "stats_interval=", 15) && good && v <= UINT16_MAX) {
+            b->stats_polling_interval_s = (uint16_t)v;
+        } else {
+            log_error("--balloon: bad option '%s' (expected amount_mib=MiB, and optionally deflate_on_oom, "
+                      "stats_interval=SECONDS of at most 65535, free_page_reporting)", opt);
+            return -1;
+        }
+    }
+    if (!amount) {
+        log_error("--balloon: amount_mib=MiB is required (0 for an empty balloon)");
+        return -1;
+    }
+    cfg->balloon = true;
+    return 0;
+}
+
 static void note_pvm(const struct kvm_system *kvm)
 {
     /* Said once, and only for a VM that is about to run, so an error stays
@@ -400,6 +437,10 @@ static int run_with_api(struct kvm_system *kvm, const struct run_with_api *run)
         api.fc.mem_mib = cfg->ram_size >> 20;
     if (run->cpus_given)
         api.fc.vcpus = cfg->ncpus;
+    if (cfg->balloon) { /* the API's PATCH /balloon reaches it */
+        api.fc.balloon = true;
+        api.fc.balloon_cfg = cfg->balloon_config;
+    }
     if (run->instance_id)
         api.id = run->instance_id;
     api.max_body = run->max_payload;
@@ -488,6 +529,7 @@ enum {
     OPT_PARENT_CPU_US,
     OPT_CPU_TEMPLATE,
     OPT_VSOCK,
+    OPT_BALLOON,
 };
 
 /* Firecracker's rule for an instance id. */
@@ -559,6 +601,7 @@ static int cmd_run(int argc, char **argv)
         {"vsock", required_argument, 0, OPT_VSOCK},
         {"disk", required_argument, 0, 'd'},
         {"rng", no_argument, 0, 'R'},
+        {"balloon", required_argument, 0, OPT_BALLOON},
         {"net", required_argument, 0, 'N'},
         {"virtio-console", no_argument, 0, 'V'},
         {"virtio-transport", required_argument, 0, 'T'},
@@ -716,6 +759,10 @@ static int cmd_run(int argc, char **argv)
             if (parse_vsock(optarg, &cfg) < 0)
                 return 2;
             break;
+        case OPT_BALLOON:
+            if (parse_balloon(optarg, &cfg) < 0)
+                return 2;
+            break;
         case 'V': cfg.virtio_console = true; break;
         case 'T':
             if (!strcmp(optarg, "mmio"))
@@ -752,6 +799,11 @@ static int cmd_run(int argc, char **argv)
     }
     if (!cfg.boot.kernel_path && !api_sock && !config_file) {
         log_error("--kernel PATH is required (see ember --help)");
+        return 2;
+    }
+    if (cfg.balloon && cfg.boot.kernel_path && ((uint64_t)cfg.balloon_config.amount_mib << 20) > cfg.ram_size) {
+        log_error("--balloon amount_mib=%u: more than the guest's %llu MiB of memory", cfg.balloon_config.amount_mib,
+                  (unsigned long long)(cfg.ram_size >> 20));
         return 2;
     }
     if (cfg.ncpus > MPTABLE_MAX_CPUS) {

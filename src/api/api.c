@@ -66,6 +66,18 @@ static json_t *device_metrics(const struct virtio_stats *s, const char *kind)
                      (json_int_t)0, "entropy_rate_limiter_throttled", (json_int_t)s->in_throttled);
 }
 
+/* Firecracker's balloon metrics, and ember's counts of what a guest got wrong. */
+static json_t *balloon_metrics(struct virtio_device *d, const struct virtio_stats *s)
+{
+    struct virtio_balloon_counters c = virtio_balloon_counters(d);
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "activate_fails", (json_int_t)0,
+                     "inflate_count", (json_int_t)c.inflated_pages, "deflate_count", (json_int_t)c.deflated_pages,
+                     "stats_updates_count", (json_int_t)c.stats_updates, "stats_update_fails",
+                     (json_int_t)c.stats_unknown, "event_fails", (json_int_t)s->broken, "reported_bytes",
+                     (json_int_t)c.reported_bytes, "ignored_pages", (json_int_t)c.ignored_pages, "malformed_requests",
+                     (json_int_t)c.malformed, "madvise_fails", (json_int_t)c.madvise_errors);
+}
+
 /* Adds b's integers into a (both objects of counters). */
 static void add_into(json_t *a, json_t *b)
 {
@@ -117,6 +129,10 @@ static json_t *collect(struct api *api)
             nic++;
         } else if (!strcmp(d->ops->kind, "rng")) {
             snprintf(key, sizeof(key), "entropy");
+        } else if (!strcmp(d->ops->kind, "balloon")) {
+            json_decref(m);
+            m = balloon_metrics(d, &s);
+            snprintf(key, sizeof(key), "balloon");
         } else {
             json_decref(m);
             continue;
@@ -274,6 +290,76 @@ static int patch_network_interface(struct api *api, struct route *r)
     return 0;
 }
 
+/* Firecracker's balloon messages (its BalloonConfigError). */
+#define BALLOON_NOT_FOUND "No balloon device found."
+#define BALLOON_INACTIVE "Device is inactive, check if balloon driver is enabled in guest kernel."
+#define BALLOON_NO_STATS "Statistics for the balloon device are not enabled"
+
+static struct virtio_device *running_balloon(struct api *api, struct route *r)
+{
+    if (post_boot_only(api, r) < 0)
+        return NULL;
+    struct virtio_device *dev = api->fc.balloon ? running_device(api, "balloon", 0) : NULL;
+    if (!dev)
+        fc_error(r->err, BALLOON_NOT_FOUND);
+    return dev;
+}
+
+/* PATCH /balloon after boot: the new target, and a config interrupt. */
+static int patch_balloon(struct api *api, struct route *r)
+{
+    uint32_t amount;
+    struct virtio_device *dev = running_balloon(api, r);
+    if (!dev || fc_check_balloon_patch(&api->fc, r->body, &amount, r->err) < 0)
+        return -1;
+    if (virtio_balloon_set_target(dev, amount) < 0)
+        return fc_error(r->err, BALLOON_INACTIVE);
+    api->fc.balloon_cfg.amount_mib = amount;
+    return 0;
+}
+
+/* PATCH /balloon/statistics after boot: a new polling interval. */
+static int patch_balloon_statistics(struct api *api, struct route *r)
+{
+    uint16_t interval;
+    struct virtio_device *dev = running_balloon(api, r);
+    if (!dev || fc_check_balloon_stats_patch(&api->fc, r->body, &interval, r->err) < 0)
+        return -1;
+    if (!virtio_balloon_active(dev))
+        return fc_error(r->err, BALLOON_INACTIVE);
+    virtio_balloon_set_stats_interval(dev, interval);
+    api->fc.balloon_cfg.stats_polling_interval_s = interval;
+    return 0;
+}
+
+/* GET /balloon/statistics: the target and actual sizes, and the guest's
+ * latest statistics under Firecracker's names (those never sent: left out). */
+static json_t *balloon_statistics(struct api *api, struct route *r)
+{
+    struct virtio_device *dev = running_balloon(api, r);
+    if (!dev)
+        return NULL;
+    if (!api->fc.balloon_cfg.stats_polling_interval_s) {
+        fc_error(r->err, BALLOON_NO_STATS);
+        return NULL;
+    }
+    static const char *const names[BALLOON_S_NR] = {
+        [BALLOON_S_SWAP_IN] = "swap_in",         [BALLOON_S_SWAP_OUT] = "swap_out",
+        [BALLOON_S_MAJFLT] = "major_faults",     [BALLOON_S_MINFLT] = "minor_faults",
+        [BALLOON_S_MEMFREE] = "free_memory",     [BALLOON_S_MEMTOT] = "total_memory",
+        [BALLOON_S_AVAIL] = "available_memory",  [BALLOON_S_CACHES] = "disk_caches",
+        [BALLOON_S_HTLB_PGALLOC] = "hugetlb_allocations", [BALLOON_S_HTLB_PGFAIL] = "hugetlb_failures",
+    };
+    struct virtio_balloon_counters c = virtio_balloon_counters(dev);
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I}", "target_pages", (json_int_t)c.target_pages, "actual_pages",
+                          (json_int_t)c.actual_pages, "target_mib", (json_int_t)(c.target_pages / BALLOON_PAGES_PER_MIB),
+                          "actual_mib", (json_int_t)(c.actual_pages / BALLOON_PAGES_PER_MIB));
+    for (int t = 0; t < BALLOON_S_NR; t++)
+        if (c.stats_valid[t]) /* a u64: jansson's integers are signed, so a lie above 2^63 shows as such */
+            json_object_set_new(o, names[t], json_integer((json_int_t)c.stats[t]));
+    return o;
+}
+
 /* Lock held on entry and exit; dropped while the main thread starts the VM. */
 static int instance_start(struct api *api, struct route *r)
 {
@@ -349,7 +435,7 @@ static json_t *vcpu_states(struct api *api)
 }
 
 /* Paths of Firecracker's API whose features ember does not have yet. */
-static const char *const not_built_paths[] = {"balloon", "mmds", "snapshot", "serial", "pmem", "hotplug",
+static const char *const not_built_paths[] = {"mmds", "snapshot", "serial", "pmem", "hotplug",
                                               NULL};
 
 static bool is(const struct route *r, const char *method, const char *path)
@@ -404,6 +490,26 @@ static void route(struct api *api, struct route *r)
     } else if (is(r, "PUT", "/entropy")) {
         done(api, r, pre_boot_only(api, r) < 0 ? -1 : fc_put_entropy(&api->fc, r->body, r->err), "put_api_requests",
              "entropy");
+    } else if (is(r, "PUT", "/balloon")) {
+        done(api, r, pre_boot_only(api, r) < 0 ? -1 : fc_put_balloon(&api->fc, r->body, r->err), "put_api_requests",
+             "balloon");
+    } else if (is(r, "PATCH", "/balloon")) {
+        done(api, r, patch_balloon(api, r), "patch_api_requests", "balloon");
+    } else if (is(r, "PATCH", "/balloon/statistics")) {
+        done(api, r, patch_balloon_statistics(api, r), "patch_api_requests", "balloon_stats");
+    } else if (is(r, "GET", "/balloon")) {
+        bump(api, "get_api_requests", "balloon", !api->fc.balloon);
+        if (api->fc.balloon)
+            reply(r, 200, fc_balloon_json(&api->fc));
+        else
+            fault(r, BALLOON_NOT_FOUND);
+    } else if (is(r, "GET", "/balloon/statistics")) {
+        json_t *stats = balloon_statistics(api, r);
+        bump(api, "get_api_requests", "balloon_stats", !stats);
+        if (stats)
+            reply(r, 200, stats);
+        else
+            fault(r, r->err);
     } else if (is(r, "PUT", "/logger")) {
         done(api, r, pre_boot_only(api, r) < 0 ? -1 : fc_put_logger(r->body, r->err), "put_api_requests", "logger");
     } else if (is(r, "PUT", "/metrics")) {

@@ -598,6 +598,81 @@ int fc_put_entropy(struct fc_config *c, json_t *body, char *err)
     return 0;
 }
 
+/* Firecracker's balloon messages (its BalloonConfigError). */
+#define BALLOON_TOO_LARGE "Amount of pages requested is too large."
+#define BALLOON_STATS_ONOFF "Cannot enable/disable the statistics after boot."
+
+/* An unsigned field of at most max (a u32 or u16 in Firecracker's structs). */
+static int get_bounded(json_t *o, const char *key, bool required, uint64_t max, const char *type, uint64_t *out,
+                       char *err)
+{
+    bool given;
+    if (get_uint(o, key, required, out, &given, err) < 0)
+        return -1;
+    if (given && *out > max)
+        return fc_error(err, DESER "invalid value: integer `%llu`, expected %s for `%s`.", (unsigned long long)*out,
+                        type, key);
+    return 0;
+}
+
+int fc_put_balloon(struct fc_config *c, json_t *body, char *err)
+{
+    static const char *const fields[] = {"amount_mib", "deflate_on_oom", "stats_polling_interval_s",
+                                         "free_page_hinting", "free_page_reporting", NULL};
+    uint64_t amount = 0, interval = 0;
+    bool deflate = false, reporting = false, hinting = false;
+    if (check_fields(body, fields, err) < 0 || get_bounded(body, "amount_mib", true, UINT32_MAX, "u32", &amount, err) < 0 ||
+        get_bool(body, "deflate_on_oom", true, &deflate, err) < 0 ||
+        get_bounded(body, "stats_polling_interval_s", false, UINT16_MAX, "u16", &interval, err) < 0 ||
+        get_bool(body, "free_page_reporting", false, &reporting, err) < 0 ||
+        get_bool(body, "free_page_hinting", false, &hinting, err) < 0)
+        return -1;
+    if (hinting)
+        return fc_error(err, "free_page_hinting: not built in ember yet.");
+    /* The balloon cannot be larger than guest memory (Firecracker's check). */
+    if (amount > c->mem_mib)
+        return fc_error(err, BALLOON_TOO_LARGE);
+    c->balloon = true;
+    c->balloon_cfg = (struct virtio_balloon_config){.amount_mib = (uint32_t)amount, .deflate_on_oom = deflate,
+                                                    .stats_polling_interval_s = (uint16_t)interval,
+                                                    .free_page_reporting = reporting};
+    return 0;
+}
+
+int fc_check_balloon_patch(const struct fc_config *c, json_t *body, uint32_t *amount_mib, char *err)
+{
+    static const char *const fields[] = {"amount_mib", NULL};
+    uint64_t amount = 0;
+    if (check_fields(body, fields, err) < 0 || get_bounded(body, "amount_mib", true, UINT32_MAX, "u32", &amount, err) < 0)
+        return -1;
+    if (amount > c->mem_mib)
+        return fc_error(err, BALLOON_TOO_LARGE);
+    *amount_mib = (uint32_t)amount;
+    return 0;
+}
+
+int fc_check_balloon_stats_patch(const struct fc_config *c, json_t *body, uint16_t *interval_s, char *err)
+{
+    static const char *const fields[] = {"stats_polling_interval_s", NULL};
+    uint64_t interval = 0;
+    if (check_fields(body, fields, err) < 0 ||
+        get_bounded(body, "stats_polling_interval_s", true, UINT16_MAX, "u16", &interval, err) < 0)
+        return -1;
+    /* The statistics queue exists or not from boot on: only the interval changes. */
+    if ((c->balloon_cfg.stats_polling_interval_s == 0) != (interval == 0))
+        return fc_error(err, BALLOON_STATS_ONOFF);
+    *interval_s = (uint16_t)interval;
+    return 0;
+}
+
+json_t *fc_balloon_json(const struct fc_config *c)
+{
+    const struct virtio_balloon_config *b = &c->balloon_cfg;
+    return json_pack("{s:I, s:b, s:i, s:b, s:b}", "amount_mib", (json_int_t)b->amount_mib, "deflate_on_oom",
+                     b->deflate_on_oom, "stats_polling_interval_s", (int)b->stats_polling_interval_s,
+                     "free_page_hinting", 0, "free_page_reporting", b->free_page_reporting);
+}
+
 int fc_check_drive_patch(struct fc_config *c, const char *id, json_t *body, int *index, const char **path,
                          struct rate_limiter_config *limiter, char *err)
 {
@@ -758,10 +833,10 @@ int fc_load_file(struct fc_config *c, const char *path, char **metrics_path, cha
     static const char *const fields[] = {"boot-source", "machine-config", "drives", "network-interfaces", "entropy",
                                          "logger", "metrics", "balloon", "vsock", "mmds-config", "cpu-config",
                                          "serial", "pmem", "memory-hotplug", NULL};
-    static const char *const missing[] = {"balloon", "mmds-config", "serial", "pmem", "memory-hotplug", NULL};
+    static const char *const missing[] = {"mmds-config", "serial", "pmem", "memory-hotplug", NULL};
     char inner[FC_ERR_MAX] = "";
     int r = -1;
-    json_t *boot, *machine, *entropy, *logger, *metrics, *vsock;
+    json_t *boot, *machine, *entropy, *logger, *metrics, *vsock, *balloon;
     if (!json_is_object(root)) {
         snprintf(inner, sizeof(inner), "expected a JSON object");
         goto out;
@@ -775,7 +850,8 @@ int fc_load_file(struct fc_config *c, const char *path, char **metrics_path, cha
         }
     if (section(root, "boot-source", &boot, inner) < 0 || section(root, "machine-config", &machine, inner) < 0 ||
         section(root, "entropy", &entropy, inner) < 0 || section(root, "logger", &logger, inner) < 0 ||
-        section(root, "metrics", &metrics, inner) < 0 || section(root, "vsock", &vsock, inner) < 0)
+        section(root, "metrics", &metrics, inner) < 0 || section(root, "vsock", &vsock, inner) < 0 ||
+        section(root, "balloon", &balloon, inner) < 0)
         goto out;
     if (!boot) {
         snprintf(inner, sizeof(inner), "boot-source is required");
@@ -806,6 +882,8 @@ int fc_load_file(struct fc_config *c, const char *path, char **metrics_path, cha
         SECTION("entropy", fc_put_entropy(c, entropy, sub));
     if (vsock)
         SECTION("vsock", fc_put_vsock(c, vsock, sub));
+    if (balloon) /* after machine-config: its size bounds the balloon's */
+        SECTION("balloon", fc_put_balloon(c, balloon, sub));
     if (metrics)
         SECTION("metrics", fc_parse_metrics(metrics, &mpath, sub));
 #undef SECTION
@@ -874,6 +952,11 @@ int fc_to_vm_config(struct fc_config *c, struct vm_config *cfg, char *err)
     cfg->cpu_template = c->has_cpu_template ? &c->cpu_template : cfg->cpu_template;
     if (c->vsock_uds)
         cfg->vsock = (struct virtio_vsock_config){.guest_cid = c->vsock_cid, .uds_path = c->vsock_uds};
+    if (c->balloon && c->balloon_cfg.amount_mib > c->mem_mib)
+        return fc_error(err, BALLOON_TOO_LARGE); /* machine-config shrank memory since */
+    cfg->balloon = cfg->balloon || c->balloon;
+    if (c->balloon)
+        cfg->balloon_config = c->balloon_cfg;
     cfg->rng = cfg->rng || c->entropy;
     if (c->entropy)
         cfg->rng_limiter = c->entropy_limiter;
@@ -909,7 +992,7 @@ json_t *fc_machine_config_json(const struct fc_config *c)
 json_t *fc_full_config_json(const struct fc_config *c)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "balloon", json_null());
+    json_object_set_new(o, "balloon", c->balloon ? fc_balloon_json(c) : json_null());
     json_t *drives = json_array();
     int order[VM_MAX_DISKS];
     drive_order(c, order);

@@ -1,6 +1,6 @@
 /* The VM's configuration in Firecracker's shape: what the API's PUT requests
  * and a --config-file describe (boot-source, machine-config, drives,
- * network-interfaces, entropy, cpu-config), parsed from JSON with
+ * network-interfaces, entropy, balloon, cpu-config), parsed from JSON with
  * Firecracker's rules: unknown fields, wrong types and missing required
  * fields are refused, and features ember does not have (vhost-user, dirty
  * tracking, huge pages) are refused by name rather than silently ignored. The strings are owned here, and the whole description
@@ -56,6 +56,8 @@ struct fc_config {
     int nnics;
     bool entropy;
     struct rate_limiter_config entropy_limiter;
+    bool balloon;                    /* PUT /balloon; amount_mib follows PATCH /balloon */
+    struct virtio_balloon_config balloon_cfg;
     /* PUT /cpu-config or machine-config's cpu_template, whichever came last
      * (one slot, as in Firecracker). */
     bool has_cpu_template;
@@ -83,6 +85,14 @@ int fc_put_drive(struct fc_config *c, const char *id, json_t *body, char *err);
 int fc_put_network_interface(struct fc_config *c, const char *id, json_t *body, char *err);
 int fc_put_entropy(struct fc_config *c, json_t *body, char *err);
 int fc_put_vsock(struct fc_config *c, json_t *body, char *err);
+/* PUT /balloon (Firecracker's fields; free_page_hinting is not built). */
+int fc_put_balloon(struct fc_config *c, json_t *body, char *err);
+/* PATCH /balloon and PATCH /balloon/statistics bodies after boot, checked
+ * against c (the change is the caller's once the device took it). */
+int fc_check_balloon_patch(const struct fc_config *c, json_t *body, uint32_t *amount_mib, char *err);
+int fc_check_balloon_stats_patch(const struct fc_config *c, json_t *body, uint16_t *interval_s, char *err);
+/* GET /balloon's body (also /vm/config's "balloon"). */
+json_t *fc_balloon_json(const struct fc_config *c);
 /* PUT /cpu-config: a custom CPU template in Firecracker's JSON (replaces any
  * template). */
 int fc_put_cpu_config(struct fc_config *c, json_t *body, char *err);

@@ -135,6 +135,10 @@ static const struct seccomp_rule rng[] = {
     SYS(getrandom),
 };
 
+/* The balloon gives guest pages back with madvise(MADV_DONTNEED), which
+ * every thread may call, and polls statistics with a timerfd, which the
+ * event loop's set arms: nothing of its own. */
+
 static const struct seccomp_rule console_input[] = {
     SYS(poll),
     SYS(ppoll),
@@ -219,6 +223,7 @@ static const struct seccomp_allowlist lists[THREAD_KIND_COUNT] = {
     [THREAD_NET] = {{SANITIZER SET(every_thread), SET(raise_interrupts), SET(event_loop), SET(net)}},
     [THREAD_RNG] = {{SANITIZER SET(every_thread), SET(raise_interrupts), SET(event_loop), SET(rng)}},
     [THREAD_VIRTIO_CONSOLE] = {{SANITIZER SET(every_thread), SET(raise_interrupts), SET(event_loop)}},
+    [THREAD_BALLOON] = {{SANITIZER SET(every_thread), SET(raise_interrupts), SET(event_loop)}},
     [THREAD_CONSOLE_INPUT] = {{SANITIZER SET(every_thread), SET(raise_interrupts), SET(console_input)}},
     [THREAD_TIMERS] = {{SANITIZER SET(every_thread), SET(raise_interrupts), SET(timers)}},
     [THREAD_VSOCK] = {{SANITIZER SET(every_thread), SET(raise_interrupts), SET(event_loop), SET(vsock)}},

@@ -12,6 +12,7 @@ enum thread_kind {
     THREAD_NET,            /* a virtio-net device's I/O thread */
     THREAD_RNG,            /* a virtio-rng device's I/O thread */
     THREAD_VIRTIO_CONSOLE, /* a virtio-console device's I/O thread */
+    THREAD_BALLOON,        /* a virtio-balloon device's I/O thread */
     THREAD_CONSOLE_INPUT,  /* reads the terminal or pipe into the guest's console */
     THREAD_TIMERS,         /* ember's PIT (split and user irqchip) and LAPIC timers (user) */
     THREAD_VSOCK,          /* a virtio-vsock device's I/O thread, with its Unix sockets */
@@ -28,6 +29,7 @@ static inline const char *thread_kind_name(enum thread_kind kind)
         [THREAD_NET] = "net",
         [THREAD_RNG] = "rng",
         [THREAD_VIRTIO_CONSOLE] = "virtio_console",
+        [THREAD_BALLOON] = "balloon",
         [THREAD_CONSOLE_INPUT] = "console_input",
         [THREAD_TIMERS] = "timers",
         [THREAD_VSOCK] = "vsock",

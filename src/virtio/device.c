@@ -156,6 +156,7 @@ static void confine_io_thread(void *ctx)
     case VIRTIO_ID_RNG: kind = THREAD_RNG; break;
     case VIRTIO_ID_CONSOLE: kind = THREAD_VIRTIO_CONSOLE; break;
     case VIRTIO_ID_VSOCK: kind = THREAD_VSOCK; break;
+    case VIRTIO_ID_BALLOON: kind = THREAD_BALLOON; break;
     default: kind = THREAD_VMM; break; /* a device without its own list yet: the broadest */
     }
     seccomp_confine_thread(kind);

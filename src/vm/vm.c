@@ -220,6 +220,8 @@ static int create_virtio_devices(struct vm *vm, const struct vm_config *cfg)
         return -1;
     if (cfg->vsock.uds_path && add_virtio(vm, virtio_vsock_create(&vm->mem, "virtio-vsock", &cfg->vsock)) < 0)
         return -1;
+    if (cfg->balloon && add_virtio(vm, virtio_balloon_create(&vm->mem, "virtio-balloon", &cfg->balloon_config)) < 0)
+        return -1;
     if (cfg->virtio_console) {
         struct virtio_console_backend be = {.write = virtio_console_output, .rx_space = virtio_console_rx_space, .ctx = vm};
         vm->virtio_console = virtio_console_create(&vm->mem, "virtio-console", &be);

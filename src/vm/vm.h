@@ -27,6 +27,7 @@
 #include "irq/irq.h"
 #include "kvm/kvm.h"
 #include "memory/guest_memory.h"
+#include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/mmio.h"
 #include "virtio/net.h"
@@ -57,6 +58,8 @@ struct vm_config {
     struct rate_limiter_config rng_limiter; /* all zero: unlimited */
     bool virtio_console;     /* console input to a virtio-console port, not COM1 */
     struct virtio_vsock_config vsock; /* uds_path NULL: no vsock device */
+    bool balloon;            /* a virtio-balloon device, as balloon_config says */
+    struct virtio_balloon_config balloon_config;
     enum virtio_transport transport;
     bool smt;                /* two threads per core in the guest's CPU topology */
     /* --boot-timer: Firecracker's boot timer at port 0x3f0, from this start. */

@@ -607,6 +607,87 @@ JSON
 "$EMBER" --config-file "$TMP/vsock.json" --no-api </dev/null >"$TMP/raw" 2>"$TMP/err"; STATUS=$?
 tr -d '\r' <"$TMP/raw" >"$TMP/out"
 expect "config file with a vsock section" 0 "guest powered off" "^PASS rtc"
+# --- the balloon, as Firecracker's: PUT /balloon before boot (its rules and
+# messages), GET /balloon and /vm/config, then after boot PATCH /balloon (the
+# kit sees the new target arrive with a configuration interrupt), PATCH and
+# GET /balloon/statistics; the same from the command line and a config file.
+# The kit inflates pages and checks they read back as zeros meanwhile.
+rm -f "$SOCK"
+wait_raw() { for _ in $(seq 600); do grep -q "$1" "$TMP/raw" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+t="balloon"
+if start_ember --api-sock "$SOCK"; then
+    api GET /balloon; check "$t: GET /balloon without one" 400 'No balloon device found.'
+    api PUT /balloon '{"amount_mib":16}'; check "$t: deflate_on_oom is required" 400 'missing field `deflate_on_oom`'
+    api PUT /machine-config '{"vcpu_count":1,"mem_size_mib":64}'
+    api PUT /balloon '{"amount_mib":65,"deflate_on_oom":false}'
+    check "$t: a balloon larger than guest memory" 400 'Amount of pages requested is too large.'
+    api PUT /balloon '{"amount_mib":4,"deflate_on_oom":true,"free_page_hinting":true}'
+    check "$t: free page hinting is not built" 400 'free_page_hinting: not built'
+    api PUT /balloon '{"amount_mib":4,"deflate_on_oom":true,"stats_polling_interval_s":1,"free_page_reporting":true}'
+    check "$t: PUT /balloon" 204
+    api GET /balloon
+    check "$t: GET /balloon" 200 '"amount_mib":4,"deflate_on_oom":true,"stats_polling_interval_s":1,.*"free_page_reporting":true'
+    api GET /vm/config
+    if jq -e '.balloon.amount_mib == 4 and .balloon.deflate_on_oom == true' "$TMP/body" >/dev/null; then
+        pass "$t: GET /vm/config shows it"; else fail "$t: GET /vm/config shows it" "$(jq -c .balloon "$TMP/body")"; fi
+    api PATCH /balloon '{"amount_mib":2}'; check "$t: PATCH /balloon before boot" 400 'not supported before starting'
+    api GET /balloon/statistics; check "$t: GET /balloon/statistics before boot" 400 'not supported before starting'
+    api PUT /boot-source "{\"kernel_image_path\":\"$KIT\",\"boot_args\":\"console=ttyS0 test=virtio-balloon balloon_target=512\"}"
+    api PUT /actions '{"action_type":"InstanceStart"}'; check "$t: InstanceStart" 204
+    api PUT /balloon '{"amount_mib":4,"deflate_on_oom":true}'; check "$t: PUT /balloon after boot" 400 'not supported after starting'
+    if wait_raw "waiting for target"; then
+        # The kit ends once it sees 512 pages: the PATCH to 2 MiB comes last.
+        api PATCH /balloon/statistics '{"stats_polling_interval_s":0}'
+        check "$t: statistics cannot be turned off after boot" 400 'Cannot enable/disable the statistics after boot.'
+        api PATCH /balloon/statistics '{"stats_polling_interval_s":5}'; check "$t: PATCH /balloon/statistics" 204
+        api GET /balloon; check "$t: GET /balloon shows the new interval" 200 '"stats_polling_interval_s":5'
+        api PATCH /balloon '{"amount_mib":65}'; check "$t: PATCH /balloon larger than memory" 400 'Amount of pages requested is too large.'
+        api PATCH /balloon '{"amount_mib":3}'; check "$t: PATCH /balloon" 204
+        api GET /balloon; check "$t: GET /balloon shows the new target" 200 '"amount_mib":3,'
+        api GET /balloon/statistics
+        check "$t: GET /balloon/statistics: the target, the driver's actual, the kit's statistics (an unknown tag skipped)" 200 \
+            '^\{"target_pages":768,"actual_pages":4,"target_mib":3,"actual_mib":0,"free_memory":12345,"total_memory":67890\}$'
+        api PATCH /balloon '{"amount_mib":2}'; check "$t: PATCH /balloon again (the kit waits for this one)" 204
+    else
+        fail "$t: the kit drives the balloon" "$(tail -3 "$TMP/raw")"
+    fi
+    finish
+    expect "$t: the kit saw its inflated pages zeroed and the PATCHed target with a config interrupt" 0 "guest powered off" \
+        "4 inflated pages read back as zeros" "2 reported pages \\(queue 3\\) read back as zeros" \
+        "statistics buffer held, handed back" "target now 512 pages, with a configuration interrupt" "^PASS virtio-balloon"
+else
+    fail "$t: the launch" "$(head -3 "$TMP/err")"
+fi
+rm -f "$SOCK"
+# From the command line, without statistics: PATCH reaches it; statistics stay off.
+if start_ember --api-sock "$SOCK" --memory 64 --kernel "$KIT" --cmdline "console=ttyS0 test=virtio-balloon balloon_target=256" \
+    --balloon amount_mib=4,deflate_on_oom; then
+    api GET /balloon; check "$t (--balloon): GET /balloon" 200 '"amount_mib":4,"deflate_on_oom":true,"stats_polling_interval_s":0'
+    api GET /balloon/statistics; check "$t (--balloon): no statistics" 400 'Statistics for the balloon device are not enabled'
+    api PATCH /balloon/statistics '{"stats_polling_interval_s":1}'
+    check "$t (--balloon): statistics cannot be turned on after boot" 400 'Cannot enable/disable the statistics after boot.'
+    if wait_raw "waiting for target"; then
+        api PATCH /balloon '{"amount_mib":1}'; check "$t (--balloon): PATCH /balloon" 204
+    else fail "$t (--balloon): the kit drives the balloon" "$(tail -3 "$TMP/raw")"; fi
+    finish
+    expect "$t (--balloon): the kit saw the target" 0 "guest powered off" "target now 256 pages" "^PASS virtio-balloon"
+else
+    fail "$t (--balloon): the launch" "$(head -3 "$TMP/err")"
+fi
+rm -f "$SOCK"
+timeout 10 "$EMBER" run --balloon amount_mib=999 --memory 64 --kernel "$KIT" </dev/null >/dev/null 2>"$TMP/err"; STATUS=$?
+: >"$TMP/out"; expect "$t: --balloon larger than memory" 2 "more than the guest's 64 MiB"
+timeout 10 "$EMBER" run --balloon deflate_on_oom --kernel "$KIT" </dev/null >/dev/null 2>"$TMP/err"; STATUS=$?
+: >"$TMP/out"; expect "$t: --balloon without amount_mib" 2 "amount_mib=MiB is required"
+# A config file's balloon section.
+cat >"$TMP/balloon.json" <<JSON
+{"boot-source": {"kernel_image_path": "$KIT", "boot_args": "console=ttyS0 test=virtio-balloon"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
+ "balloon": {"amount_mib": 8, "deflate_on_oom": false, "stats_polling_interval_s": 2}}
+JSON
+timeout 120 "$EMBER" --no-api --config-file "$TMP/balloon.json" </dev/null >"$TMP/raw" 2>"$TMP/err"; STATUS=$?
+tr -d '\r' <"$TMP/raw" >"$TMP/out"
+expect "$t: a config file's balloon section" 0 "guest powered off" "target 2048 pages" "^PASS virtio-balloon"
 
 # --- bad requests, answered as Firecracker does (400 and a fault_message)
 start_ember --api-sock "$SOCK"

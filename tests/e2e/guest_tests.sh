@@ -218,6 +218,16 @@ for mode in kernel split user; do
         run_input_test virtio-console $v --virtio-console
         expect "$vt virtio-console: output through the transmit queue, input in small receive buffers" 0 "$OFF" \
             "^PASS virtio-console" "hello through the transmit queue" "echo\(virtio\): hello"
+        run_ember $v --balloon amount_mib=4,stats_interval=1,free_page_reporting --cmdline "test=virtio-balloon"
+        expect "$vt virtio-balloon: inflated pages read back as zeros (the host dropped them); PFNs outside RAM, in the hole, a 16384-entry array, writable and odd buffers answered; reported pages zeroed (queue 3); a stats buffer held for the interval" \
+            0 "$OFF" "^PASS virtio-balloon" "target 1024 pages" "4 inflated pages read back as zeros, 4 others kept" \
+            "hostile buffers .* answered" "2 reported pages \(queue 3\) read back as zeros" \
+            "statistics buffer held, handed back after the interval"
+        if [ "$mode/$cpus" = kernel/1 ]; then
+            run_ember $v --balloon amount_mib=4,free_page_reporting --cmdline "test=virtio-balloon"
+            expect "$vt virtio-balloon without STATS_VQ: the reporting queue is 2" 0 "$OFF" "^PASS virtio-balloon" \
+                "2 reported pages \(queue 2\) read back as zeros"
+        fi
         run_ember $v --rng --cmdline "test=virtio-hostile"
         expect "$vt virtio, hostile driver: loops, bad addresses and lengths, bad sizes, early notify -> NEEDS_RESET or ignored" \
             0 "the driver broke the device's rules \(queue 0: descriptor chain loops\)" "^PASS virtio-hostile"

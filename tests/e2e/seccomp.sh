@@ -17,7 +17,8 @@ truncate -s 1M "$TMP/disk.img"
 
 # ember with one thread of every kind: vCPUs, devices, the API, the timers
 # (user irqchip), console input (a pipe that stays open).
-all_kinds=(--irqchip user --cpus 2 --disk "$TMP/disk.img" --rng --virtio-console --api-sock "$TMP/api.sock")
+all_kinds=(--irqchip user --cpus 2 --disk "$TMP/disk.img" --rng --virtio-console --balloon amount_mib=0,stats_interval=1
+           --api-sock "$TMP/api.sock")
 NET_ARGS=()
 if [ "$(id -u)" -eq 0 ] && ip tuntap add dev embsc0 mode tap 2>/dev/null; then
     NET_ARGS=(--net tap=embsc0)
@@ -56,7 +57,7 @@ thread_modes() {
 start_idle "$EMBER" "${all_kinds[@]}" "${NET_ARGS[@]}"
 modes=$(thread_modes "$PID" | tr '\n' ' ')
 stop_idle
-want="ember ember-api ember-vcpu0 ember-vcpu1 ember-timers ember-console virtio-blk0 virtio-rng virtio-console"
+want="ember ember-api ember-vcpu0 ember-vcpu1 ember-timers ember-console virtio-blk0 virtio-rng virtio-console virtio-balloon"
 [ ${#NET_ARGS[@]} -gt 0 ] && want="$want virtio-net0"
 missing=""
 for w in $want; do grep -qw -- "$w=2" <<<"$modes" || missing="$missing $w"; done
@@ -101,6 +102,7 @@ probe_kind vcpu "ember-vcpu[01]" vcpu "135 \(personality\)"
 probe_kind blk "virtio-blk0" blk "135 \(personality\)"
 probe_kind rng "virtio-rng" rng "135 \(personality\)"
 probe_kind virtio_console "virtio-console" virtio_console "135 \(personality\)"
+probe_kind balloon "virtio-balloon" balloon "135 \(personality\)"
 probe_kind console_input "ember-console" console_input "135 \(personality\)"
 probe_kind timers "ember-timers" timers "135 \(personality\)"
 if [ ${#NET_ARGS[@]} -gt 0 ]; then

@@ -36,6 +36,17 @@ static void apply(struct fc_config *c, uint8_t op, const uint8_t *data, size_t s
     case 8: fc_parse_action(body, &action, err); break;
     case 10: fc_put_cpu_config(c, body, err); break;
     case 11: fc_put_vsock(c, body, err); break;
+    case 9: { /* the balloon's bodies share the VM state's slot (the seeds keep their meaning) */
+        uint32_t amount;
+        uint16_t interval;
+        switch ((op >> 5) & 3) {
+        case 1: fc_put_balloon(c, body, err); break;
+        case 2: fc_check_balloon_patch(c, body, &amount, err); break;
+        case 3: fc_check_balloon_stats_patch(c, body, &interval, err); break;
+        default: fc_parse_vm_state(body, &pause, err); break;
+        }
+        break;
+    }
     default: fc_parse_vm_state(body, &pause, err); break;
     }
     err[FC_ERR_MAX - 1] = '\0';
@@ -60,6 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[FC_ERR_MAX];
     fc_to_vm_config(&c, &cfg, err);
     json_decref(fc_machine_config_json(&c));
+    json_decref(fc_balloon_json(&c));
     json_t *view = fc_full_config_json(&c);
     char *text = json_dumps(view, JSON_COMPACT);
     free(text);

@@ -415,6 +415,59 @@ TEST(machine_config_rules)
     fc_config_free(&c);
 }
 
+/* Firecracker's balloon bodies: required fields, ranges, the size bound, and
+ * the after-boot rules for PATCH. */
+TEST(balloon_bodies)
+{
+    struct fc_config c;
+    fc_config_init(&c); /* 128 MiB */
+    char err[FC_ERR_MAX];
+    json_t *o;
+    CHECK(fc_put_balloon(&c, o = j("{\"amount_mib\":16}"), err) < 0);
+    json_decref(o);
+    CHECK(strstr(err, "missing field `deflate_on_oom`") != NULL);
+    CHECK(fc_put_balloon(&c, o = j("{\"amount_mib\":129,\"deflate_on_oom\":false}"), err) < 0);
+    json_decref(o);
+    CHECK(!strcmp(err, "Amount of pages requested is too large."));
+    CHECK(fc_put_balloon(&c, o = j("{\"amount_mib\":1,\"deflate_on_oom\":true,\"stats_polling_interval_s\":65536}"),
+                         err) < 0);
+    json_decref(o);
+    CHECK(fc_put_balloon(&c, o = j("{\"amount_mib\":1,\"deflate_on_oom\":true,\"free_page_hinting\":true}"), err) < 0);
+    json_decref(o);
+    CHECK(strstr(err, "free_page_hinting: not built") != NULL);
+    CHECK(fc_put_balloon(&c, o = j("{\"amount_mib\":1,\"deflate_on_oom\":true,\"bogus\":1}"), err) < 0);
+    json_decref(o);
+    CHECK(!c.balloon);
+    CHECK(fc_put_balloon(&c, o = j("{\"amount_mib\":16,\"deflate_on_oom\":true,\"stats_polling_interval_s\":2,"
+                                   "\"free_page_reporting\":true}"),
+                         err) == 0);
+    json_decref(o);
+    CHECK(c.balloon && c.balloon_cfg.amount_mib == 16 && c.balloon_cfg.deflate_on_oom &&
+          c.balloon_cfg.stats_polling_interval_s == 2 && c.balloon_cfg.free_page_reporting);
+    json_t *g = fc_full_config_json(&c);
+    json_t *b = json_object_get(g, "balloon");
+    CHECK(json_integer_value(json_object_get(b, "amount_mib")) == 16);
+    CHECK(json_integer_value(json_object_get(b, "stats_polling_interval_s")) == 2);
+    CHECK(json_is_true(json_object_get(b, "deflate_on_oom")));
+    json_decref(g);
+    uint32_t amount = 0;
+    uint16_t interval = 0;
+    CHECK(fc_check_balloon_patch(&c, o = j("{\"amount_mib\":64}"), &amount, err) == 0 && amount == 64);
+    json_decref(o);
+    CHECK(fc_check_balloon_patch(&c, o = j("{\"amount_mib\":4096}"), &amount, err) < 0);
+    json_decref(o);
+    CHECK(fc_check_balloon_stats_patch(&c, o = j("{\"stats_polling_interval_s\":0}"), &interval, err) < 0);
+    json_decref(o);
+    CHECK(!strcmp(err, "Cannot enable/disable the statistics after boot."));
+    CHECK(fc_check_balloon_stats_patch(&c, o = j("{\"stats_polling_interval_s\":9}"), &interval, err) == 0 &&
+          interval == 9);
+    json_decref(o);
+    c.balloon_cfg.stats_polling_interval_s = 0; /* booted without statistics: none can be turned on */
+    CHECK(fc_check_balloon_stats_patch(&c, o = j("{\"stats_polling_interval_s\":1}"), &interval, err) < 0);
+    json_decref(o);
+    fc_config_free(&c);
+}
+
 TEST(drives_root_first_and_command_line)
 {
     struct fc_config c;
@@ -497,6 +550,6 @@ RUN_TESTS(CASE(a_request_is_answered_and_the_socket_is_private), CASE(pipelined_
           CASE(a_client_that_stops_reading_is_dropped), CASE(idle_connections_do_not_lock_other_clients_out),
           CASE(a_connection_that_never_asks_is_closed_sooner_than_one_that_did),
           CASE(connections_with_a_request_in_progress_are_not_closed_to_make_room),
-          CASE(a_path_that_is_a_file_is_kept_and_refused), CASE(machine_config_rules),
+          CASE(a_path_that_is_a_file_is_kept_and_refused), CASE(machine_config_rules), CASE(balloon_bodies),
           CASE(drives_root_first_and_command_line), CASE(network_interfaces),
           CASE(metrics_lines_count_what_happened_since_the_last_one))

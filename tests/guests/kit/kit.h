@@ -122,6 +122,7 @@ void test_virtio_blk(void);
 void test_virtio_hostile(void);
 void test_virtio_net(void);
 void test_virtio_console(void);
+void test_virtio_balloon(void);
 /* test=hostile-NAME: the virtio attacks of issue 12 (virtio.c) */
 void run_hostile_test(const char *name);
 void ap_test_main(int index);

@@ -882,7 +882,7 @@ void run_test(const char *name)
         {"ipi", test_ipi}, {"ipi-flood", test_ipi_flood}, {"tpr", test_tpr}, {"extint", test_extint}, {"x2apic", test_x2apic},
         {"nonsense", test_nonsense}, {"virtio-rng", test_virtio_rng}, {"virtio-blk", test_virtio_blk},
         {"virtio-hostile", test_virtio_hostile}, {"virtio-net", test_virtio_net},
-        {"virtio-console", test_virtio_console}, {"ticker", test_ticker},
+        {"virtio-console", test_virtio_console}, {"virtio-balloon", test_virtio_balloon}, {"ticker", test_ticker},
         {"hostile-timers", test_hostile_timers}, {"hostile-uart", test_hostile_uart},
         {"boot-timer", test_boot_timer},
     };

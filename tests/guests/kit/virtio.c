@@ -248,6 +248,20 @@ static void virtio_isr(struct isr_frame *f)
  * used ring is 1 KiB further): after the descriptor table. */
 static u64 avail_offset(u16 n) { return n > 64 ? 0x1000 : 0x400; }
 
+/* Points queue q's registers at x's rings of n entries and enables it. */
+static void queue_enable(struct vdev *d, u16 q, u16 n, const struct vdev *x)
+{
+    wr(d, R_QUEUE_SEL, q);
+    wr(d, R_QUEUE_NUM, n);
+    wr(d, R_DESC_LO, (u32)(u64)x->desc);
+    wr(d, R_DESC_HI, 0);
+    wr(d, R_AVAIL_LO, (u32)(u64)x->avail);
+    wr(d, R_AVAIL_HI, 0);
+    wr(d, R_USED_LO, (u32)(u64)x->used);
+    wr(d, R_USED_HI, 0);
+    wr(d, R_QUEUE_READY, 1);
+}
+
 /* Resets the device and negotiates VERSION_1 (plus `extra` feature bits);
  * sets up queue 0 with `n` entries. Returns the final status. */
 static u32 vdev_setup(struct vdev *d, u64 extra, u16 n)
@@ -276,15 +290,7 @@ static u32 vdev_setup(struct vdev *d, u64 extra, u16 n)
     d->n = n;
     d->avail_idx = d->last_used = 0;
     irq_base[d->index % MAX_DEVS] = irqs[d->index % MAX_DEVS];
-    wr(d, R_QUEUE_SEL, 0);
-    wr(d, R_QUEUE_NUM, n);
-    wr(d, R_DESC_LO, (u32)(u64)d->desc);
-    wr(d, R_DESC_HI, 0);
-    wr(d, R_AVAIL_LO, (u32)(u64)d->avail);
-    wr(d, R_AVAIL_HI, 0);
-    wr(d, R_USED_LO, (u32)(u64)d->used);
-    wr(d, R_USED_HI, 0);
-    wr(d, R_QUEUE_READY, 1);
+    queue_enable(d, 0, n, d);
     /* Interrupts: the device's GSI through the IOAPIC to this CPU, or its
      * MSI-X vectors: entry 0 configuration changes, entry 1 + q queue q. */
     int slot = d->index % MAX_DEVS;
@@ -394,6 +400,200 @@ void test_virtio_rng(void)
     if (more)
         kprintf("virtio-rng: %lu more requests answered\n", more);
     kit_finish("virtio-rng");
+}
+
+/* ---- virtio-balloon ----------------------------------------------------------- *
+ * Inflates pages the kit wrote a pattern into and reads them back as zeros
+ * (the host really dropped them); then a hostile driver's buffers: page
+ * numbers outside RAM and in the MMIO hole, an array far larger than any
+ * driver sends, a writable buffer, an odd length. Every one must be
+ * answered, and the pages not inflated must keep their pattern.
+ * balloon_target=N: then waits for the host's new target (PATCH /balloon)
+ * to arrive in the config space with a configuration interrupt. */
+#define BALLOON_PAGES 8
+static u64 ram_top(void);
+static u8 balloon_pages[BALLOON_PAGES][4096] __attribute__((aligned(4096)));
+static u32 balloon_pfns[16384]; /* 64 KiB of page numbers: 16 times the most ember takes */
+
+static bool balloon_pattern_at(int i, bool zero)
+{
+    for (int b = 0; b < 4096; b += 8)
+        if (balloon_pages[i][b] != (zero ? 0 : (u8)(0xa5 + i)))
+            return false;
+    return true;
+}
+
+/* Queue q of `d`'s device on its own ring memory (the device must be between
+ * FEATURES_OK and DRIVER_OK). */
+static u8 balloon_rings[2][8192] __attribute__((aligned(4096)));
+static void balloon_queue(struct vdev *d, struct vdev *x, u16 q, u8 *mem)
+{
+    *x = *d;
+    x->q = q;
+    memset(mem, 0, 8192);
+    x->desc = (volatile struct desc *)mem;
+    x->avail = (volatile u16 *)(mem + avail_offset(QN));
+    x->used = (volatile u16 *)(mem + avail_offset(QN) + 0x400);
+    x->n = QN;
+    x->avail_idx = x->last_used = 0;
+    queue_enable(d, q, QN, x);
+    if (d->pci) { /* its MSI-X entry (1 + q), as vdev_setup programs 0..2 */
+        volatile u32 *entry = (volatile u32 *)(d->msix + 16 * (u64)(1 + q));
+        entry[0] = 0xfee00000u | lapic_id() << 12;
+        entry[1] = 0;
+        entry[2] = (u32)(0x60 + d->index % MAX_DEVS);
+        entry[3] = 0;
+    }
+}
+
+/* The device again with `features` (balloon bits) and queue 0, then statsq
+ * and the reporting queue where the negotiated features put them: statsq 2
+ * with STATS_VQ, the reporting queue next (2 without STATS_VQ). */
+static bool balloon_renegotiate(struct vdev *d, u32 features, struct vdev *stats, struct vdev *report)
+{
+    wr(d, R_STATUS, 0);
+    wr(d, R_STATUS, S_ACK | S_DRIVER);
+    wr(d, R_DRV_FEATURES_SEL, 0);
+    wr(d, R_DRV_FEATURES, features);
+    wr(d, R_DRV_FEATURES_SEL, 1);
+    wr(d, R_DRV_FEATURES, 1);
+    wr(d, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+    if (!(rd(d, R_STATUS) & S_FEATURES_OK))
+        return false;
+    struct vdev q0;
+    balloon_queue(d, &q0, 0, rings[d->index % MAX_DEVS]);
+    *d = q0;
+    u16 next = 2;
+    if (features & (1u << 1))
+        balloon_queue(d, stats, next++, balloon_rings[0]);
+    if (features & (1u << 5))
+        balloon_queue(d, report, next, balloon_rings[1]);
+    wr(d, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+    return rd(d, R_STATUS) == (S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+}
+
+/* Statistics (when offered): a buffer is held, not answered at once, and
+ * comes back after the polling interval; then it goes in again with the
+ * values ember's API shows (free 12345, total 67890, an unknown tag 77). */
+static void balloon_stats(struct vdev *s)
+{
+    static u8 buf[3 * 10];
+    const u16 tags[3] = {4, 5, 77};
+    const u64 vals[3] = {12345, 67890, 1};
+    for (int i = 0; i < 3; i++) {
+        memcpy(buf + 10 * i, &tags[i], 2);
+        memcpy(buf + 10 * i + 2, &vals[i], 8);
+    }
+    struct buf b = {buf, sizeof(buf), false};
+    vq_submit(s, 1, &b);
+    u64 t0 = rdtsc();
+    while (rdtsc() - t0 < 100000000ULL) /* some tens of ms: held meanwhile */
+        cpu_relax();
+    CHECK(s->used[1] == 0, "the stats buffer came back at once");
+    s64 l = vq_wait(s);
+    CHECK(l == 0, "stats buffer: used length %ld", l);
+    vq_submit(s, 1, &b);
+    kprintf("virtio-balloon: statistics buffer held, handed back after the interval, sent again\n");
+}
+
+/* Free page reporting: two pages with a pattern reported, read back as zeros. */
+static void balloon_report(struct vdev *r, u16 q)
+{
+    for (int i = 6; i < 8; i++)
+        memset(balloon_pages[i], 0xa5 + i, 4096);
+    struct buf b = {balloon_pages[6], 2 * 4096, true};
+    vq_submit(r, 1, &b);
+    s64 l = vq_wait(r);
+    CHECK(l == 0 && balloon_pattern_at(6, true) && balloon_pattern_at(7, true),
+          "reported pages: used length %ld, not zeroed", l);
+    kprintf("virtio-balloon: 2 reported pages (queue %u) read back as zeros\n", q);
+}
+
+void test_virtio_balloon(void)
+{
+    struct vdev d;
+    if (!virtio_find(5, 0, &d)) {
+        kprintf("FAIL virtio-balloon: no virtio-balloon device\n");
+        return;
+    }
+    u32 st = vdev_setup(&d, 0, QN);
+    CHECK(st == (S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK), "status 0x%x after set-up", st);
+    u32 target = mmio_read32(d.cfg);
+    kprintf("virtio-balloon: target %u pages, %s\n", target, d.pci ? "pci" : "mmio");
+    for (int i = 0; i < BALLOON_PAGES; i++)
+        memset(balloon_pages[i], 0xa5 + i, 4096);
+    /* Pages 0, 1, 2 and 5 (three contiguous), and page numbers a driver has
+     * no business sending. */
+    u32 first = (u32)((u64)balloon_pages[0] >> 12);
+    u32 n = 0;
+    balloon_pfns[n++] = first + 1;
+    balloon_pfns[n++] = 0xffffffffu;           /* far beyond RAM */
+    balloon_pfns[n++] = first;
+    balloon_pfns[n++] = 0xd0000000u >> 12;     /* the MMIO hole (virtio-mmio's window) */
+    balloon_pfns[n++] = first + 5;
+    balloon_pfns[n++] = (u32)(ram_top() >> 12); /* just past RAM below 4 GiB */
+    balloon_pfns[n++] = first + 2;
+    struct buf b = {balloon_pfns, n * 4, false};
+    vq_submit(&d, 1, &b);
+    s64 l = vq_wait(&d);
+    CHECK(l == 0, "inflate: used length %ld", l);
+    int zeroed = 0, kept = 0;
+    for (int i = 0; i < BALLOON_PAGES; i++) {
+        bool inflated = i <= 2 || i == 5;
+        if (inflated && balloon_pattern_at(i, true))
+            zeroed++;
+        else if (!inflated && balloon_pattern_at(i, false))
+            kept++;
+    }
+    CHECK(zeroed == 4 && kept == BALLOON_PAGES - 4, "after inflating 4 pages: %d read as zeros, %d kept", zeroed,
+          kept);
+    kprintf("virtio-balloon: %d inflated pages read back as zeros, %d others kept their pattern\n", zeroed, kept);
+    mmio_write32(d.cfg + 4, 4); /* actual */
+    /* Hostile: a huge array of garbage, a writable buffer, an odd length. */
+    for (u32 i = 0; i < 16384; i++)
+        balloon_pfns[i] = 0x80000000u + i * 977u;
+    balloon_pfns[5000] = first + 3; /* one real page, past ember's limit of 1024: not taken */
+    struct buf huge = {balloon_pfns, sizeof(balloon_pfns), false};
+    vq_submit(&d, 1, &huge);
+    l = vq_wait(&d);
+    struct buf wbuf = {balloon_pfns, 64, true}, odd = {balloon_pfns, 7, false};
+    vq_submit(&d, 1, &wbuf);
+    s64 l2 = vq_wait(&d);
+    vq_submit(&d, 1, &odd);
+    s64 l3 = vq_wait(&d);
+    CHECK(l == 0 && l2 == 0 && l3 == 0, "hostile buffers: used lengths %ld %ld %ld", l, l2, l3);
+    CHECK(!(rd(&d, R_STATUS) & S_NEEDS_RESET), "the device asked for a reset");
+    CHECK(balloon_pattern_at(3, false) && balloon_pattern_at(4, false), "pages not asked for changed");
+    kprintf("virtio-balloon: hostile buffers (16384 page numbers, writable, 7 bytes) answered\n");
+    /* Statistics and free page reporting, as offered: the queues where the
+     * negotiated features put them. */
+    wr(&d, R_DEV_FEATURES_SEL, 0);
+    u32 offered = rd(&d, R_DEV_FEATURES) & ((1u << 1) | (1u << 5));
+    if (offered) {
+        struct vdev sq, rq;
+        CHECK(balloon_renegotiate(&d, offered, &sq, &rq), "status 0x%x after re-negotiating", rd(&d, R_STATUS));
+        if (offered & (1u << 5))
+            balloon_report(&rq, rq.q);
+        if (offered & (1u << 1))
+            balloon_stats(&sq);
+        mmio_write32(d.cfg + 4, 4); /* actual, again after the reset */
+    }
+    u64 want = cmdline_get_u64("balloon_target", 0);
+    if (want) {
+        int slot = d.index % MAX_DEVS;
+        int cfg0 = config_irqs[slot];
+        kprintf("virtio-balloon: waiting for target %lu\n", want);
+        u64 t0 = rdtsc();
+        while ((mmio_read32(d.cfg) != want || config_irqs[slot] == cfg0) && rdtsc() - t0 < 60000000000ULL) {
+            sti();
+            cpu_relax();
+            cli();
+        }
+        CHECK(mmio_read32(d.cfg) == want && config_irqs[slot] > cfg0, "target %u, %d config interrupts",
+              mmio_read32(d.cfg), config_irqs[slot] - cfg0);
+        kprintf("virtio-balloon: target now %u pages, with a configuration interrupt\n", mmio_read32(d.cfg));
+    }
+    kit_finish("virtio-balloon");
 }
 
 /* ---- virtio-blk ---------------------------------------------------------------- */
@@ -659,15 +859,7 @@ static void vdev_setup2(struct vdev *rx, struct vdev *tx, u32 features, u16 n)
     tx->used = (volatile u16 *)(rings_q1 + avail_offset(n) + 0x400);
     struct vdev *qs[2] = {rx, tx};
     for (int q = 0; q < 2; q++) {
-        wr(rx, R_QUEUE_SEL, (u32)q);
-        wr(rx, R_QUEUE_NUM, n);
-        wr(rx, R_DESC_LO, (u32)(u64)qs[q]->desc);
-        wr(rx, R_DESC_HI, 0);
-        wr(rx, R_AVAIL_LO, (u32)(u64)qs[q]->avail);
-        wr(rx, R_AVAIL_HI, 0);
-        wr(rx, R_USED_LO, (u32)(u64)qs[q]->used);
-        wr(rx, R_USED_HI, 0);
-        wr(rx, R_QUEUE_READY, 1);
+        queue_enable(rx, (u16)q, n, qs[q]);
     }
     wr(rx, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 }
