@@ -25,7 +25,7 @@ cp "$root/lib/modules/$kver/kernel/drivers/misc/pvpanic/"{pvpanic,pvpanic-mmio}.
 virtio_modules="drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_modern_dev
     drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci drivers/virtio/virtio_mmio net/core/failover
     drivers/net/net_failover drivers/net/virtio_net drivers/block/virtio_blk drivers/char/hw_random/virtio-rng
-    drivers/char/virtio_console net/vmw_vsock/vsock net/vmw_vsock/vmw_vsock_virtio_transport_common
+    drivers/char/virtio_console drivers/virtio/virtio_balloon net/vmw_vsock/vsock net/vmw_vsock/vmw_vsock_virtio_transport_common
     net/vmw_vsock/vmw_vsock_virtio_transport"
 : >"$out/initramfs/lib/modules/virtio.order"
 for m in $virtio_modules; do

@@ -29,7 +29,7 @@ mkfs.ext4 -q -F -d "$TMP/vsock-root" "$TMP/files/disk-vsock.img" 8M >/dev/null |
     { fail "mkfs.ext4 for the vsock test" "mkfs failed"; summary; exit 1; }
 # The Firecracker API: the getting-started sequence with curl in L1, and the
 # same kind of VM from a config file.
-cp tests/testbed/api-flow.sh tests/testbed/api-jail.sh tests/testbed/failing-disk.sh "$TMP/files/"
+cp tests/testbed/api-flow.sh tests/testbed/api-jail.sh tests/testbed/failing-disk.sh tests/testbed/balloon.sh "$TMP/files/"
 cat >"$TMP/files/vm.json" <<JSON
 {"boot-source": {"kernel_image_path": "/microvm.bzImage", "initrd_path": "/l2.cpio.gz",
    "boot_args": "$C ember.cmd=mkdir+/mnt;mount+-t+ext4+/dev/vda+/mnt;cat+/mnt/hello.txt;umount+/mnt ember.action=poweroff"},
@@ -143,6 +143,7 @@ cmd:net-user-host $R
 ipi-user --irqchip user --kernel /files/kit.elf --memory 64 --cpus 2 --cmdline "test=ipi-flood count=15000"
 cmd:api-linux sh /files/api-flow.sh
 cmd:api-jail sh /files/api-jail.sh
+cmd:balloon sh /files/balloon.sh
 fcfile --no-api --config-file /files/vm.json
 smt --no-api --config-file /files/vm-smt.json
 cmd:vsock-deb-setup $(vsock_host /tmp/vs-deb)
@@ -377,6 +378,10 @@ has tmpl-t2 "cpu_template T2 on the test bed's AMD CPU: refused, naming the vend
     "CPU vendor mismatched between actual CPU and CPU template" "=== END tmpl-t2 status=1"
 has tmpl-custom "a custom CPU template file: stepping 5" "^stepping\s*: 5$" "=== END tmpl-custom status=0"
 lacks tmpl-custom "a custom CPU template file: POPCNT hidden" "popcnt"
+has cmd:balloon "virtio-balloon on Debian's kernel through the API: inflating 150 MiB after the guest freed that much drops ember's RSS; statistics every second; deflate; free page reporting gives freed memory back by itself" \
+    "BALLOON: PUT /balloon -> +204" "BALLOON: PATCH /balloon 150 MiB -> +204" "BALLOON: the guest gave 150 MiB" \
+    "BALLOON: RSS dropped by at least 100 MiB" "BALLOON: statistics have free_memory" "BALLOON: deflated to 0" \
+    "BALLOON: free page reporting gave back at least 64 MiB" "BALLOON: ember exit 0"
 has fcfile "--config-file --no-api: the microVM kernel boots with the file's root drive (virtio-mmio) and powers off" \
     "L2: init reached" "L2: cpus online: 0-1" "hello from the host's ext4 image" "=== END fcfile status=0"
 has noacpi "acpi=off (MP table, 2 vCPUs): poweroff halts every CPU, ember ends it as a power-off with 0" \
