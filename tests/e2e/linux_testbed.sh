@@ -143,7 +143,8 @@ cmd:net-user-host $R
 ipi-user --irqchip user --kernel /files/kit.elf --memory 64 --cpus 2 --cmdline "test=ipi-flood count=15000"
 cmd:api-linux sh /files/api-flow.sh
 cmd:api-jail sh /files/api-jail.sh
-cmd:balloon sh /files/balloon.sh
+cmd:balloon-deb sh /files/balloon.sh /vmlinuz pci
+cmd:balloon-mvm sh /files/balloon.sh /microvm.bzImage mmio
 fcfile --no-api --config-file /files/vm.json
 smt --no-api --config-file /files/vm-smt.json
 cmd:vsock-deb-setup $(vsock_host /tmp/vs-deb)
@@ -378,10 +379,15 @@ has tmpl-t2 "cpu_template T2 on the test bed's AMD CPU: refused, naming the vend
     "CPU vendor mismatched between actual CPU and CPU template" "=== END tmpl-t2 status=1"
 has tmpl-custom "a custom CPU template file: stepping 5" "^stepping\s*: 5$" "=== END tmpl-custom status=0"
 lacks tmpl-custom "a custom CPU template file: POPCNT hidden" "popcnt"
-has cmd:balloon "virtio-balloon on Debian's kernel through the API: inflating 150 MiB after the guest freed that much drops ember's RSS; statistics every second; deflate; free page reporting gives freed memory back by itself" \
-    "BALLOON: PUT /balloon -> +204" "BALLOON: PATCH /balloon 150 MiB -> +204" "BALLOON: the guest gave 150 MiB" \
-    "BALLOON: RSS dropped by at least 100 MiB" "BALLOON: statistics have free_memory" "BALLOON: deflated to 0" \
-    "BALLOON: free page reporting gave back at least 64 MiB" "BALLOON: ember exit 0"
+for k in deb mvm; do
+    kd="Debian's kernel over virtio-pci"; [ $k = mvm ] && kd="the microVM kernel over virtio-mmio"
+    has cmd:balloon-$k "virtio-balloon, $kd, through the API: inflating 150 MiB after the guest freed that much drops ember's RSS; statistics every second; deflate; free page reporting gives freed memory back by itself; deflate_on_oom gives pages back to a guest that needs them" \
+        "BALLOON: PUT /balloon -> +204" "BALLOON: PATCH /balloon 150 MiB -> +204" "BALLOON: the guest gave 150 MiB" \
+        "BALLOON: RSS dropped by at least 100 MiB" "BALLOON: statistics have free_memory" "BALLOON: deflated to 0" \
+        "BALLOON: free page reporting gave back at least 64 MiB" "BALLOON: the guest gave 180 MiB" \
+        "BALLOON: deflate_on_oom: the guest's 150 MiB allocation succeeded" "BALLOON: deflate_on_oom: the balloon gave pages back" \
+        "BALLOON: ember exit 0"
+done
 has fcfile "--config-file --no-api: the microVM kernel boots with the file's root drive (virtio-mmio) and powers off" \
     "L2: init reached" "L2: cpus online: 0-1" "hello from the host's ext4 image" "=== END fcfile status=0"
 has noacpi "acpi=off (MP table, 2 vCPUs): poweroff halts every CPU, ember ends it as a power-off with 0" \
