@@ -288,6 +288,25 @@ static void set_deadline(struct virtio_vsock *v, struct vsock_conn *c, uint64_t 
 
 /* --- guest data to the host ------------------------------------------------------------ */
 
+/* iovecs over segments [first, end) of a chain, from `skip` bytes in, for
+ * at most `want` bytes and 64 pieces: how many. */
+static int chain_iov(const struct virtq_chain *ch, uint16_t first, uint16_t end, uint64_t skip, uint64_t want,
+                     struct iovec iov[64])
+{
+    int n = 0;
+    for (uint16_t i = first; i < end && n < 64 && want; i++) {
+        if (skip >= ch->seg[i].len) {
+            skip -= ch->seg[i].len;
+            continue;
+        }
+        size_t l = ch->seg[i].len - skip < want ? ch->seg[i].len - skip : want;
+        iov[n++] = (struct iovec){.iov_base = (uint8_t *)ch->seg[i].host + skip, .iov_len = l};
+        want -= l;
+        skip = 0;
+    }
+    return n;
+}
+
 /* Is a connection finished both ways? Then it ends with a reset (virtio's
  * clean close: SHUTDOWN, then RST from the peer). */
 static void conn_check_done(struct virtio_vsock *v, struct vsock_conn *c)
@@ -358,18 +377,7 @@ static void guest_data(struct virtio_vsock *v, struct vsock_conn *c, const struc
     uint32_t off = VSOCK_HDR_LEN, done = 0;
     if (!c->buf_len) {
         struct iovec iov[64];
-        int n = 0;
-        uint64_t skip = off, want = len;
-        for (uint16_t i = 0; i < ch->nreadable && n < 64 && want; i++) {
-            if (skip >= ch->seg[i].len) {
-                skip -= ch->seg[i].len;
-                continue;
-            }
-            size_t l = ch->seg[i].len - skip < want ? ch->seg[i].len - skip : want;
-            iov[n++] = (struct iovec){.iov_base = (uint8_t *)ch->seg[i].host + skip, .iov_len = l};
-            want -= l;
-            skip = 0;
-        }
+        int n = chain_iov(ch, 0, ch->nreadable, off, len, iov);
         struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
         ssize_t w = sendmsg(c->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (w < 0 && errno != EAGAIN && errno != EINTR) {
@@ -558,18 +566,8 @@ static void base_hdr(struct virtio_vsock *v, struct vsock_conn *c, uint16_t op, 
 static ssize_t read_data(struct vsock_conn *c, const struct virtq_chain *ch, uint32_t credit)
 {
     struct iovec iov[64];
-    int n = 0;
-    uint64_t skip = VSOCK_HDR_LEN, want = credit < VSOCK_MAX_PAYLOAD ? credit : VSOCK_MAX_PAYLOAD;
-    for (uint16_t i = ch->nreadable; i < ch->nseg && n < 64 && want; i++) {
-        if (skip >= ch->seg[i].len) {
-            skip -= ch->seg[i].len;
-            continue;
-        }
-        size_t l = ch->seg[i].len - skip < want ? ch->seg[i].len - skip : want;
-        iov[n++] = (struct iovec){.iov_base = (uint8_t *)ch->seg[i].host + skip, .iov_len = l};
-        want -= l;
-        skip = 0;
-    }
+    int n = chain_iov(ch, ch->nreadable, ch->nseg, VSOCK_HDR_LEN, credit < VSOCK_MAX_PAYLOAD ? credit : VSOCK_MAX_PAYLOAD,
+                      iov);
     if (!n)
         return 0;
     ssize_t r;
