@@ -323,14 +323,14 @@ static int modifier_strings(json_t *m, const char *key, const char *what, const 
     return (*k = required_string(m, key, what, err)) && (*bitmap = required_string(m, "bitmap", what, err)) ? 0 : -1;
 }
 
-static json_t *optional_array(json_t *o, const char *key, char *err)
+/* An array member that may be left out: 0 with *a NULL then (jansson's
+ * array loops take NULL as empty), -1 if it is not an array. */
+static int optional_array(json_t *o, const char *key, json_t **a, char *err)
 {
-    json_t *v = json_object_get(o, key);
-    if (v && !json_is_array(v)) {
-        fc_error(err, DESER "invalid type for `%s`: expected a sequence.", key);
-        return NULL;
-    }
-    return v ? v : json_array(); /* a new empty array is freed by the caller's decref below */
+    *a = json_object_get(o, key);
+    if (*a && !json_is_array(*a))
+        return fc_error(err, DESER "invalid type for `%s`: expected a sequence.", key);
+    return 0;
 }
 
 static int cpuid_modifier_json(json_t *leaf, struct cpu_template *t, char *err)
@@ -398,40 +398,25 @@ static int parse_cpu_template(json_t *body, struct cpu_template *t, char *err)
     t->vendor = CPU_VENDOR_ANY;
     if (check_fields(body, fields, err) < 0)
         return -1;
-    json_t *caps = optional_array(body, "kvm_capabilities", err), *cpuid = NULL, *msrs = NULL;
-    int r = -1;
-    if (!caps || !(cpuid = optional_array(body, "cpuid_modifiers", err)) ||
-        !(msrs = optional_array(body, "msr_modifiers", err)))
-        goto out;
+    json_t *caps, *cpuid, *msrs, *v;
+    if (optional_array(body, "kvm_capabilities", &caps, err) < 0 ||
+        optional_array(body, "cpuid_modifiers", &cpuid, err) < 0 || optional_array(body, "msr_modifiers", &msrs, err) < 0)
+        return -1;
     size_t i;
-    json_t *v;
     json_array_foreach(caps, i, v) {
         char inner[CPU_TEMPLATE_ERR_MAX];
-        if (!json_is_string(v)) {
-            fc_error(err, DESER "invalid type in `kvm_capabilities`: expected a string.");
-            goto out;
-        }
-        if (cpu_template_add_capability(t, json_string_value(v), inner) < 0) {
-            fc_error(err, DESER "%s", inner);
-            goto out;
-        }
+        if (!json_is_string(v))
+            return fc_error(err, DESER "invalid type in `kvm_capabilities`: expected a string.");
+        if (cpu_template_add_capability(t, json_string_value(v), inner) < 0)
+            return fc_error(err, DESER "%s", inner);
     }
     json_array_foreach(cpuid, i, v)
         if (cpuid_modifier_json(v, t, err) < 0)
-            goto out;
+            return -1;
     json_array_foreach(msrs, i, v)
         if (msr_modifier_json(v, t, err) < 0)
-            goto out;
-    r = 0;
-out:
-    /* optional_array made new empty arrays for the keys left out. */
-    if (caps && caps != json_object_get(body, "kvm_capabilities"))
-        json_decref(caps);
-    if (cpuid && cpuid != json_object_get(body, "cpuid_modifiers"))
-        json_decref(cpuid);
-    if (msrs && msrs != json_object_get(body, "msr_modifiers"))
-        json_decref(msrs);
-    return r;
+            return -1;
+    return 0;
 }
 
 int fc_put_cpu_config(struct fc_config *c, json_t *body, char *err)
