@@ -246,9 +246,9 @@ static void release_stats(struct virtio_balloon *b)
     virtio_flush_interrupt(&b->dev, b->stats_q);
 }
 
-/* A stats buffer: read it and hold it until the next poll. False: not to be
- * answered now. */
-static bool serve_stats(struct virtio_balloon *b)
+/* A stats buffer: read it and hold it until the next poll (it is answered
+ * then, not now). */
+static void serve_stats(struct virtio_balloon *b)
 {
     struct virtq_chain *c = &b->chain;
     uint8_t buf[BALLOON_MAX_STATS * STAT_ENTRY_SIZE];
@@ -267,7 +267,6 @@ static bool serve_stats(struct virtio_balloon *b)
     b->stats_generation = c->generation;
     if (b->cfg.stats_polling_interval_s)
         arm_stats_timer(b);
-    return false;
 }
 
 static void on_stats_timer(void *ctx, uint32_t events)
@@ -298,7 +297,7 @@ static void balloon_kick(struct virtio_device *dev, int q)
             case ROLE_INFLATE: serve_pages(b, true); break;
             case ROLE_DEFLATE: serve_pages(b, false); break;
             case ROLE_REPORT: serve_report(b); break;
-            case ROLE_STATS: answer = serve_stats(b); break;
+            case ROLE_STATS: serve_stats(b); answer = false; break; /* held until the next poll */
             case ROLE_NONE: break;
             }
             if (answer)

@@ -643,13 +643,14 @@ struct virtio_device *virtio_blk_create(const struct guest_memory *mem, const ch
         blk->free_slot[i] = (uint16_t)(SLOTS - 1 - i);
     blk->nfree = SLOTS;
     /* io_uring when asked for or, by default, when the host has it; else
-     * synchronous I/O on this device's thread. */
-    int uring_err = cfg->io_engine == BLK_IO_SYNC ? 0 : -io_uring_queue_init(VIRTQ_MAX_SIZE, &blk->ring, 0);
+     * synchronous I/O on this device's thread. uring_err: 0 once set up,
+     * -1 when not asked for, else the errno io_uring failed with. */
+    int uring_err = cfg->io_engine == BLK_IO_SYNC ? -1 : -io_uring_queue_init(VIRTQ_MAX_SIZE, &blk->ring, 0);
     if (cfg->io_engine == BLK_IO_ASYNC && uring_err) {
         log_error("%s: io_engine Async needs io_uring, which this host refuses: %s", cfg->path, strerror(uring_err));
         goto fail;
     }
-    if (cfg->io_engine != BLK_IO_SYNC && !uring_err) {
+    if (uring_err == 0) {
         blk->uring = true;
         blk->ring_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (blk->ring_efd < 0 || io_uring_register_eventfd(&blk->ring, blk->ring_efd) < 0 ||
